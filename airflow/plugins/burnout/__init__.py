@@ -1,0 +1,1 @@
+"""Platform glue: settings, MLflow wiring, the end-to-end pipeline and the `burnout` command line."""

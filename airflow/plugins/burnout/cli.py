@@ -1,0 +1,150 @@
+"""The `burnout` command line: a thin Typer layer over the library. Each command prints one JSON document on
+stdout (logs go to stderr) and exits non-zero with a one-line error on bad input, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from burnout.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+local_app = typer.Typer(no_args_is_help=True, help="Run the platform's services as local processes.")
+app.add_typer(local_app, name="local")
+log = logging.getLogger("burnout")
+
+
+class UserError(Exception):
+    """An error caused by the user's input: reported as one line, exit code 2."""
+
+
+def _emit(payload: object) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _run(fn, *args, **kwargs):
+    """Call a library function, turning user errors into one clear line instead of a traceback."""
+    from etl.errors import InputError
+
+    try:
+        return fn(*args, **kwargs)
+    except (InputError, UserError, FileNotFoundError) as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+
+
+@app.command("generate-data")
+def generate_data(
+    rows: Annotated[int, typer.Option(min=1)] = 22_750,
+    seed: int = 42,
+    out: Annotated[Path, typer.Option()] = Path("data/enriched_employee_dataset.csv"),
+) -> None:
+    """Write a synthetic dataset with the real data's schema, distributions and missing values."""
+    from etl.synthetic import write_synthetic_csv
+
+    _emit(_run(write_synthetic_csv, out, rows=rows, seed=seed))
+
+
+@app.command()
+def etl(input: Annotated[str, typer.Option("--input", help="CSV path or s3://bucket/key")]) -> None:
+    """Validate, clean, split, fit the preprocessor on TRAIN and publish a versioned dataset."""
+    from etl.run_etl import run_etl
+
+    _emit(_run(run_etl, input, get_settings()))
+
+
+@app.command()
+def train(
+    family: Annotated[str, typer.Option(help="lightgbm, knn or svm")],
+    trials: Annotated[int | None, typer.Option(min=1)] = None,
+    timeout: Annotated[float | None, typer.Option(help="seconds")] = None,
+    dataset_version: Annotated[str | None, typer.Option(help="default: the latest")] = None,
+) -> None:
+    """Tune a family with Optuna on TRAIN (CV), fit, evaluate once on TEST, register under its alias."""
+    from modeling.train import train_family
+
+    _emit(_run(train_family, family, get_settings(), dataset_version=dataset_version, trials=trials,
+               timeout=timeout))
+
+
+@app.command()
+def promote(
+    version: Annotated[int | None, typer.Option(help="force alias champion onto this version (rollback)")] = None,
+    candidate: Annotated[str | None, typer.Option(help="alias or version to propose; default: all families")] = None,
+) -> None:
+    """Move alias `champion` to the best candidate if it beats the incumbent on the current TEST split."""
+    from modeling.registry import promote_best, promote_if_better, set_champion
+
+    settings = get_settings()
+    if version is not None:
+        _emit(_run(set_champion, settings, version))
+    elif candidate is not None:
+        _emit(_run(promote_if_better, settings, candidate))
+    else:
+        _emit(_run(promote_best, settings))
+
+
+@app.command()
+def pipeline(
+    input: Annotated[str | None, typer.Option("--input", help="CSV path or s3:// URI")] = None,
+    trials: Annotated[int | None, typer.Option(min=1)] = None,
+    timeout: Annotated[float | None, typer.Option(help="seconds per family")] = None,
+) -> None:
+    """ETL, then the three families, then promotion: one JSON summary with the time of each step."""
+    from burnout.pipeline import run_pipeline
+
+    _emit(_run(run_pipeline, get_settings(), input=input, trials=trials, timeout=timeout))
+
+
+@app.command()
+def serve() -> None:
+    """Serve REST + GraphQL (BURNOUT_API_PORT, 8800) and gRPC (BURNOUT_GRPC_PORT, 50051)."""
+    from burnout_api.main import serve as run_server
+
+    run_server(get_settings())
+
+
+@app.command()
+def demo(serve: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
+    """Run burnout_pipeline in-process with real Airflow, then serve the champion until Ctrl-C."""
+    from burnout.demo import run_demo
+
+    _run(run_demo, get_settings(), serve=serve)
+
+
+@app.command()
+def bench(seconds: Annotated[float, typer.Option(help="per setting")] = 20.0) -> None:
+    """Measure our service against MLflow's scoring server side by side, plus the pipeline's times."""
+    from burnout.bench.run import run_bench
+
+    _emit(_run(run_bench, get_settings(), seconds=seconds))
+
+
+@local_app.command("up")
+def local_up() -> None:
+    """Start Airflow standalone (8080), the MLflow server (5001) and the API as background processes."""
+    from burnout.local_stack import up
+
+    _emit(_run(up, get_settings()))
+
+
+@local_app.command("down")
+def local_down() -> None:
+    """Stop every process `burnout local up` started."""
+    from burnout.local_stack import down
+
+    _emit(_run(down, get_settings()))

@@ -1,0 +1,88 @@
+"""The one settings object of the platform, read from the environment and `.env`.
+
+Every variable is `BURNOUT_<FIELD>` (e.g. `BURNOUT_HOME`, `BURNOUT_LAKE_BACKEND`). The defaults serve the
+embedded mode: all local state (lake folder, MLflow SQLite store, Optuna storage) lives under
+`BURNOUT_HOME`, so deleting that folder resets the platform. No endpoint, bucket or credential is hard-coded
+for the full stack: docker compose passes them through `.env`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BURNOUT_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path(".local"), description="Root of all embedded-mode state.")
+
+    # Lake: a local folder (embedded) or S3/MinIO (compose).
+    lake_backend: Literal["local", "s3"] = "local"
+    lake_root: Path | None = Field(default=None, description="Local lake folder; default <home>/lake.")
+    s3_endpoint_url: str | None = None
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+    raw_bucket: str = "raw"
+    processed_bucket: str = "processed"
+    raw_key: str = "enriched_employee_dataset.csv"
+
+    # Tracking and registry.
+    mlflow_tracking_uri: str | None = Field(default=None, description="Default sqlite:///<home>/mlflow.db.")
+    mlflow_artifact_root: str | None = Field(
+        default=None, description="Artifact root for new experiments; default <home>/mlartifacts."
+    )
+    registered_model_name: str = "burnout-risk"
+    etl_experiment: str = "burnout-etl"
+    training_experiment: str = "burnout-training"
+
+    # ETL.
+    seed: int = 42
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+
+    # Tuning.
+    tuning_trials: int = Field(default=30, ge=1)
+    tuning_timeout_s: float | None = Field(default=None, description="Per family; None = trials only.")
+    cv_folds: int = Field(default=5, ge=2)
+    optuna_storage: str | None = Field(default=None, description="RDB URL; default sqlite:///<home>/optuna.db.")
+
+    # Serving.
+    api_host: str = "0.0.0.0"
+    api_port: int = 8800
+    grpc_port: int = 50051
+    alias_poll_s: float = Field(default=10.0, gt=0)
+    max_batch: int = Field(default=10_000, ge=1)
+    reload_token: SecretStr | None = None
+    api_url: str = Field(default="http://localhost:8800", description="Where DAGs POST /reload.")
+
+    @model_validator(mode="after")
+    def _fill_embedded_defaults(self) -> Settings:
+        self.home = self.home.expanduser().resolve()
+        if self.lake_root is None:
+            self.lake_root = self.home / "lake"
+        if self.mlflow_tracking_uri is None:
+            self.mlflow_tracking_uri = f"sqlite:///{self.home / 'mlflow.db'}"
+        if self.mlflow_artifact_root is None and self.mlflow_tracking_uri.startswith("sqlite:"):
+            self.mlflow_artifact_root = (self.home / "mlartifacts").as_uri()
+        if self.optuna_storage is None:
+            self.optuna_storage = f"sqlite:///{self.home / 'optuna.db'}"
+        if self.lake_backend == "s3" and not self.s3_endpoint_url:
+            raise ValueError("BURNOUT_LAKE_BACKEND=s3 needs BURNOUT_S3_ENDPOINT_URL (and the S3 keys).")
+        return self
+
+    def ensure_home(self) -> None:
+        """Create the embedded-mode folders; called by commands, never at import time."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.lake_backend == "local":
+            self.lake_root.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own `Settings(...)` instead."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The serving service: one inference core behind REST, GraphQL and gRPC."""
