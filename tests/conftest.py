@@ -159,3 +159,21 @@ def s3_settings(make_settings, s3_endpoint) -> Settings:
     for bucket in (settings.raw_bucket, settings.processed_bucket):
         s3.create_bucket(Bucket=bucket)
     return settings
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> Iterator[Path]:
+    """Airflow configured once per session on a temporary AIRFLOW_HOME (SQLite metadata DB, migrated once,
+    the project's DAGs): `dag.test()` runs in-process against it."""
+    from burnout.airflow_runner import QUIET_NAMESPACES, airflow_environment, configure_airflow, ensure_airflow_db
+
+    home = tmp_path_factory.mktemp("airflow-home")
+    with pytest.MonkeyPatch.context() as patch:  # the environment is restored at the end of the session
+        for name in [n for n in os.environ if n.startswith("AIRFLOW")]:
+            patch.delenv(name)
+        for name, value in airflow_environment(home).items():
+            patch.setenv(name, value)
+        patch.setenv("AIRFLOW__LOGGING__NAMESPACE_LEVELS", QUIET_NAMESPACES)
+        configure_airflow(home)
+        ensure_airflow_db()
+        yield home

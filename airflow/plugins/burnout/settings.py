@@ -51,10 +51,18 @@ class Settings(BaseSettings):
     cv_folds: int = Field(default=5, ge=2)
     optuna_storage: str | None = Field(default=None, description="RDB URL; default sqlite:///<home>/optuna.db.")
 
+    # Pipeline input and the embedded demo.
+    data_dir: Path = Field(default=Path("data"), description="Where burnout_pipeline looks for the raw CSV.")
+    synthetic_rows: int = Field(default=22_750, ge=1, description="Rows generated when data_dir has no CSV.")
+    demo_trials: int = Field(default=3, ge=1, description="Optuna trials per family in `burnout demo`.")
+
     # Serving.
     api_host: str = "0.0.0.0"
     api_port: int = 8800
     grpc_port: int = 50051
+    # Ports of the other UIs when they run as local processes (`burnout local up`).
+    airflow_port: int = 8080
+    mlflow_port: int = 5001
     alias_poll_s: float = Field(default=10.0, gt=0)
     max_batch: int = Field(default=10_000, ge=1)
     reload_token: SecretStr | None = None

@@ -28,9 +28,15 @@ def generate() -> Path:
         (out / proto.name).write_text(proto.read_text())
         rel = (out / proto.name).relative_to(package_root)
         code = protoc.main(
-            ["grpc_tools.protoc", f"-I{package_root}", f"-I{grpc_include}",
-             f"--python_out={package_root}", f"--pyi_out={package_root}", f"--grpc_python_out={package_root}",
-             str(rel)]
+            [
+                "grpc_tools.protoc",
+                f"-I{package_root}",
+                f"-I{grpc_include}",
+                f"--python_out={package_root}",
+                f"--pyi_out={package_root}",
+                f"--grpc_python_out={package_root}",
+                str(rel),
+            ]
         )
         if code != 0:
             raise RuntimeError(f"protoc failed on {proto}")

@@ -1,0 +1,105 @@
+"""The whole flow in one run: ingest, ETL, the three families in parallel, promotion, reload."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, Variable, dag, task
+
+from burnout.dag_defaults import (
+    BUDGET_PARAMS,
+    BUDGET_VARIABLES,
+    ETL_TIMEOUT,
+    PIPELINE_TIMEOUT,
+    START_DATE,
+    TRAIN_TIMEOUT,
+    task_defaults,
+)
+from modeling.families import FAMILIES
+
+
+@dag(
+    dag_id="burnout_pipeline",
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=PIPELINE_TIMEOUT,
+    default_args=task_defaults(),
+    tags=["burnout", "pipeline", "etl", "training"],
+    params={
+        **{name: Param(**spec) for name, spec in BUDGET_PARAMS.items()},
+        "input": Param(None, type=["null", "string"], title="Input",
+                       description="CSV path or s3://bucket/key; empty = the raw object in the lake."),
+        "retrain": Param(False, type="boolean", title="Retrain",
+                         description="Train a family even if this dataset version already has a model of it."),
+    },
+)
+def burnout_pipeline():
+    """
+    ### burnout_pipeline: from the CSV to a served champion, in one run
+
+    1. **ingest**: uploads the dataset from `data/` to the raw bucket if it is not there yet (a synthetic
+       dataset with the real schema is generated first when `data/` holds no CSV).
+    2. **run_etl**: validates, quarantines bad rows, cleans, splits, fits the preprocessor on TRAIN and
+       publishes the content-hashed dataset version (an existing version is reused, never duplicated).
+    3. **train**: LightGBM, KNN and SVM in parallel (one mapped task per family): Optuna with K-fold CV on
+       TRAIN, one evaluation on TEST, registered as `burnout-risk` with the family's alias. A family that
+       already has a model for this dataset version is reused unless **retrain** is set.
+    4. **promote**: the best family takes alias `champion` only if it beats the incumbent on TEST.
+    5. **notify_api**: asks the serving API to reload (skipped with a log line when it is not running; the
+       API also polls the aliases on its own).
+
+    The tuning budget per family comes from the trigger form, else the Airflow Variables
+    `burnout_tuning_trials` / `burnout_tuning_timeout_s`, else settings (`BURNOUT_TUNING_*`).
+    """
+
+    @task
+    def ingest(params: dict | None = None) -> dict:
+        from burnout.dag_steps import ingest_raw_data
+        from burnout.settings import get_settings
+
+        return ingest_raw_data(get_settings(), params["input"])
+
+    @task(execution_timeout=ETL_TIMEOUT)
+    def run_etl(raw: dict, params: dict | None = None) -> dict:
+        from burnout.dag_steps import to_plain
+        from burnout.settings import get_settings
+        from etl.run_etl import run_etl as run
+
+        return to_plain(run(params["input"] or None, get_settings()))
+
+    @task(retries=0)
+    def choose_budget(params: dict | None = None) -> dict:
+        from burnout.dag_steps import resolve_budget
+        from burnout.settings import get_settings
+
+        variables = {key: Variable.get(name, default=None) for key, name in BUDGET_VARIABLES.items()}
+        return resolve_budget(get_settings(), params["trials"], params["timeout_s"], variables)
+
+    @task(retries=1, execution_timeout=TRAIN_TIMEOUT)
+    def train(family: str, dataset: dict, budget: dict, params: dict | None = None) -> dict:
+        from burnout.dag_steps import train_or_reuse
+        from burnout.settings import get_settings
+
+        return train_or_reuse(family, get_settings(), dataset["dataset_version"], budget, params["retrain"])
+
+    @task
+    def promote(trained: list[dict]) -> dict:
+        from burnout.dag_steps import to_plain
+        from burnout.settings import get_settings
+        from modeling.registry import promote_best
+
+        return to_plain(promote_best(get_settings()))
+
+    @task
+    def notify_api(decision: dict) -> dict:
+        from burnout.notify import notify_reload
+        from burnout.settings import get_settings
+
+        return notify_reload(get_settings())
+
+    dataset = run_etl(ingest())
+    trained = train.partial(dataset=dataset, budget=choose_budget()).expand(family=list(FAMILIES))
+    notify_api(promote(trained))
+
+
+burnout_pipeline()

@@ -1,0 +1,63 @@
+"""The ETL as an Airflow DAG: one published, versioned training dataset per distinct raw input."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from burnout.dag_defaults import ETL_TIMEOUT, PROCESSED_DATASET_ASSET, START_DATE, task_defaults
+
+PROCESSED_DATASET = Asset(PROCESSED_DATASET_ASSET)
+
+
+@dag(
+    dag_id="etl_mlflow",
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=ETL_TIMEOUT,
+    default_args=task_defaults(),
+    tags=["burnout", "etl", "mlflow"],
+    params={
+        "input": Param(None, type=["null", "string"], title="Input",
+                       description="CSV path or s3://bucket/key; empty = the raw object in the lake."),
+    },
+)
+def etl_mlflow():
+    """
+    ### etl_mlflow: publish a processed dataset version
+
+    Reads the raw dataset from the lake (`raw` bucket: MinIO in compose, a folder under `BURNOUT_HOME` in the
+    embedded mode) or from the **input** given on the trigger form, validates every row against the data
+    contract (bad rows go to `quarantine/` with their reasons), cleans, splits TRAIN/TEST stratified, fits the
+    preprocessor (MICE imputer, one-hot, scaler) on TRAIN only and publishes
+    `processed/<dataset_version>/`. The version is a content hash: the same input gives the same version and
+    nothing is rewritten. Row counts, class balance and the split go to the MLflow experiment `burnout-etl`.
+
+    A **new** version updates the asset `burnout_processed_dataset`, which schedules `train_lightgbm`,
+    `train_knn` and `train_svm`; re-running on the same input publishes nothing and triggers nothing.
+    """
+
+    @task(execution_timeout=ETL_TIMEOUT)
+    def run_etl(params: dict | None = None) -> dict:
+        from burnout.dag_steps import to_plain
+        from burnout.settings import get_settings
+        from etl.run_etl import run_etl as run
+
+        return to_plain(run(params["input"] or None, get_settings()))
+
+    @task(outlets=[PROCESSED_DATASET])
+    def announce_dataset(summary: dict, outlet_events=None) -> dict:
+        if summary["reused"]:
+            raise AirflowSkipException(f"dataset {summary['dataset_version']} was already published")
+        outlet_events[PROCESSED_DATASET].extra = {
+            "dataset_version": summary["dataset_version"],
+            "published_to": summary["published_to"],
+        }
+        return {"dataset_version": summary["dataset_version"]}
+
+    announce_dataset(run_etl())
+
+
+etl_mlflow()

@@ -1,0 +1,50 @@
+"""The model version both servers serve: the current champion, trained with a small budget when none exists."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from burnout.settings import Settings
+
+log = logging.getLogger(__name__)
+SMALL_TRIALS = 3
+SMALL_TIMEOUT_S = 60.0
+
+
+def find_champion(settings: Settings) -> dict | None:
+    """Version, family, dataset version and run id of `<registered model>@champion`, or None if unset."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from burnout.tracking import configure_mlflow
+
+    configure_mlflow(settings)
+    client = mlflow.MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(settings.registered_model_name, "champion")
+    except MlflowException:
+        return None  # neither the registered model nor the alias exists yet
+    return {
+        "version": int(version.version),
+        "family": version.tags.get("family"),
+        "dataset_version": version.tags.get("dataset_version"),
+        "run_id": version.run_id,
+    }
+
+
+def ensure_champion(settings: Settings, data_folder: Path) -> dict:
+    """The champion; when there is none, run the pipeline once with a small budget to create it."""
+    champion = find_champion(settings)
+    if champion is not None:
+        return champion
+    from burnout.bench.data import resolve_dataset
+    from burnout.pipeline import run_pipeline
+
+    path, kind = resolve_dataset(data_folder, settings.seed)
+    log.info("no champion yet: running the pipeline on %s data with %d trials per family", kind, SMALL_TRIALS)
+    run_pipeline(settings, input=str(path), trials=SMALL_TRIALS, timeout=SMALL_TIMEOUT_S)
+    champion = find_champion(settings)
+    if champion is None:
+        raise RuntimeError("the pipeline ran but registered no champion")
+    return champion

@@ -1,0 +1,49 @@
+"""The records both servers score, and their request bodies: our service takes a JSON list of raw records, MLflow's
+scoring server a `dataframe_split` document. Same rows, same order, for both."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from burnout.settings import Settings
+from etl.contract import FEATURES
+
+log = logging.getLogger(__name__)
+
+
+def load_sample_records(settings: Settings, dataset_version: str | None, rows: int) -> tuple[pd.DataFrame, str]:
+    """`rows` raw feature records from the TEST split of the champion's dataset (missing values included, as
+    in real traffic), repeated when the split is smaller; synthetic records only when no dataset can be read.
+    Returns the records and where they came from."""
+    from etl.dataset import load_dataset
+
+    try:
+        frame = load_dataset(settings, version=dataset_version).test_raw
+        source = f"test split of dataset {dataset_version or 'latest'}"
+    except Exception as exc:  # a champion without its dataset (e.g. registered elsewhere) can still be served
+        from etl.synthetic import generate_synthetic
+
+        log.warning("cannot read dataset %s (%s); benchmarking on synthetic records", dataset_version, exc)
+        frame, source = generate_synthetic(rows=rows, seed=settings.seed), "synthetic"
+    frame = frame.loc[:, list(FEATURES)]
+    if frame.empty:
+        raise ValueError(f"no records to benchmark with ({source})")
+    repeats = -(-rows // len(frame))
+    return pd.concat([frame] * repeats, ignore_index=True).iloc[:rows].reset_index(drop=True), source
+
+
+def service_body(records: pd.DataFrame) -> str:
+    """Our `/predict` body: a JSON list of records keyed by the dataset's column names, NaN as null."""
+    return records.to_json(orient="records")
+
+
+def mlflow_body(records: pd.DataFrame) -> str:
+    """MLflow's `/invocations` body: {"dataframe_split": {"columns": [...], "data": [[...], ...]}}."""
+    return '{"dataframe_split": ' + records.to_json(orient="split", index=False) + "}"
+
+
+def single_record_bodies(records: pd.DataFrame, render, count: int = 256) -> list[str]:
+    """One body per record for the first `count` records; wrk cycles through them so no answer is cached."""
+    return [render(records.iloc[[i]]) for i in range(min(count, len(records)))]

@@ -1,0 +1,69 @@
+"""`burnout bench`: our service against MLflow's scoring server on the champion, side by side in one run, the
+in-process reference, optionally the pipeline's times; one table saved under BURNOUT_HOME/bench/."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+
+from burnout.bench.cases import BATCH_ROWS, add_ratios, evaluate_targets
+from burnout.bench.champion import ensure_champion
+from burnout.bench.inprocess import measure_in_process
+from burnout.bench.load import find_wrk
+from burnout.bench.machine import describe_machine
+from burnout.bench.pipeline_bench import run_pipeline_bench
+from burnout.bench.records import load_sample_records
+from burnout.bench.report import format_table, save_report
+from burnout.bench.serving import measure_servers
+from burnout.settings import Settings
+from etl.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def run_bench(settings: Settings, seconds: float = 20.0, pipeline: bool = True) -> dict:
+    """Measure every setting for about `seconds` each (after a warm-up) and, with `pipeline`, run the whole
+    pipeline once at the configured budget in a separate home (minutes). Returns the result written to
+    `<home>/bench/latest.json` (also latest.md and latest.png)."""
+    if not seconds > 0:
+        raise InputError(f"seconds must be positive, got {seconds}")
+    if find_wrk() is None:
+        raise FileNotFoundError("wrk is not installed: run `make system-deps` (apt-get install wrk)")
+    settings.ensure_home()
+    folder = settings.home / "bench"
+    machine, started_at = describe_machine(), _now()
+    champion = ensure_champion(settings, folder)
+    log.info("benchmarking model version %s (%s)", champion["version"], champion["family"])
+    records, source = load_sample_records(settings, champion["dataset_version"], BATCH_ROWS)
+    measurements, checks = measure_servers(settings, champion["version"], records, seconds, folder / "work")
+    measurements += measure_in_process(_load_pipeline(settings, champion["version"]), records, seconds / 4)
+    rows = add_ratios([m.to_dict() for m in measurements])
+    pipeline_figures = run_pipeline_bench(settings, folder) if pipeline else None
+    result = {
+        "started_at": started_at, "finished_at": _now(), "model_version": champion["version"],
+        "family": champion["family"], "dataset_version": champion["dataset_version"], "records": source,
+        "seconds_per_setting": seconds, "answers": checks, "rows": rows,
+        "targets": evaluate_targets(rows, pipeline_figures), "pipeline": pipeline_figures, "machine": machine,
+        "load_average_after": round(os.getloadavg()[0], 2),
+    }
+    result["files"] = save_report(result, folder)
+    log.info("benchmark results:\n%s", format_table(rows))
+    for target in result["targets"]:
+        if target["met"] is not True:
+            log.warning("target %s (%s): measured %s%s", "missed" if target["met"] is False else "not measured",
+                        target["target"], target["measured"], f" ({target['note']})" if target["note"] else "")
+    return result
+
+
+def _load_pipeline(settings: Settings, version: int):
+    from modeling.model_io import load_model
+
+    from burnout.tracking import configure_mlflow
+
+    configure_mlflow(settings)
+    return load_model(f"models:/{settings.registered_model_name}/{version}")
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,146 @@
+"""Start and stop the two servers under test as subprocesses: our service (`burnout serve`) and MLflow's scoring
+server (`mlflow models serve --env-manager local --workers 1`), both on the same registered model version."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+from pydantic import SecretStr
+
+from burnout.settings import Settings
+
+log = logging.getLogger(__name__)
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Server:
+    """A server process under test: `url` is its HTTP base URL, `pid` the root of its process tree."""
+
+    name: str
+    process: subprocess.Popen
+    url: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def pick_free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def settings_env(settings: Settings, **overrides: object) -> dict[str, str]:
+    """The `BURNOUT_*` variables that rebuild `settings` (plus `overrides`) in a child process."""
+    values = {**settings.model_dump(), **overrides}
+    env: dict[str, str] = {}
+    for field, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"BURNOUT_{field.upper()}"] = str(value)
+    return env
+
+
+def child_env(settings: Settings, **overrides: object) -> dict[str, str]:
+    """Environment for a server: ours, MLflow's tracking/registry URI, and the venv's bin first on PATH
+    (MLflow starts `uvicorn` by name)."""
+    env = {**os.environ, **settings_env(settings, **overrides)}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
+    env["MLFLOW_REGISTRY_URI"] = settings.mlflow_tracking_uri
+    return env
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float, log_path: Path) -> None:
+    """Poll `url` until it answers 200; fail with the server's log tail if it exits or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {_tail(log_path)}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} not ready after {timeout:.0f}s: {_tail(log_path)}")
+
+
+def start_service(settings: Settings, api_port: int, grpc_port: int, log_dir: Path, timeout: float = 180) -> Server:
+    """Start our service (REST + GraphQL + gRPC) and wait until it has loaded the champion (`/ready` 200)."""
+    env = child_env(settings, api_host="127.0.0.1", api_port=api_port, grpc_port=grpc_port)
+    command = [sys.executable, "-c", "from burnout.cli import app; app()", "serve"]
+    return _start("service", command, env, f"http://127.0.0.1:{api_port}", "/ready", log_dir, timeout)
+
+
+def start_mlflow_server(settings: Settings, version: int, port: int, log_dir: Path, timeout: float = 180) -> Server:
+    """Start MLflow's scoring server on `models:/<name>/<version>` with one worker, in this environment."""
+    model_uri = f"models:/{settings.registered_model_name}/{version}"
+    command = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
+               "--workers", "1", "-h", "127.0.0.1", "-p", str(port)]
+    return _start("mlflow", command, child_env(settings), f"http://127.0.0.1:{port}", "/ping", log_dir, timeout)
+
+
+def stop_server(server: Server) -> None:
+    """Terminate the server's whole process tree (MLflow's CLI runs uvicorn as a child)."""
+    try:
+        tree = [*psutil.Process(server.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    server.process.terminate()
+    for child in tree:
+        _terminate(child)
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+    _, alive = psutil.wait_procs(tree, timeout=10)
+    for child in alive:
+        child.kill()
+
+
+def _start(name: str, command: list[str], env: dict[str, str], url: str, ready_path: str, log_dir: Path,
+           timeout: float) -> Server:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    # cwd = the log folder, so no stray `.env` in the caller's directory changes the child's settings.
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(command, env=env, cwd=log_dir, stdout=log_file, stderr=subprocess.STDOUT)
+    server = Server(name, process, url, log_path)
+    log.info("started %s (pid %d) at %s", name, process.pid, url)
+    try:
+        wait_ready(url + ready_path, process, timeout, log_path)
+    except Exception:
+        stop_server(server)
+        raise
+    return server
+
+
+def _terminate(process: psutil.Process) -> None:
+    try:
+        process.terminate()
+    except psutil.NoSuchProcess:
+        pass
+
+
+def _tail(path: Path, chars: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,92 @@
+"""Serving measurements: both servers up on the same model version, their answers checked against each other,
+then the same closed-loop load on each, alternating (ours, then MLflow's, per setting), then our gRPC."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from burnout.bench import cases
+from burnout.bench.grpc_load import measure_grpc_stream, measure_grpc_unary
+from burnout.bench.load import measure_http, write_load_files
+from burnout.bench.measurement import Measurement
+from burnout.bench.records import mlflow_body, service_body, single_record_bodies
+from burnout.bench.servers import Server, pick_free_port, start_mlflow_server, start_service, stop_server
+from burnout.settings import Settings
+from etl.contract import CLASSES
+
+log = logging.getLogger(__name__)
+PREDICT_PATH = "/predict?model=champion"
+INVOCATIONS_PATH = "/invocations"
+
+
+def warmup_seconds(seconds: float) -> float:
+    """A short warm-up before each measured run: a quarter of it, between 1 and 5 s (wrk counts whole seconds)."""
+    return float(min(5, max(1, round(seconds / 4))))
+
+
+def check_answers(ours: Server, mlflow: Server, records: pd.DataFrame, version: int) -> dict:
+    """Score the same batch on both servers before any load: both must answer 200, ours with the expected
+    version; returns how often their classes agree (they serve the same model, so this should be 1.0)."""
+    mine = httpx.post(ours.url + PREDICT_PATH, content=service_body(records),
+                      headers={"Content-Type": "application/json"}, timeout=120)
+    theirs = httpx.post(mlflow.url + INVOCATIONS_PATH, content=mlflow_body(records),
+                        headers={"Content-Type": "application/json"}, timeout=120)
+    for name, response in (("our service", mine), ("MLflow's server", theirs)):
+        if response.status_code != 200:
+            raise RuntimeError(f"{name} answered {response.status_code} to a valid batch: {response.text[:500]}")
+    predictions = mine.json()["predictions"]
+    versions = {p["model_version"] for p in predictions}
+    if versions != {version}:
+        raise RuntimeError(f"our service answered with version(s) {sorted(versions)}, expected {version}")
+    their_classes = [_class_name(c) for c in theirs.json()["predictions"]]
+    agree = sum(p["class"] == c for p, c in zip(predictions, their_classes, strict=True)) / len(predictions)
+    if agree < 1.0:
+        log.warning("the two servers disagree on %.1f%% of the batch's classes", 100 * (1 - agree))
+    return {"records": len(predictions), "class_agreement": agree, "version": version}
+
+
+def measure_servers(settings: Settings, version: int, records: pd.DataFrame, seconds: float,
+                    workdir: Path) -> tuple[list[Measurement], dict]:
+    """Start both servers, check them, run every serving setting; the servers are always stopped."""
+    warmup = warmup_seconds(seconds)
+    batch = records.iloc[: cases.BATCH_ROWS]
+    files = {
+        "ours_single": write_load_files(workdir, "ours_single", single_record_bodies(records, service_body)),
+        "mlflow_single": write_load_files(workdir, "mlflow_single", single_record_bodies(records, mlflow_body)),
+        "ours_batch": write_load_files(workdir, "ours_batch", [service_body(batch)]),
+        "mlflow_batch": write_load_files(workdir, "mlflow_batch", [mlflow_body(batch)]),
+    }
+    ours = mlflow = None
+    try:
+        grpc_port = pick_free_port()
+        ours = start_service(settings, pick_free_port(), grpc_port, workdir / "logs")
+        mlflow = start_mlflow_server(settings, version, pick_free_port(), workdir / "logs")
+        checks = check_answers(ours, mlflow, batch, version)
+        results: list[Measurement] = []
+        rest_cases = ((cases.REST_SINGLE_C1, "single", 1, 1), (cases.REST_SINGLE_C8, "single", 8, 1),
+                      (cases.REST_BATCH_C1, "batch", 1, len(batch)))
+        for setting, kind, concurrency, rows in rest_cases:
+            for server, path, name in ((ours, PREDICT_PATH, cases.OURS), (mlflow, INVOCATIONS_PATH, cases.MLFLOW)):
+                results.append(measure_http(setting, name, server.pid, server.url + path, files[f"{name}_{kind}"],
+                                            concurrency, seconds, warmup, rows))
+        target = f"127.0.0.1:{grpc_port}"
+        results.append(measure_grpc_unary(cases.GRPC_UNARY_C8, target, records, 8, seconds, warmup, ours.pid))
+        results.append(measure_grpc_stream(cases.GRPC_STREAM_W8, target, records, 8, seconds, warmup, ours.pid))
+        return results, checks
+    finally:
+        for server in (ours, mlflow):
+            if server is not None:
+                stop_server(server)
+
+
+def _class_name(prediction: object) -> str:
+    """MLflow's sklearn flavour returns `predict()`: class names, or their positions in CLASSES."""
+    if isinstance(prediction, dict):  # some flavours wrap each row's output
+        prediction = next(iter(prediction.values()))
+    if isinstance(prediction, int | float) and not isinstance(prediction, bool):
+        return CLASSES[int(prediction)]
+    return str(prediction)

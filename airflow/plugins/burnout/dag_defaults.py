@@ -1,0 +1,60 @@
+"""What every DAG of the project shares, as plain data (no Airflow import): owner, start date, the processed
+dataset's asset name, the retry policy of tasks that touch the network, and callbacks that log a task's
+retries and final failure in one clear line."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+log = logging.getLogger("burnout.dags")
+
+OWNER = "burnout-mlops"
+START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
+# The processed dataset: etl_mlflow declares it as outlet, the training DAGs are scheduled on it.
+PROCESSED_DATASET_ASSET = "burnout_processed_dataset"
+# Airflow Variables that override the tuning budget of settings (the trigger form overrides both).
+BUDGET_VARIABLES = {"trials": "burnout_tuning_trials", "timeout_s": "burnout_tuning_timeout_s"}
+# The budget fields of the trigger form, as keyword arguments of airflow.sdk.Param.
+BUDGET_PARAMS: dict[str, dict[str, Any]] = {
+    "trials": {"default": None, "type": ["null", "integer"], "minimum": 1, "title": "Optuna trials",
+               "description": "Per family; empty = Airflow Variable burnout_tuning_trials, else settings."},
+    "timeout_s": {"default": None, "type": ["null", "number"], "exclusiveMinimum": 0,
+                  "title": "Tuning timeout (s)",
+                  "description": "Per family; empty = Variable burnout_tuning_timeout_s, else settings."},
+}
+ETL_TIMEOUT = timedelta(hours=1)
+TRAIN_TIMEOUT = timedelta(hours=3)
+PIPELINE_TIMEOUT = timedelta(hours=4)
+
+
+def task_defaults(retries: int = 3, retry_delay: timedelta = timedelta(seconds=30)) -> dict[str, Any]:
+    """default_args for tasks that talk to the lake, MLflow or the API: retried with exponential backoff."""
+    return {
+        "owner": OWNER,
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+        "on_retry_callback": log_task_retry,
+        "on_failure_callback": log_task_failure,
+    }
+
+
+def log_task_retry(context: dict[str, Any]) -> None:
+    """Say which task failed, why, and that it will be retried."""
+    ti, error = context.get("ti"), context.get("exception")
+    log.warning("task %s.%s failed on try %s (%s); retrying with backoff", getattr(ti, "dag_id", "?"),
+                getattr(ti, "task_id", "?"), getattr(ti, "try_number", "?"), _describe(error))
+
+
+def log_task_failure(context: dict[str, Any]) -> None:
+    """Say which task gave up, after how many tries, and why: the line to read when a run fails."""
+    ti, error = context.get("ti"), context.get("exception")
+    log.error("task %s.%s FAILED after %s tries: %s", getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"),
+              getattr(ti, "try_number", "?"), _describe(error))
+
+
+def _describe(error: BaseException | None) -> str:
+    return "unknown error" if error is None else f"{type(error).__name__}: {error}"

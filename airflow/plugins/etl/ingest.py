@@ -1,0 +1,73 @@
+"""Getting raw bytes in: upload a CSV into the lake's raw bucket, and read the ETL's input from a local path,
+a file:// or s3:// URI, or the raw object already in the lake."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
+
+from etl.errors import InputError
+from etl.lake import Lake, lake_from_settings, parse_s3_uri, s3_lake_from_settings
+
+if TYPE_CHECKING:
+    from burnout.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def upload_raw(settings: Settings, path: str | Path) -> dict:
+    """Upload the CSV at `path` to raw_bucket/raw_key unless an object is already there.
+
+    Returns {"uri", "uploaded"}; an existing raw object is never overwritten, so re-running is harmless.
+    """
+    lake = lake_from_settings(settings)
+    uri = lake.uri(settings.raw_bucket, settings.raw_key)
+    if lake.exists(settings.raw_bucket, settings.raw_key):
+        log.info("raw object %s already present; not uploading %s", uri, path)
+        return {"uri": uri, "uploaded": False}
+    lake.write_bytes(settings.raw_bucket, settings.raw_key, _read_local(path))
+    log.info("uploaded %s to %s", path, uri)
+    return {"uri": uri, "uploaded": True}
+
+
+def read_input(settings: Settings, input: str | Path | None) -> tuple[bytes, str]:
+    """Return the input's bytes and a URI naming where they came from.
+
+    `input` is a local path, a file:// URI, an s3://bucket/key URI (read with the settings' S3 endpoint and
+    keys), or None for the raw object (raw_bucket/raw_key) in the configured lake.
+    """
+    if input is None:
+        lake = lake_from_settings(settings)
+        uri = lake.uri(settings.raw_bucket, settings.raw_key)
+        try:
+            return _read_object(lake, settings.raw_bucket, settings.raw_key), uri
+        except FileNotFoundError:
+            raise InputError(f"no raw dataset at {uri}: upload one first or pass --input") from None
+    text = str(input)
+    if text.startswith("s3://"):
+        bucket, key = parse_s3_uri(text)
+        return _read_object(s3_lake_from_settings(settings), bucket, key), text
+    if text.startswith("file://"):
+        text = unquote(urlparse(text).path)
+    return _read_local(text), Path(text).resolve().as_uri()
+
+
+def _read_local(path: str | Path) -> bytes:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InputError(f"input file not found: {path}")
+    if not path.is_file():
+        raise InputError(f"input is not a file: {path}")
+    return path.read_bytes()
+
+
+def _read_object(lake: Lake, bucket: str, key: str) -> bytes:
+    """Read one lake object, reporting an unreachable endpoint or refused credentials as the user's error."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return lake.read_bytes(bucket, key)
+    except (BotoCoreError, ClientError) as exc:
+        raise InputError(f"cannot read {lake.uri(bucket, key)}: {exc}") from None

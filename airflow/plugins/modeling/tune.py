@@ -1,0 +1,139 @@
+"""Optuna tuning of one family by stratified K-fold cross-validation on the TRAIN split only.
+
+The study lives in `settings.optuna_storage` (an RDB URL) under a name made of the family and the dataset
+version, so an interrupted study resumes and several workers can share it; the trial budget counts the
+study's finished trials, not this call's. Every trial is a nested MLflow run under the caller's active run.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import mlflow
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from burnout.settings import Settings
+from modeling.families import Family, Params
+
+log = logging.getLogger(__name__)
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+def study_name(family: str, dataset_version: str) -> str:
+    """One study per family and dataset version: a new dataset starts a new search."""
+    return f"burnout-{family}-{dataset_version}"
+
+
+def score_fold(estimator: ClassifierMixin, X_fit, y_fit, X_val, y_val) -> float:
+    """Fit on one fold's training part and return macro-F1 on its validation part (all rows from TRAIN)."""
+    estimator.fit(X_fit, y_fit)
+    return float(f1_score(y_val, estimator.predict(X_val), average="macro"))
+
+
+def cross_validate(
+    family: Family, params: Params, X: np.ndarray, y: np.ndarray, folds: Folds, seed: int,
+    trial: optuna.Trial | None = None,
+) -> float:
+    """Mean macro-F1 over `folds`; reports the running mean after each fold so the pruner can stop early."""
+    scores: list[float] = []
+    for step, (fit_rows, val_rows) in enumerate(folds):
+        estimator = family.build_estimator(params, seed).set_params(**family.tuning_overrides)
+        scores.append(score_fold(estimator, X[fit_rows], y[fit_rows], X[val_rows], y[val_rows]))
+        if trial is not None and family.prunable:
+            trial.report(float(np.mean(scores)), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"fold {step}: running macro-F1 {np.mean(scores):.4f}")
+    return float(np.mean(scores))
+
+
+def select_tuning_rows(family: Family, y: np.ndarray, seed: int) -> np.ndarray:
+    """Row positions a trial may use: all of TRAIN, or a stratified subsample for families that cap it."""
+    rows = np.arange(len(y))
+    if family.max_tuning_rows is None or len(y) <= family.max_tuning_rows:
+        return rows
+    kept, _ = train_test_split(rows, train_size=family.max_tuning_rows, stratify=y, random_state=seed)
+    return np.sort(kept)
+
+
+def make_objective(family: Family, X: np.ndarray, y: np.ndarray, folds: Folds, seed: int):
+    """The Optuna objective: suggest, cross-validate, and record the trial as a nested MLflow run."""
+
+    def objective(trial: optuna.Trial) -> float:
+        params = family.suggest_params(trial)
+        # The factory's exact input, so the refit uses what was scored even if a space derives parameters.
+        trial.set_user_attr("params", params)
+        pruned: optuna.TrialPruned | None = None
+        with mlflow.start_run(run_name=f"{family.name}-trial-{trial.number}", nested=True):
+            mlflow.set_tags({"family": family.name, "optuna_trial": trial.number})
+            mlflow.log_params(params)
+            try:
+                score = cross_validate(family, params, X, y, folds, seed, trial)
+                mlflow.log_metric("cv_macro_f1", score)
+            except optuna.TrialPruned as exc:
+                pruned = exc
+                mlflow.set_tag("optuna_state", "pruned")
+        if pruned is not None:
+            raise pruned
+        return score
+
+    return objective
+
+
+def open_study(family: Family, settings: Settings, dataset_version: str) -> optuna.Study:
+    """Create or resume the family's study in the configured storage (seeded TPE, median pruning)."""
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+        if family.prunable
+        else optuna.pruners.NopPruner()
+    )
+    study = optuna.create_study(
+        storage=settings.optuna_storage,
+        study_name=study_name(family.name, dataset_version),
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=settings.seed),
+        pruner=pruner,
+        load_if_exists=True,
+    )
+    if not study.trials:
+        study.enqueue_trial(family.starting_params)
+    return study
+
+
+def tune_family(
+    family: Family, X_train, y_train, settings: Settings, dataset_version: str,
+    trials: int | None = None, timeout: float | None = None,
+) -> optuna.Study:
+    """Tune `family` on TRAIN until the study holds `trials` finished trials or `timeout` seconds pass.
+
+    `trials`/`timeout` override `settings.tuning_trials`/`settings.tuning_timeout_s`. Returns the study; its
+    best trial's `user_attrs["params"]` are the estimator parameters to refit.
+    """
+    budget = trials if trials is not None else settings.tuning_trials
+    timeout = timeout if timeout is not None else settings.tuning_timeout_s
+    X, y = np.asarray(X_train, dtype=float), np.asarray(y_train)
+    rows = select_tuning_rows(family, y, settings.seed)
+    X, y = X[rows], y[rows]
+    splitter = StratifiedKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.seed)
+    folds = list(splitter.split(X, y))
+
+    study = open_study(family, settings, dataset_version)
+    remaining = budget - len(study.get_trials(deepcopy=False, states=FINISHED))
+    log.info("tuning %s on %d rows, %d folds: %d trial(s) to run, timeout %s s",
+             family.name, len(y), len(folds), max(remaining, 0), timeout)
+    if remaining > 0:
+        study.optimize(
+            make_objective(family, X, y, folds, settings.seed),
+            n_trials=remaining,
+            timeout=timeout,
+            # Workers sharing the study stop together once the study as a whole reaches the budget.
+            callbacks=[optuna.study.MaxTrialsCallback(budget, states=FINISHED)],
+        )
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        raise RuntimeError(f"study {study.study_name} has no completed trial; raise the budget")
+    return study

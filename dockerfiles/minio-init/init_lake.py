@@ -1,0 +1,110 @@
+"""Prepare MinIO for the platform (the `minio-init` one-shot service of docker-compose.yaml).
+
+Creates the lake buckets (BURNOUT_RAW_BUCKET, BURNOUT_PROCESSED_BUCKET) and any extra bucket given with
+`--bucket` (MLflow's artifacts), then uploads every `*.csv` of `--data-dir` to the raw bucket under its file
+name. When the folder holds no CSV, `burnout generate-data` writes the synthetic dataset first (as
+BURNOUT_RAW_KEY). Safe to run again: existing buckets are kept and unchanged files are not re-uploaded.
+Prints one JSON summary on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+from burnout.settings import Settings, get_settings
+
+log = logging.getLogger("init_lake")
+
+
+def init_lake(settings: Settings, data_dir: Path, extra_buckets: list[str], work_dir: Path,
+              rows: int | None = None) -> dict:
+    """Create the buckets and upload the dataset; return what was created and uploaded."""
+    if settings.lake_backend != "s3":
+        raise SystemExit("init_lake needs BURNOUT_LAKE_BACKEND=s3 and the BURNOUT_S3_* variables")
+    s3 = boto3.client(
+        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
+        aws_secret_access_key=settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
+    )
+    buckets = [settings.raw_bucket, settings.processed_bucket, *extra_buckets]
+    created = [bucket for bucket in dict.fromkeys(buckets) if ensure_bucket(s3, bucket)]
+    csvs = sorted(data_dir.glob("*.csv"))
+    generated = None
+    if not csvs:
+        generated = generate_dataset(work_dir / settings.raw_key, rows)
+        csvs = [generated]
+    if settings.raw_key not in {path.name for path in csvs}:
+        log.warning("no CSV named %s in %s: the ETL reads s3://%s/%s, so set BURNOUT_RAW_KEY to one of %s",
+                    settings.raw_key, data_dir, settings.raw_bucket, settings.raw_key, [p.name for p in csvs])
+    uploaded = [path.name for path in csvs if upload_if_changed(s3, settings.raw_bucket, path)]
+    return {"buckets_created": created, "generated": str(generated) if generated else None,
+            "uploaded": uploaded, "unchanged": [p.name for p in csvs if p.name not in uploaded]}
+
+
+def ensure_bucket(s3, bucket: str) -> bool:
+    """Create `bucket` unless it exists; True when it was created."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return False
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchBucket", "NotFound"}:
+            raise
+    s3.create_bucket(Bucket=bucket)
+    log.info("created bucket %s", bucket)
+    return True
+
+
+def upload_if_changed(s3, bucket: str, path: Path) -> bool:
+    """Upload `path` as `bucket/<name>` unless an identical object is there; True when uploaded."""
+    body = path.read_bytes()
+    digest = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    try:
+        # A single-part upload's ETag is the MD5 of its content.
+        if s3.head_object(Bucket=bucket, Key=path.name)["ETag"].strip('"') == digest:
+            log.info("s3://%s/%s is up to date", bucket, path.name)
+            return False
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
+            raise
+    s3.put_object(Bucket=bucket, Key=path.name, Body=body, ContentType="text/csv")
+    log.info("uploaded %s to s3://%s/%s (%d bytes)", path, bucket, path.name, len(body))
+    return True
+
+
+def generate_dataset(out: Path, rows: int | None) -> Path:
+    """Write the synthetic dataset with the project's own command, as a user would."""
+    command = shutil.which("burnout")
+    if command is None:
+        raise SystemExit("the `burnout` command is not installed in this image")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    args = [command, "generate-data", "--out", str(out)] + (["--rows", str(rows)] if rows else [])
+    log.info("no CSV in the data folder: generating the synthetic dataset (%s)", " ".join(args))
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True, help="folder of CSVs to upload")
+    parser.add_argument("--bucket", action="append", default=[], help="extra bucket to create (repeatable)")
+    parser.add_argument("--work-dir", type=Path, default=Path.home() / "generated",
+                        help="where the synthetic dataset is written when --data-dir has no CSV")
+    parser.add_argument("--rows", type=int, default=None, help="rows of the synthetic dataset")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    summary = init_lake(get_settings(), args.data_dir, args.bucket, args.work_dir, args.rows)
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

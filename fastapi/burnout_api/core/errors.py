@@ -1,0 +1,34 @@
+"""Why the core could not answer, whatever the protocol; each transport maps these once to its codes."""
+
+from __future__ import annotations
+
+from burnout_api.validation import FieldError, InvalidInput
+
+__all__ = ["FieldError", "InvalidInput", "ModelUnavailable", "NoModelYet", "UnknownAlias", "Unauthorized"]
+
+
+class NoModelYet(LookupError):
+    """The registered model has no champion yet: a fresh stack before its first training."""
+
+    def __init__(self, model_name: str, alias: str):
+        super().__init__(
+            f"no model yet: alias {alias!r} of registered model {model_name!r} is not set; run the "
+            "burnout_pipeline DAG (or `burnout pipeline`) to train and promote one"
+        )
+
+
+class UnknownAlias(LookupError):
+    """The caller asked for an alias the registry does not have."""
+
+    def __init__(self, model_name: str, alias: str, known: list[str]):
+        self.alias = alias
+        listing = ", ".join(known) if known else "none yet"
+        super().__init__(f"registered model {model_name!r} has no alias {alias!r} (aliases: {listing})")
+
+
+class ModelUnavailable(RuntimeError):
+    """The alias exists but its model could not be loaded (MLflow unreachable, or the load failed)."""
+
+
+class Unauthorized(PermissionError):
+    """A protected operation without the right token."""

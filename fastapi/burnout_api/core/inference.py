@@ -1,0 +1,236 @@
+"""The inference core: owns the loaded models, readiness, metadata and metrics; REST, GraphQL and gRPC
+are thin adapters over it.
+
+What it serves is one immutable `Snapshot` (alias -> loaded model). Refreshing builds a new snapshot and swaps
+the reference, so a request that already picked its model finishes on it while new requests see the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import anyio
+from burnout.settings import Settings
+
+from burnout_api.core.errors import ModelUnavailable, NoModelYet, UnknownAlias
+from burnout_api.core.loaded_model import BatchPrediction, LoadedModel
+from burnout_api.core.metrics import ServiceMetrics
+from burnout_api.core.model_store import ModelStore
+from burnout_api.core.poller import Poller
+from burnout_api.validation import InvalidInput, decode_json, validate_records
+
+log = logging.getLogger(__name__)
+CHAMPION = "champion"
+# A request for an alias we have not seen refreshes the registry at most this often.
+ON_DEMAND_REFRESH_S = 1.0
+INLINE_RECORDS, INLINE_BYTES = 32, 16_384
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the service serves now; never mutated after it is published."""
+
+    models: dict[str, LoadedModel] = field(default_factory=dict)
+    registry: dict[str, int] = field(default_factory=dict)
+    mlflow: str = "unknown"  # "reachable" | "unreachable" | "unknown" (not polled yet)
+    last_error: str | None = None
+    checked_at: datetime | None = None
+
+
+class InferenceCore:
+    """Resolves `models:/<name>@<alias>`, keeps the aliases fresh in the background and scores records."""
+
+    def __init__(self, settings: Settings, store: ModelStore | None = None):
+        self.settings = settings
+        self.store = store or ModelStore(settings)
+        self.metrics = ServiceMetrics()
+        self.snapshot = Snapshot()
+        self._write_lock = threading.Lock()
+        self._last_refresh = float("-inf")
+        self._listeners: list[Callable[[bool], None]] = []
+        self._poller: Poller | None = None
+
+    # Lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start polling the registry (the first poll runs at once, in the background). Idempotent."""
+        if self._poller is None:
+            self._poller = Poller(self._poll, self.settings.alias_poll_s)
+            self._poller.start()
+
+    def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+
+    def add_readiness_listener(self, listener: Callable[[bool], None]) -> None:
+        """Call `listener(ready)` now and whenever readiness changes (the gRPC health service uses it)."""
+        self._listeners.append(listener)
+        listener(self.is_ready())
+
+    # Prediction ---------------------------------------------------------------------------------------------
+    def predict(self, records: object, alias: str = CHAMPION, protocol: str = "rest") -> BatchPrediction:
+        """Validate and score records (dicts keyed by dataset column names, or the JSON text of a list of
+        them) with the model behind `alias`."""
+        started = time.perf_counter()
+        try:
+            if isinstance(records, bytes):
+                records = decode_json(records)
+            batch = validate_records(records, self.settings.max_batch)
+            model = self.snapshot.models.get(alias) or self.ensure_alias(alias)
+            result = model.predict(batch)
+        except Exception as exc:
+            label = alias if alias in self.snapshot.registry else "<unknown>"
+            self.metrics.observe_error(protocol, label, _error_kind(exc))
+            raise
+        self.metrics.observe_success(
+            protocol, alias, result.model.version, len(batch), time.perf_counter() - started
+        )
+        return result
+
+    async def predict_async(
+        self, records: object, alias: str = CHAMPION, protocol: str = "rest"
+    ) -> BatchPrediction:
+        """`predict` from an event loop: inline when it is quick, in a worker thread when it may load a model
+        or score a large batch (a thread hop costs more than scoring one record)."""
+        size = len(records) if isinstance(records, (list, bytes)) else 0
+        limit = INLINE_BYTES if isinstance(records, bytes) else INLINE_RECORDS
+        if self.is_loaded(alias) and size <= limit:
+            return self.predict(records, alias, protocol)
+        return await anyio.to_thread.run_sync(self.predict, records, alias, protocol)
+
+    def is_loaded(self, alias: str) -> bool:
+        return alias in self.snapshot.models
+
+    def ensure_alias(self, alias: str) -> LoadedModel:
+        """The model behind `alias`, loading it if needed (blocking: call it off the event loop)."""
+        model = self.snapshot.models.get(alias)
+        if model is not None:
+            return model
+        if time.monotonic() - self._last_refresh >= ON_DEMAND_REFRESH_S:
+            self.refresh(extra_alias=alias)
+        snapshot = self.snapshot
+        if alias in snapshot.models:
+            return snapshot.models[alias]
+        if alias in snapshot.registry or snapshot.mlflow != "reachable":
+            raise ModelUnavailable(
+                f"the model behind alias {alias!r} is not loaded: "
+                f"{snapshot.last_error or 'MLflow not reached yet'}"
+            )
+        if alias == CHAMPION:
+            raise NoModelYet(self.store.name, alias)
+        raise UnknownAlias(self.store.name, alias, sorted(snapshot.registry))
+
+    # Refreshing --------------------------------------------------------------------------------------------
+    def refresh(self, extra_alias: str | None = None) -> Snapshot:
+        """Read the aliases, load any version not served yet and swap the snapshot; errors land in it."""
+        with self._write_lock:
+            self._last_refresh = time.monotonic()
+            old = self.snapshot
+            now = datetime.now(UTC)
+            try:
+                registry = self.store.fetch_aliases()
+            except Exception as exc:
+                log.warning("MLflow unreachable, serving what is loaded: %s", exc)
+                return self._publish(Snapshot(old.models, old.registry, "unreachable", _describe(exc), now))
+            wanted = {CHAMPION, *old.models} | ({extra_alias} if extra_alias else set())
+            models, errors = {}, []
+            for alias in sorted(wanted & registry.keys()):
+                try:
+                    models[alias] = self._model_for(registry[alias], old, models)
+                except Exception as exc:
+                    log.exception("could not load alias %s (version %s)", alias, registry[alias])
+                    errors.append(f"alias {alias!r} version {registry[alias]}: {_describe(exc)}")
+                    if alias in old.models:
+                        models[alias] = old.models[alias]
+            return self._publish(Snapshot(models, registry, "reachable", "; ".join(errors) or None, now))
+
+    def _model_for(self, version: int, old: Snapshot, fresh: dict[str, LoadedModel]) -> LoadedModel:
+        """Reuse a loaded version (two aliases often share one) or load it."""
+        for model in (*fresh.values(), *old.models.values()):
+            if model.metadata.version == version:
+                return model
+        return self.store.load_version(version)
+
+    def _publish(self, snapshot: Snapshot) -> Snapshot:
+        was_ready, previous = self.is_ready(), self.snapshot.models
+        self.snapshot = snapshot
+        for alias, model in snapshot.models.items():
+            if alias not in previous or previous[alias] is not model:
+                log.info("alias %s now serves version %s", alias, model.metadata.version)
+        self.metrics.set_models(
+            {a: (m.metadata.version, m.metadata.family) for a, m in snapshot.models.items()}
+        )
+        self.metrics.set_mlflow_reachable(snapshot.mlflow == "reachable")
+        if self.is_ready() != was_ready:
+            for listener in self._listeners:
+                listener(self.is_ready())
+        return snapshot
+
+    def _poll(self) -> bool:
+        snapshot = self.refresh()
+        return snapshot.mlflow == "reachable" and snapshot.last_error is None
+
+    # Introspection -----------------------------------------------------------------------------------------
+    def is_ready(self) -> bool:
+        return CHAMPION in self.snapshot.models
+
+    def readiness(self) -> dict:
+        """Whether a champion is served, and why not; the body of /ready."""
+        snapshot = self.snapshot
+        champion = snapshot.models.get(CHAMPION)
+        if champion is not None:
+            state = "ready"
+        elif snapshot.checked_at is None:
+            state = "starting"
+        elif snapshot.mlflow == "unreachable":
+            state = "mlflow_unreachable"
+        elif CHAMPION in snapshot.registry:
+            state = "loading_failed"
+        else:
+            state = "no_model"
+        return {
+            "ready": champion is not None,
+            "state": state,
+            "mlflow": snapshot.mlflow,
+            "champion_version": champion.metadata.version if champion else None,
+            "last_error": snapshot.last_error,
+            "checked_at": snapshot.checked_at.isoformat() if snapshot.checked_at else None,
+        }
+
+    def list_models(self) -> list[dict]:
+        """Every alias of the registered model (as last read) with the metadata of those loaded."""
+        snapshot = self.snapshot
+        aliases = sorted(snapshot.registry.keys() | snapshot.models.keys(), key=lambda a: (a != CHAMPION, a))
+        return [self._describe_alias(alias, snapshot) for alias in aliases]
+
+    def describe_model(self, alias: str) -> dict:
+        """Metadata of the model behind `alias`, loading it if needed (blocking)."""
+        self.ensure_alias(alias)
+        return self._describe_alias(alias, self.snapshot)
+
+    @staticmethod
+    def _describe_alias(alias: str, snapshot: Snapshot) -> dict:
+        model = snapshot.models.get(alias)
+        if model is None:
+            return {"alias": alias, "version": snapshot.registry.get(alias), "loaded": False}
+        return {"alias": alias, **model.metadata.as_dict(), "loaded": True}
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+def _error_kind(exc: Exception) -> str:
+    kinds = {
+        InvalidInput: "invalid_input",
+        NoModelYet: "no_model",
+        UnknownAlias: "unknown_alias",
+        ModelUnavailable: "model_unavailable",
+    }
+    return next((kind for cls, kind in kinds.items() if isinstance(exc, cls)), "internal")

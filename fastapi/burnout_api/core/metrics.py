@@ -1,0 +1,94 @@
+"""Prometheus metrics of the service, counted once in the core for every protocol and served at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# Single-record answers take tens of microseconds: the buckets start there.
+LATENCY_BUCKETS = (
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    1.0,
+    5.0,
+)
+
+
+class ServiceMetrics:
+    """Requests, records, errors and latency by protocol, alias and model version; one registry per core."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ("protocol", "alias", "version")
+        self._requests = Counter(
+            "burnout_predict_requests_total", "Prediction requests answered.", labels, registry=self.registry
+        )
+        self._records = Counter(
+            "burnout_predict_records_total", "Records scored.", labels, registry=self.registry
+        )
+        self._latency = Histogram(
+            "burnout_predict_latency_seconds",
+            "Time to validate and score a request.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._errors = Counter(
+            "burnout_predict_errors_total",
+            "Prediction requests refused or failed.",
+            ("protocol", "alias", "kind"),
+            registry=self.registry,
+        )
+        self._loaded = Gauge(
+            "burnout_model_loaded",
+            "1 for the version each alias serves.",
+            ("alias", "version", "family"),
+            registry=self.registry,
+        )
+        self._mlflow_up = Gauge(
+            "burnout_mlflow_reachable", "1 when the last registry poll succeeded.", registry=self.registry
+        )
+        self._children: dict[tuple[str, str, int], tuple] = {}
+
+    def observe_success(self, protocol: str, alias: str, version: int, records: int, seconds: float) -> None:
+        key = (protocol, alias, version)
+        children = self._children.get(key)
+        if children is None:  # labels() takes a lock and builds tuples: do it once per label set
+            values = (protocol, alias, str(version))
+            children = (
+                self._requests.labels(*values),
+                self._records.labels(*values),
+                self._latency.labels(*values),
+            )
+            self._children[key] = children
+        requests, recorded, latency = children
+        requests.inc()
+        recorded.inc(records)
+        latency.observe(seconds)
+
+    def observe_error(self, protocol: str, alias: str, kind: str) -> None:
+        self._errors.labels(protocol, alias, kind).inc()
+
+    def set_models(self, served: dict[str, tuple[int, str | None]]) -> None:
+        """Alias -> (version, family) now served."""
+        self._loaded.clear()
+        for alias, (version, family) in served.items():
+            self._loaded.labels(alias, str(version), family or "").set(1)
+
+    def set_mlflow_reachable(self, reachable: bool) -> None:
+        self._mlflow_up.set(1 if reachable else 0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,201 @@
+"""A numpy re-enactment of the fitted preprocessor for complete records, feeding the estimator's fastest exact
+predict: the model's own probabilities without paying pandas, the ColumnTransformer and sklearn's input checks
+on every request.
+
+It is exact because it performs the same float64 operations in the same order: imputers leave complete rows
+untouched, StandardScaler subtracts `mean_` then divides by `scale_`, one-hot writes 1.0 at the fitted
+category's column. Anything it does not know how to replay exactly makes `compile_fast_path` return None and
+the model answers through its pipeline; the core also checks every fast path against the pipeline on probe
+records before using it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from etl.contract import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+
+log = logging.getLogger(__name__)
+# Below this many rows a single thread beats LightGBM's OpenMP start-up; above it, use every core.
+_SINGLE_THREAD_ROWS = 256
+
+
+class Unsupported(Exception):
+    """A pipeline step the fast path cannot replay exactly."""
+
+
+@dataclass(frozen=True)
+class _NumericBlock:
+    source: np.ndarray  # positions in the contract's numeric columns
+    target: slice  # output columns
+    ops: tuple[tuple[str, np.ndarray], ...]  # ("sub" | "div", vector), in order
+
+
+@dataclass(frozen=True)
+class _OneHotColumn:
+    source: int  # position in the contract's categorical columns
+    columns: dict[str, int]  # category -> output column
+
+
+class FastPath:
+    """Scores complete records from a `RecordBatch`'s arrays; probabilities in the estimator's class order."""
+
+    def __init__(
+        self,
+        width: int,
+        numeric: list[_NumericBlock],
+        onehot: list[_OneHotColumn],
+        predict_proba: Callable[[np.ndarray], np.ndarray],
+        classes: np.ndarray,
+    ):
+        self.width = width
+        self.classes = classes
+        self._numeric = numeric
+        self._onehot = onehot
+        self._predict_proba = predict_proba
+
+    def transform(self, numeric: np.ndarray, categorical: list[tuple[str, ...]]) -> np.ndarray:
+        """The preprocessor's output for complete records."""
+        out = np.zeros((numeric.shape[0], self.width))
+        for block in self._numeric:
+            values = numeric[:, block.source]
+            for op, vector in block.ops:
+                if op == "sub":
+                    values -= vector
+                else:
+                    values /= vector
+            out[:, block.target] = values
+        for column in self._onehot:
+            lookup, source = column.columns, column.source
+            for row, values in enumerate(categorical):
+                position = lookup.get(values[source])
+                if position is not None:  # unknown categories encode as all zeros (handle_unknown="ignore")
+                    out[row, position] = 1.0
+        return out
+
+    def predict_proba(self, numeric: np.ndarray, categorical: list[tuple[str, ...]]) -> np.ndarray:
+        return self._predict_proba(self.transform(numeric, categorical))
+
+
+def compile_fast_path(pipeline) -> FastPath | None:
+    """The fast path of a fitted Pipeline([preprocessor, estimator]), or None if a step is not replayable."""
+    try:
+        return _compile(pipeline)
+    except Unsupported as exc:
+        log.info("no fast path for this model (%s): it answers through its pipeline", exc)
+        return None
+
+
+def _compile(pipeline) -> FastPath:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2:
+        raise Unsupported("not a two-step Pipeline(preprocessor, estimator)")
+    preprocessor, estimator = pipeline.steps[0][1], pipeline.steps[1][1]
+    if not isinstance(preprocessor, ColumnTransformer) or preprocessor.sparse_output_:
+        raise Unsupported("the preprocessor is not a dense ColumnTransformer")
+    numeric, onehot, width = [], [], 0
+    for name, transformer, columns in preprocessor.transformers_:
+        target = preprocessor.output_indices_[name]
+        width = max(width, target.stop)
+        if transformer == "drop" or target.stop == target.start:
+            continue
+        columns = list(columns)
+        if all(isinstance(c, str) and c in NUMERIC_FEATURES for c in columns):
+            source = np.array([NUMERIC_FEATURES.index(c) for c in columns])
+            numeric.append(_NumericBlock(source, target, _numeric_ops(transformer)))
+        elif all(isinstance(c, str) and c in CATEGORICAL_FEATURES for c in columns):
+            onehot.extend(_onehot_columns(transformer, columns, target.start))
+        else:
+            raise Unsupported(f"transformer {name!r} mixes or names unknown columns {columns}")
+    if getattr(estimator, "n_features_in_", width) != width:
+        raise Unsupported("the estimator does not take the preprocessor's output")
+    return FastPath(width, numeric, onehot, _estimator_proba(estimator), np.asarray(estimator.classes_))
+
+
+def _numeric_ops(transformer) -> tuple[tuple[str, np.ndarray], ...]:
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    steps = [s for _, s in transformer.steps] if isinstance(transformer, Pipeline) else [transformer]
+    ops: list[tuple[str, np.ndarray]] = []
+    for step in steps:
+        if step == "passthrough" or step is None:
+            continue
+        if isinstance(step, SimpleImputer) or type(step).__name__ == "IterativeImputer":
+            # An imputer leaves complete rows as they are, unless it adds indicator columns, drops an
+            # all-missing feature or treats some real value (say 0) as missing.
+            if step.add_indicator or not _is_nan(step.missing_values) or _drops_features(step):
+                raise Unsupported(f"{type(step).__name__} changes complete rows")
+        elif isinstance(step, StandardScaler):
+            if step.with_mean:
+                ops.append(("sub", np.asarray(step.mean_, dtype=np.float64)))
+            if step.scale_ is not None:
+                ops.append(("div", np.asarray(step.scale_, dtype=np.float64)))
+        else:
+            raise Unsupported(f"numeric step {type(step).__name__}")
+    return tuple(ops)
+
+
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and value != value
+
+
+def _drops_features(imputer) -> bool:
+    if imputer.keep_empty_features:
+        return False
+    empty = getattr(imputer, "_is_empty_feature", None)
+    if empty is None:  # SimpleImputer: an all-missing feature has a NaN statistic
+        empty = np.isnan(np.asarray(imputer.statistics_, dtype=np.float64))
+    return bool(np.any(empty))
+
+
+def _onehot_columns(transformer, columns: list[str], start: int) -> list[_OneHotColumn]:
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    if isinstance(transformer, Pipeline) and len(transformer.steps) == 1:
+        transformer = transformer.steps[0][1]
+    if not isinstance(transformer, OneHotEncoder):
+        raise Unsupported(f"categorical step {type(transformer).__name__}")
+    if transformer.drop_idx_ is not None or transformer.handle_unknown not in (
+        "ignore",
+        "infrequent_if_exist",
+    ):
+        raise Unsupported("OneHotEncoder with drop or without handle_unknown='ignore'")
+    if getattr(transformer, "_infrequent_enabled", False):
+        raise Unsupported("OneHotEncoder with infrequent categories")
+    result, position = [], start
+    for name, categories in zip(columns, transformer.categories_, strict=True):
+        lookup = {str(c): position + i for i, c in enumerate(categories)}
+        result.append(_OneHotColumn(CATEGORICAL_FEATURES.index(name), lookup))
+        position += len(categories)
+    return result
+
+
+def _estimator_proba(estimator) -> Callable[[np.ndarray], np.ndarray]:
+    """The estimator's fastest exact way to get probabilities from a float64 matrix."""
+    if type(estimator).__name__ == "LGBMClassifier":
+        if callable(estimator.objective):
+            raise Unsupported("LightGBM with a custom objective")
+        booster = estimator.booster_
+
+        def predict_lightgbm(matrix: np.ndarray) -> np.ndarray:
+            threads = 1 if matrix.shape[0] <= _SINGLE_THREAD_ROWS else 0
+            result = booster.predict(matrix, num_threads=threads)
+            return result if result.ndim == 2 else np.column_stack((1.0 - result, result))
+
+        return predict_lightgbm
+    if not hasattr(estimator, "predict_proba"):
+        raise Unsupported(f"{type(estimator).__name__} has no predict_proba")
+    if hasattr(estimator, "feature_names_in_"):
+        # Fitted on a DataFrame: a shallow copy without the names takes numpy rows without a warning per call.
+        estimator = copy.copy(estimator)
+        del estimator.feature_names_in_
+    return estimator.predict_proba

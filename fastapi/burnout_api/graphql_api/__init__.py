@@ -1,0 +1,1 @@
+"""GraphQL adapter (strawberry) over the inference core, mounted at /graphql."""

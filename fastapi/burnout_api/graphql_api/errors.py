@@ -1,0 +1,60 @@
+"""The one place that maps core errors to GraphQL errors: a message naming record and field, and
+`extensions.code` (INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE, ...) plus the itemised `extensions.errors`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from burnout_api.core import InvalidInput, ModelUnavailable, NoModelYet, UnknownAlias
+
+log = logging.getLogger(__name__)
+CODES = {
+    InvalidInput: "INVALID_ARGUMENT",
+    UnknownAlias: "NOT_FOUND",
+    NoModelYet: "UNAVAILABLE",
+    ModelUnavailable: "UNAVAILABLE",
+}
+
+
+def code_of(exc: BaseException | None) -> str | None:
+    return next((code for cls, code in CODES.items() if isinstance(exc, cls)), None)
+
+
+def _mapped(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    code = code_of(original)
+    if code is None:
+        return error
+    extensions = {**(error.extensions or {}), "code": code}
+    if isinstance(original, InvalidInput):
+        extensions["errors"] = [
+            {"record": e.record, "field": e.field, "type": e.type, "msg": e.message} for e in original.errors
+        ]
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=original,
+        extensions=extensions,
+    )
+
+
+class CoreErrors(SchemaExtension):
+    """Adds the protocol-neutral error code of core errors to the GraphQL errors they cause."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and getattr(result, "errors", None):
+            result.errors = [_mapped(e) for e in result.errors]
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """Errors the caller caused: not worth a traceback in the log."""
+    return error.original_error is None or code_of(error.original_error) is not None

@@ -1,0 +1,1 @@
+"""gRPC adapter over the inference core: BurnoutRisk, the standard health service and server reflection."""

@@ -1,0 +1,99 @@
+"""Assembles the service: REST routers, GraphQL and gRPC over one inference core, in one process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+from burnout.settings import Settings
+
+from burnout_api.core import InferenceCore
+from burnout_api.graphql_api.schema import build_graphql_router
+from burnout_api.rest import health, models, predict, reload
+from burnout_api.rest import metrics as metrics_route
+from burnout_api.rest.errors import install_error_handlers
+from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+# MLflow's HTTP client retries for minutes by default; the core retries on its own schedule and keeps serving.
+MLFLOW_CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+GRPC_GRACE_S = 5.0
+
+
+def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI:
+    """The REST + GraphQL application; the core's poller runs while the app's lifespan does."""
+    core = core or InferenceCore(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        core.start()
+        yield
+        core.stop()
+
+    app = FastAPI(
+        title="Burnout risk API",
+        version="1.0",
+        lifespan=lifespan,
+        description="Burnout risk (Low / Medium / High) of employees from raw HR records, served from "
+        f"the MLflow registered model `{settings.registered_model_name}`. Also at /graphql and "
+        f"over gRPC on port {settings.grpc_port}.",
+    )
+    app.state.core, app.state.settings = core, settings
+    install_error_handlers(app)
+    for router in (health.router, models.router, predict.router, reload.router, metrics_route.router):
+        app.include_router(router)
+    app.include_router(build_graphql_router(core), prefix="/graphql")
+    return app
+
+
+def serve(settings: Settings) -> None:
+    """REST + GraphQL on `api_port` and gRPC on `grpc_port` until SIGINT/SIGTERM, then a graceful stop."""
+    import uvicorn
+
+    from burnout_api.grpc_api.server import start_grpc_server
+
+    for name, value in MLFLOW_CLIENT_ENV.items():
+        os.environ.setdefault(name, value)
+    core = InferenceCore(settings)
+    core.start()
+    grpc_server, _ = start_grpc_server(core, settings.api_host, settings.grpc_port)
+    config = uvicorn.Config(
+        create_app(settings, core),
+        host=settings.api_host,
+        port=settings.api_port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        lifespan="on",
+        log_config=None,
+    )
+    try:
+        with _signals_logged():
+            uvicorn.Server(config).run()  # returns after a graceful HTTP shutdown on SIGINT/SIGTERM
+    finally:
+        log.info("stopping gRPC (%.0f s grace) and the alias poller", GRPC_GRACE_S)
+        grpc_server.stop(GRPC_GRACE_S).wait()
+        core.stop()
+
+
+@contextmanager
+def _signals_logged() -> Iterator[None]:
+    """uvicorn handles SIGINT/SIGTERM itself and re-raises them once its shutdown is done; these handlers
+    receive that re-raise, so the process goes on to stop gRPC instead of dying half-way."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _log_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _log_signal(signum: int, _frame: object) -> None:
+    log.info("received %s: shutting down", signal.Signals(signum).name)

@@ -1,0 +1,28 @@
+"""The protocol-neutral shape of an answer (REST sends it as is; GraphQL and gRPC map it to their types)."""
+
+from __future__ import annotations
+
+import json
+
+from etl.contract import CLASSES
+
+from burnout_api.core import BatchPrediction
+
+
+def build_prediction_payload(result: BatchPrediction, alias: str) -> dict:
+    """{"model": {alias, version, family}, "predictions": [{class, probabilities, model_version}, ...]}."""
+    version = result.model.version
+    predictions = [
+        {"class": label, "probabilities": dict(zip(CLASSES, row, strict=True)), "model_version": version}
+        for label, row in zip(result.labels, result.probabilities.tolist(), strict=True)
+    ]
+    return {
+        "model": {"alias": alias, "version": version, "family": result.model.family},
+        "predictions": predictions,
+    }
+
+
+def render_prediction_json(result: BatchPrediction, alias: str) -> bytes:
+    # The standard library's encoder writes floats with repr(): exact round trips, so REST, GraphQL and gRPC
+    # clients all read the very same probabilities.
+    return json.dumps(build_prediction_payload(result, alias), separators=(",", ":")).encode()

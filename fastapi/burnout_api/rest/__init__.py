@@ -1,0 +1,1 @@
+"""REST adapters over the inference core: one router per file, errors mapped once in `errors`."""

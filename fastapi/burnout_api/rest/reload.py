@@ -1,0 +1,36 @@
+"""Re-read the aliases now instead of at the next poll (the training DAG calls it after a promotion)."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from burnout_api.core import InferenceCore, ModelUnavailable, Unauthorized
+from burnout_api.rest.deps import get_core
+from burnout_api.schemas import ErrorResponse
+from fastapi import APIRouter, Depends, Request
+
+router = APIRouter(tags=["models"])
+bearer = HTTPBearer(auto_error=False, description="BURNOUT_RELOAD_TOKEN, when the service has one.")
+
+
+@router.post(
+    "/reload",
+    summary="Reload the aliases from the registry now",
+    responses={401: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+)
+def reload(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    core: InferenceCore = Depends(get_core),
+) -> dict:
+    expected = request.app.state.settings.reload_token
+    if expected is not None:
+        given = credentials.credentials if credentials else ""
+        if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
+            raise Unauthorized("POST /reload needs header 'Authorization: Bearer <BURNOUT_RELOAD_TOKEN>'")
+    snapshot = core.refresh()
+    if snapshot.mlflow != "reachable":
+        raise ModelUnavailable(f"MLflow unreachable, still serving the loaded models: {snapshot.last_error}")
+    return {"readiness": core.readiness(), "models": core.list_models()}

@@ -1,0 +1,69 @@
+"""Ratios compare with MLflow's server on the same work; targets fail or stay open honestly."""
+
+from __future__ import annotations
+
+import pytest
+
+from burnout.bench.cases import (
+    GRPC_UNARY_C8, INPROC_1, MLFLOW, OURS, REST_BATCH_C1, REST_SINGLE_C1, REST_SINGLE_C8, add_ratios,
+    evaluate_targets,
+)
+
+
+def row(setting, server, rps, p50=1.0, errors=0):
+    return {"setting": setting, "server": server, "rps": rps, "p50_ms": p50, "p99_ms": p50 * 3, "errors": errors,
+            "cpu_percent": 90.0}
+
+
+def rows_for(ours_c8=1200.0, mlflow_c8=100.0, ours_c1_p50=1.5, grpc=1500.0, batch=(10.0, 40.0)):
+    return add_ratios([
+        row(REST_SINGLE_C1, OURS, 600, ours_c1_p50), row(REST_SINGLE_C1, MLFLOW, 90, 10.0),
+        row(REST_SINGLE_C8, OURS, ours_c8), row(REST_SINGLE_C8, MLFLOW, mlflow_c8),
+        row(REST_BATCH_C1, OURS, 1000 / batch[0], batch[0]), row(REST_BATCH_C1, MLFLOW, 1000 / batch[1], batch[1]),
+        row(GRPC_UNARY_C8, OURS, grpc), row(INPROC_1, "pipeline", 250.0),
+    ])
+
+
+def by_name(targets):
+    return {t["target"]: t for t in targets}
+
+
+def test_add_ratios_uses_each_settings_baseline():
+    rows = {(r["setting"], r["server"]): r for r in rows_for()}
+    assert rows[(REST_SINGLE_C8, OURS)]["ratio_vs_mlflow"] == pytest.approx(12.0)
+    assert rows[(REST_SINGLE_C8, MLFLOW)]["ratio_vs_mlflow"] == pytest.approx(1.0)
+    assert rows[(GRPC_UNARY_C8, OURS)]["ratio_vs_mlflow"] == pytest.approx(15.0)
+    assert rows[(INPROC_1, "pipeline")]["ratio_vs_mlflow"] == pytest.approx(250 / 90)
+
+
+def test_add_ratios_without_clean_baseline_is_none():
+    rows = add_ratios([row(REST_SINGLE_C8, OURS, 900), row(REST_SINGLE_C8, MLFLOW, 80, errors=5)])
+    assert rows[0]["ratio_vs_mlflow"] is None
+
+
+def test_evaluate_targets_all_met():
+    targets = evaluate_targets(rows_for(), None)
+    assert [t["met"] for t in targets] == [True, True, True, True]
+
+
+def test_evaluate_targets_reports_misses():
+    targets = by_name(evaluate_targets(rows_for(ours_c8=900.0, ours_c1_p50=2.5, grpc=800.0, batch=(20.0, 40.0)), None))
+    assert targets["REST 1 record c=8: throughput vs MLflow"]["measured"] == pytest.approx(9.0)
+    assert not any(t["met"] for t in targets.values())
+
+
+def test_evaluate_targets_with_errors_is_not_a_pass():
+    rows = rows_for()
+    next(r for r in rows if r["setting"] == REST_SINGLE_C8 and r["server"] == OURS)["errors"] = 3
+    targets = by_name(evaluate_targets(rows, None))
+    assert targets["REST 1 record c=8: throughput vs MLflow"]["met"] is None
+    assert targets["gRPC 1 record c=8: throughput vs our REST c=8"]["met"] is None
+
+
+def test_evaluate_targets_pipeline_on_synthetic_data_says_so():
+    pipeline = {"end_to_end_s": 420.0, "data": "synthetic", "default_budget": True}
+    target = by_name(evaluate_targets(rows_for(), pipeline))["pipeline end to end (s)"]
+    assert target["met"] is True
+    assert "synthetic" in target["note"]
+    slow = {"end_to_end_s": 700.0, "data": "real", "default_budget": True}
+    assert by_name(evaluate_targets(rows_for(), slow))["pipeline end to end (s)"]["met"] is False

@@ -1,0 +1,99 @@
+"""The DAGs folder as Airflow sees it: every file imports, with the expected ids, tags, schedules, budget
+params, retries and documentation."""
+
+from __future__ import annotations
+
+import pytest
+
+from burnout.dag_defaults import OWNER, PROCESSED_DATASET_ASSET
+
+FAMILY_DAGS = {"train_lightgbm", "train_knn", "train_svm"}
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_home):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from burnout.airflow_runner import DAGS_FOLDER
+
+    return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+def test_import_dags_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == {"etl_mlflow", "burnout_pipeline", *FAMILY_DAGS}
+
+
+def test_build_training_dags_from_families(dagbag):
+    from modeling.families import FAMILIES
+
+    assert {f"train_{family}" for family in FAMILIES} == FAMILY_DAGS
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "tags"),
+    [
+        ("etl_mlflow", {"burnout", "etl"}),
+        ("burnout_pipeline", {"burnout", "pipeline"}),
+        ("train_lightgbm", {"burnout", "training", "lightgbm"}),
+        ("train_knn", {"burnout", "training", "knn"}),
+        ("train_svm", {"burnout", "training", "svm"}),
+    ],
+)
+def test_describe_dag_with_tags_owner_docs_and_timeout(dagbag, dag_id, tags):
+    dag = dagbag.get_dag(dag_id)
+    assert tags <= set(dag.tags)
+    assert dag.owner == OWNER
+    assert dag.doc_md and f"### {dag_id}" in dag.doc_md
+    assert dag.dagrun_timeout is not None
+    assert dag.max_active_runs == 1
+
+
+def test_schedule_etl_and_pipeline_by_hand_only(dagbag):
+    for dag_id in ("etl_mlflow", "burnout_pipeline"):
+        assert dagbag.get_dag(dag_id).schedule is None, dag_id
+
+
+def test_schedule_training_on_processed_dataset_asset(dagbag):
+    for dag_id in FAMILY_DAGS:
+        dag = dagbag.get_dag(dag_id)
+        assert [asset.name for asset in dag.schedule] == [PROCESSED_DATASET_ASSET], dag_id
+
+
+def test_announce_processed_dataset_from_etl_only(dagbag):
+    outlets = {
+        (dag.dag_id, task.task_id): [a.name for a in task.outlets]
+        for dag in dagbag.dags.values()
+        for task in dag.tasks
+        if task.outlets
+    }
+    assert outlets == {("etl_mlflow", "announce_dataset"): [PROCESSED_DATASET_ASSET]}
+
+
+@pytest.mark.parametrize("dag_id", ["burnout_pipeline", *sorted(FAMILY_DAGS)])
+def test_offer_tuning_budget_on_trigger_form(dagbag, dag_id):
+    params = dagbag.get_dag(dag_id).params
+    assert params["trials"] is None and params["timeout_s"] is None  # None = Variables, then settings
+    assert params.get_param("trials").schema["minimum"] == 1
+
+
+def test_retry_network_tasks_with_exponential_backoff(dagbag):
+    pipeline = dagbag.get_dag("burnout_pipeline")
+    for task_id in ("ingest", "run_etl", "train", "promote", "notify_api"):
+        task = pipeline.get_task(task_id)
+        assert task.retries >= 1, task_id
+        assert task.retry_exponential_backoff > 1, task_id
+        assert task.max_retry_delay is not None, task_id
+
+
+def test_train_families_in_parallel_with_mapping(dagbag):
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    from modeling.families import FAMILIES
+
+    pipeline = dagbag.get_dag("burnout_pipeline")
+    train = pipeline.get_task("train")
+    assert isinstance(train, MappedOperator)
+    assert list(train._get_specified_expand_input().value["family"]) == list(FAMILIES)
+    assert pipeline.get_task("promote").upstream_task_ids == {"train"}
+    assert pipeline.get_task("notify_api").upstream_task_ids == {"promote"}
