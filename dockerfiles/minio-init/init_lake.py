@@ -2,9 +2,10 @@
 
 Creates the lake buckets (BURNOUT_RAW_BUCKET, BURNOUT_PROCESSED_BUCKET) and any extra bucket given with
 `--bucket` (MLflow's artifacts), then uploads every `*.csv` of `--data-dir` to the raw bucket under its file
-name. When the folder holds no CSV, `burnout generate-data` writes the synthetic dataset first (as
-BURNOUT_RAW_KEY). Safe to run again: existing buckets are kept and unchanged files are not re-uploaded.
-Prints one JSON summary on stdout.
+name (a lone CSV also as BURNOUT_RAW_KEY, the object the ETL reads). When the folder holds no CSV,
+`burnout generate-data` writes the synthetic dataset first, as BURNOUT_RAW_KEY. Safe to run again: existing
+buckets are kept, unchanged files are not uploaded again, a changed file replaces its object (the ETL then
+publishes a new dataset version). Prints one JSON summary on stdout.
 """
 
 from __future__ import annotations
@@ -20,19 +21,21 @@ from pathlib import Path
 
 import boto3
 from botocore.exceptions import ClientError
-
 from burnout.settings import Settings, get_settings
 
 log = logging.getLogger("init_lake")
 
 
-def init_lake(settings: Settings, data_dir: Path, extra_buckets: list[str], work_dir: Path,
-              rows: int | None = None) -> dict:
+def init_lake(
+    settings: Settings, data_dir: Path, extra_buckets: list[str], work_dir: Path, rows: int | None = None
+) -> dict:
     """Create the buckets and upload the dataset; return what was created and uploaded."""
     if settings.lake_backend != "s3":
         raise SystemExit("init_lake needs BURNOUT_LAKE_BACKEND=s3 and the BURNOUT_S3_* variables")
     s3 = boto3.client(
-        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
         aws_access_key_id=settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
         aws_secret_access_key=settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
     )
@@ -43,12 +46,24 @@ def init_lake(settings: Settings, data_dir: Path, extra_buckets: list[str], work
     if not csvs:
         generated = generate_dataset(work_dir / settings.raw_key, rows)
         csvs = [generated]
-    if settings.raw_key not in {path.name for path in csvs}:
-        log.warning("no CSV named %s in %s: the ETL reads s3://%s/%s, so set BURNOUT_RAW_KEY to one of %s",
-                    settings.raw_key, data_dir, settings.raw_bucket, settings.raw_key, [p.name for p in csvs])
-    uploaded = [path.name for path in csvs if upload_if_changed(s3, settings.raw_bucket, path)]
-    return {"buckets_created": created, "generated": str(generated) if generated else None,
-            "uploaded": uploaded, "unchanged": [p.name for p in csvs if p.name not in uploaded]}
+    uploads = {path.name: path for path in csvs}
+    if settings.raw_key not in uploads:
+        if len(csvs) == 1:
+            # The ETL reads the raw object BURNOUT_RAW_KEY; a lone CSV is that dataset whatever its name.
+            uploads[settings.raw_key] = csvs[0]
+        else:
+            log.warning(
+                "several CSVs in %s and none named %s: set BURNOUT_RAW_KEY to the one the ETL should read",
+                data_dir,
+                settings.raw_key,
+            )
+    uploaded = [key for key, path in uploads.items() if upload_if_changed(s3, settings.raw_bucket, key, path)]
+    return {
+        "buckets_created": created,
+        "generated": str(generated) if generated else None,
+        "uploaded": uploaded,
+        "unchanged": [key for key in uploads if key not in uploaded],
+    }
 
 
 def ensure_bucket(s3, bucket: str) -> bool:
@@ -64,20 +79,20 @@ def ensure_bucket(s3, bucket: str) -> bool:
     return True
 
 
-def upload_if_changed(s3, bucket: str, path: Path) -> bool:
-    """Upload `path` as `bucket/<name>` unless an identical object is there; True when uploaded."""
+def upload_if_changed(s3, bucket: str, key: str, path: Path) -> bool:
+    """Upload `path` as `bucket/key` unless an identical object is there; True when uploaded."""
     body = path.read_bytes()
     digest = hashlib.md5(body, usedforsecurity=False).hexdigest()
     try:
         # A single-part upload's ETag is the MD5 of its content.
-        if s3.head_object(Bucket=bucket, Key=path.name)["ETag"].strip('"') == digest:
-            log.info("s3://%s/%s is up to date", bucket, path.name)
+        if s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"') == digest:
+            log.info("s3://%s/%s is up to date", bucket, key)
             return False
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
             raise
-    s3.put_object(Bucket=bucket, Key=path.name, Body=body, ContentType="text/csv")
-    log.info("uploaded %s to s3://%s/%s (%d bytes)", path, bucket, path.name, len(body))
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/csv")
+    log.info("uploaded %s to s3://%s/%s (%d bytes)", path, bucket, key, len(body))
     return True
 
 
@@ -97,8 +112,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="folder of CSVs to upload")
     parser.add_argument("--bucket", action="append", default=[], help="extra bucket to create (repeatable)")
-    parser.add_argument("--work-dir", type=Path, default=Path.home() / "generated",
-                        help="where the synthetic dataset is written when --data-dir has no CSV")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path.home() / "generated",
+        help="where the synthetic dataset is written when --data-dir has no CSV",
+    )
     parser.add_argument("--rows", type=int, default=None, help="rows of the synthetic dataset")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")

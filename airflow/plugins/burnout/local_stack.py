@@ -18,6 +18,9 @@ import secrets
 import sys
 from pathlib import Path
 
+from etl.errors import InputError
+from pydantic import SecretStr
+
 from burnout.processes import (
     Managed,
     find_marked,
@@ -29,7 +32,6 @@ from burnout.processes import (
     wait_until_answers,
 )
 from burnout.settings import Settings
-from etl.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,10 @@ def down(settings: Settings) -> dict:
 def _start(name: str, settings: Settings) -> Managed:
     port = _port(name, settings)
     if port_in_use(port):
-        raise InputError(f"port {port} for {name} is already in use; stop what listens there or set "
-                         f"BURNOUT_{name.upper()}_PORT")
+        raise InputError(
+            f"port {port} for {name} is already in use; stop what listens there or set "
+            f"BURNOUT_{name.upper()}_PORT"
+        )
     if name == "api" and port_in_use(settings.grpc_port):
         raise InputError(f"port {settings.grpc_port} for gRPC is already in use; set BURNOUT_GRPC_PORT")
     env = _service_env(settings)
@@ -98,17 +102,33 @@ def _start(name: str, settings: Settings) -> Managed:
 def _mlflow_command(settings: Settings) -> list[str]:
     store = settings.mlflow_tracking_uri
     if store.startswith(("http://", "https://")):
-        raise InputError(f"BURNOUT_MLFLOW_TRACKING_URI={store} is a remote server; `local up` serves the local "
-                         "store, so leave it unset (or point it at a sqlite:/// or postgresql:// store)")
+        raise InputError(
+            f"BURNOUT_MLFLOW_TRACKING_URI={store} is a remote server; `local up` serves the local "
+            "store, so leave it unset (or point it at a sqlite:/// or postgresql:// store)"
+        )
     artifacts = settings.mlflow_artifact_root or (settings.home / "mlartifacts").as_uri()
-    return [str(_venv_bin() / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(settings.mlflow_port),
-            "--backend-store-uri", store, "--artifacts-destination", artifacts, "--workers", "1"]
+    return [
+        str(_venv_bin() / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(settings.mlflow_port),
+        "--backend-store-uri",
+        store,
+        "--artifacts-destination",
+        artifacts,
+        "--workers",
+        "1",
+    ]
 
 
 def _airflow_env(settings: Settings) -> dict[str, str]:
     """Airflow standalone's configuration: everything under `<home>/airflow`, nothing read from ~/airflow."""
     if not REPO_DAGS.is_dir():
-        raise InputError(f"DAGs folder {REPO_DAGS} not found; run `local up` from a checkout of the repository")
+        raise InputError(
+            f"DAGs folder {REPO_DAGS} not found; run `local up` from a checkout of the repository"
+        )
     home = settings.home / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     port = settings.airflow_port
@@ -129,14 +149,19 @@ def _airflow_env(settings: Settings) -> dict[str, str]:
 
 
 def _service_env(settings: Settings) -> dict[str, str]:
-    """The caller's environment plus these settings as BURNOUT_* variables, with MLflow reached via its server."""
+    """The caller's environment plus these settings as BURNOUT_* variables; MLflow via its server."""
     env = dict(os.environ)
     env["PATH"] = f"{_venv_bin()}{os.pathsep}{env.get('PATH', '')}"
     for field in Settings.model_fields:
+        env_name = f"BURNOUT_{field.upper()}"
         value = getattr(settings, field)
-        if value is not None:
-            env[f"BURNOUT_{field.upper()}"] = value.get_secret_value() if hasattr(value, "get_secret_value") \
-                else str(value)
+        if value is None:
+            env.pop(env_name, None)
+        elif isinstance(value, SecretStr):
+            env[env_name] = value.get_secret_value()
+        else:
+            # Relative paths (data_dir) mean the caller's folder, not the services' working folder.
+            env[env_name] = str(value.resolve() if isinstance(value, Path) else value)
     env["BURNOUT_MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{settings.mlflow_port}"
     env["BURNOUT_API_URL"] = f"http://127.0.0.1:{settings.api_port}"
     env[MARKER] = str(settings.home)
@@ -144,14 +169,23 @@ def _service_env(settings: Settings) -> dict[str, str]:
 
 
 def _describe(name: str, managed: Managed, settings: Settings, newly_started: bool) -> dict:
-    info = {"url": f"http://localhost:{_port(name, settings)}", "pid": managed.pid, "log": str(managed.log),
-            "started": newly_started}
+    info = {
+        "url": f"http://localhost:{_port(name, settings)}",
+        "pid": managed.pid,
+        "log": str(managed.log),
+        "started": newly_started,
+    }
     if name == "airflow":
         info["user"] = "admin"
-        info["password_file"] = str(settings.home / "airflow" / "simple_auth_manager_passwords.json.generated")
+        info["password_file"] = str(
+            settings.home / "airflow" / "simple_auth_manager_passwords.json.generated"
+        )
     elif name == "api":
-        info.update(docs=f"{info['url']}/docs", graphql=f"{info['url']}/graphql",
-                    grpc=f"localhost:{settings.grpc_port}")
+        info.update(
+            docs=f"{info['url']}/docs",
+            graphql=f"{info['url']}/graphql",
+            grpc=f"localhost:{settings.grpc_port}",
+        )
     return info
 
 

@@ -35,7 +35,12 @@ def start_detached(name: str, command: list[str], env: dict[str, str], run_dir: 
     log_path = run_dir / f"{name}.log"
     with open(log_path, "ab") as out:
         process = subprocess.Popen(
-            command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            command,
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     managed = Managed(name, process.pid, psutil.Process(process.pid).create_time(), log_path)
@@ -73,8 +78,9 @@ def wait_until_answers(url: str, managed: Managed, timeout: float) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(1)
-    raise RuntimeError(f"{managed.name} did not answer {url} within {timeout:.0f}s; last log lines:\n"
-                       f"{tail(managed.log)}")
+    raise RuntimeError(
+        f"{managed.name} did not answer {url} within {timeout:.0f}s; last log lines:\n{tail(managed.log)}"
+    )
 
 
 def stop_tree(run_dir: Path, name: str, timeout: float = 30) -> int | None:

@@ -111,5 +111,3 @@ def s3_lake_from_settings(settings: Settings) -> S3Lake:
     secret = settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None
     access = settings.s3_access_key.get_secret_value() if settings.s3_access_key else None
     return S3Lake(settings.s3_endpoint_url, access, secret, settings.s3_region)
-
-

@@ -7,12 +7,13 @@ and promotion pick it up from there. Spaces are sized for a 2-core machine and ~
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from lightgbm import LGBMClassifier
 from sklearn.base import ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
@@ -28,9 +29,10 @@ class Family:
     `suggest_params` maps an Optuna trial to estimator parameters; `build_estimator(params, seed)` returns an
     unfitted classifier with `predict_proba`; `starting_params` is the first trial of a new study (a sensible
     default, so that even a 1-trial budget yields a reasonable model); `prunable` says whether per-fold
-    pruning pays off; `tuning_overrides` are parameters set only while cross-validating (they must not
-    change predictions); `max_tuning_rows` caps the rows a trial cross-validates on; `trusted_types` are the
-    extra skops types a fitted estimator of this family contains.
+    pruning pays off; `build_tuning_estimator`, when set, builds the cheaper estimator cross-validation
+    scores (the served one minus a wrapper that only adds probabilities); `max_tuning_rows` caps the rows a
+    trial cross-validates on; `trusted_types` are the extra skops types a fitted estimator of this family
+    contains.
     """
 
     name: str
@@ -38,16 +40,17 @@ class Family:
     build_estimator: Callable[[Params, int], ClassifierMixin]
     starting_params: Params
     prunable: bool
-    tuning_overrides: Params = field(default_factory=dict)
+    build_tuning_estimator: Callable[[Params, int], ClassifierMixin] | None = None
     max_tuning_rows: int | None = None
     trusted_types: tuple[str, ...] = ()
 
 
 def suggest_lightgbm(trial: optuna.Trial) -> Params:
     return {
-        "n_estimators": trial.suggest_int("n_estimators", 50, 500, log=True),
+        # Shallow trees do best on these 16 features; capping leaves and trees also bounds a trial's cost.
+        "n_estimators": trial.suggest_int("n_estimators", 50, 400, log=True),
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
-        "num_leaves": trial.suggest_int("num_leaves", 4, 64, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 4, 32, log=True),
         "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.5, 1.0),
@@ -57,8 +60,9 @@ def suggest_lightgbm(trial: optuna.Trial) -> Params:
 
 
 def build_lightgbm(params: Params, seed: int) -> LGBMClassifier:
-    # Two threads match the machine; more only adds contention on ~17k rows.
-    return LGBMClassifier(**params, subsample_freq=1, n_jobs=2, verbose=-1, random_state=seed)
+    # One thread: on ~17k rows a second one gains ~25% on an idle machine, but OpenMP threads spin and slow
+    # down many-fold on a busy one, and the served model predicts small batches where threads only add overhead.
+    return LGBMClassifier(**params, subsample_freq=1, n_jobs=1, verbose=-1, random_state=seed)
 
 
 def suggest_knn(trial: optuna.Trial) -> Params:
@@ -83,9 +87,16 @@ def suggest_svm(trial: optuna.Trial) -> Params:
     }
 
 
-def build_svm(params: Params, seed: int) -> SVC:
-    # probability=True gives the served model predict_proba (Platt scaling, 5 internal fits).
-    return SVC(**params, kernel="rbf", probability=True, cache_size=500, random_state=seed)
+def build_svc(params: Params, seed: int) -> SVC:
+    """The bare SVC: what tuning scores (its predictions need no probability model)."""
+    return SVC(**params, kernel="rbf", cache_size=500, random_state=seed)
+
+
+def build_svm(params: Params, seed: int) -> CalibratedClassifierCV:
+    # Platt scaling fitted on 3 internal folds gives predict_proba, replacing SVC(probability=True) (deprecated
+    # in scikit-learn 1.9); unlike it, predict() is the argmax of predict_proba, so the API's class and
+    # probabilities never disagree.
+    return CalibratedClassifierCV(build_svc(params, seed), method="sigmoid", cv=3, ensemble=False)
 
 
 FAMILIES: dict[str, Family] = {
@@ -109,6 +120,13 @@ FAMILIES: dict[str, Family] = {
             starting_params={"n_neighbors": 30, "weights": "distance", "p": 2},
             # A KNN trial takes about a second: pruning would only add noise.
             prunable=False,
+            # algorithm="auto" may index the training rows in a KD or ball tree (brute force needs no type).
+            trusted_types=(
+                "sklearn.metrics._dist_metrics.EuclideanDistance64",
+                "sklearn.metrics._dist_metrics.ManhattanDistance64",
+                "sklearn.neighbors._ball_tree.BallTree",
+                "sklearn.neighbors._kd_tree.KDTree",
+            ),
         ),
         Family(
             name="svm",
@@ -116,10 +134,11 @@ FAMILIES: dict[str, Family] = {
             build_estimator=build_svm,
             starting_params={"C": 1.0, "gamma": 0.06, "class_weight": None},
             prunable=True,
-            # SVC.predict does not use the Platt model, so CV scores are the same without its 5 extra fits.
-            tuning_overrides={"probability": False},
+            # CV scores the SVC's own decisions, skipping the calibration's 3 extra fits per fold.
+            build_tuning_estimator=build_svc,
             # libsvm fits grow ~quadratically with rows; a stratified 8k subsample keeps a trial at seconds.
             max_tuning_rows=8_000,
+            trusted_types=("sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration"),
         ),
     )
 }

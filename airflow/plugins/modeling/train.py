@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -50,9 +51,13 @@ def log_dataset_inputs(dataset: ProcessedDataset) -> None:
     """Record the dataset version as the run's MLflow dataset inputs (digest = the content-hash version)."""
     source = dataset.manifest.get("published_to", "")
     for context, raw in (("train", dataset.train_raw), ("test", dataset.test_raw)):
-        frame = mlflow.data.from_pandas(
-            raw, source=source, name=f"burnout-{dataset.version}-{context}", digest=dataset.version
-        )
+        with warnings.catch_warnings():
+            # MLflow's schema hints (integer columns, ambiguous file:// source) are noise here: the model's
+            # signature is built from the contract, and the source is only a label.
+            warnings.simplefilter("ignore", UserWarning)
+            frame = mlflow.data.from_pandas(
+                raw, source=source, name=f"burnout-{dataset.version}-{context}", digest=dataset.version
+            )
         mlflow.log_input(frame, context=context)
 
 

@@ -41,9 +41,10 @@ def cross_validate(
     trial: optuna.Trial | None = None,
 ) -> float:
     """Mean macro-F1 over `folds`; reports the running mean after each fold so the pruner can stop early."""
+    build = family.build_tuning_estimator or family.build_estimator
     scores: list[float] = []
     for step, (fit_rows, val_rows) in enumerate(folds):
-        estimator = family.build_estimator(params, seed).set_params(**family.tuning_overrides)
+        estimator = build(params, seed)
         scores.append(score_fold(estimator, X[fit_rows], y[fit_rows], X[val_rows], y[val_rows]))
         if trial is not None and family.prunable:
             trial.report(float(np.mean(scores)), step)
@@ -64,12 +65,18 @@ def select_tuning_rows(family: Family, y: np.ndarray, seed: int) -> np.ndarray:
 def make_objective(family: Family, X: np.ndarray, y: np.ndarray, folds: Folds, seed: int):
     """The Optuna objective: suggest, cross-validate, and record the trial as a nested MLflow run."""
 
+    parent = mlflow.active_run()
+    # Nested runs otherwise land in the default experiment, not the parent's.
+    experiment_id = parent.info.experiment_id if parent else None
+
     def objective(trial: optuna.Trial) -> float:
         params = family.suggest_params(trial)
         # The factory's exact input, so the refit uses what was scored even if a space derives parameters.
         trial.set_user_attr("params", params)
         pruned: optuna.TrialPruned | None = None
-        with mlflow.start_run(run_name=f"{family.name}-trial-{trial.number}", nested=True):
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=f"{family.name}-trial-{trial.number}", nested=True
+        ):
             mlflow.set_tags({"family": family.name, "optuna_trial": trial.number})
             mlflow.log_params(params)
             try:

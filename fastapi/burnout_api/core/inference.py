@@ -112,7 +112,7 @@ class InferenceCore:
         if model is not None:
             return model
         if time.monotonic() - self._last_refresh >= ON_DEMAND_REFRESH_S:
-            self.refresh(extra_alias=alias)
+            self.refresh()
         snapshot = self.snapshot
         if alias in snapshot.models:
             return snapshot.models[alias]
@@ -126,32 +126,35 @@ class InferenceCore:
         raise UnknownAlias(self.store.name, alias, sorted(snapshot.registry))
 
     # Refreshing --------------------------------------------------------------------------------------------
-    def refresh(self, extra_alias: str | None = None) -> Snapshot:
-        """Read the aliases, load any version not served yet and swap the snapshot; errors land in it."""
+    def refresh(self) -> Snapshot:
+        """Read the aliases and serve each one, the champion first, publishing every newly loaded version at once;
+        an alias whose new version fails to load stays on its previous one (the error lands in the snapshot)."""
         with self._write_lock:
             self._last_refresh = time.monotonic()
-            old = self.snapshot
-            now = datetime.now(UTC)
+            old, now = self.snapshot, datetime.now(UTC)
             try:
                 registry = self.store.fetch_aliases()
             except Exception as exc:
                 log.warning("MLflow unreachable, serving what is loaded: %s", exc)
                 return self._publish(Snapshot(old.models, old.registry, "unreachable", _describe(exc), now))
-            wanted = {CHAMPION, *old.models} | ({extra_alias} if extra_alias else set())
-            models, errors = {}, []
-            for alias in sorted(wanted & registry.keys()):
+            models = {alias: model for alias, model in old.models.items() if alias in registry}
+            errors: list[str] = []
+            for alias in sorted(registry, key=lambda a: (a != CHAMPION, a)):
+                version = registry[alias]
+                if alias in models and models[alias].metadata.version == version:
+                    continue
                 try:
-                    models[alias] = self._model_for(registry[alias], old, models)
+                    models[alias] = self._model_for(version, models)
                 except Exception as exc:
-                    log.exception("could not load alias %s (version %s)", alias, registry[alias])
-                    errors.append(f"alias {alias!r} version {registry[alias]}: {_describe(exc)}")
-                    if alias in old.models:
-                        models[alias] = old.models[alias]
+                    log.exception("could not load alias %s (version %s)", alias, version)
+                    errors.append(f"alias {alias!r} version {version}: {_describe(exc)}")
+                    continue
+                self._publish(Snapshot(dict(models), registry, "reachable", old.last_error, now))
             return self._publish(Snapshot(models, registry, "reachable", "; ".join(errors) or None, now))
 
-    def _model_for(self, version: int, old: Snapshot, fresh: dict[str, LoadedModel]) -> LoadedModel:
+    def _model_for(self, version: int, models: dict[str, LoadedModel]) -> LoadedModel:
         """Reuse a loaded version (two aliases often share one) or load it."""
-        for model in (*fresh.values(), *old.models.values()):
+        for model in models.values():
             if model.metadata.version == version:
                 return model
         return self.store.load_version(version)

@@ -10,22 +10,45 @@ import pytest
 
 from burnout.bench.cpu import cpu_percent_between, snapshot_tree_cpu
 
-BUSY_CHILD = "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass"
+# Waits for `go`, burns 0.5 s of CPU (not wall time: the machine is shared), writes `done`, then idles.
+GRANDCHILD = """
+import os, sys, time
+go, done = sys.argv[1], sys.argv[2]
+while not os.path.exists(go): time.sleep(0.01)
+start = time.process_time()
+while time.process_time() - start < 0.5: pass
+open(done, "w").close()
+time.sleep(60)
+"""
 
 
-def test_snapshot_tree_cpu_counts_busy_grandchild():
-    # The parent only sleeps; a grandchild spins, like MLflow's CLI waiting on its uvicorn worker.
-    code = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {BUSY_CHILD!r}])"
+def wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_snapshot_tree_cpu_counts_busy_grandchild(tmp_path):
+    # The parent only waits, like MLflow's CLI above its uvicorn worker; the grandchild does the work.
+    go, done = tmp_path / "go", tmp_path / "done"
+    code = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {GRANDCHILD!r}, {str(go)!r}, {str(done)!r}])"
     parent = subprocess.Popen([sys.executable, "-c", code])
     try:
-        time.sleep(0.4)
+        wait_for(lambda: len(snapshot_tree_cpu(parent.pid)) == 2)
         before, t0 = snapshot_tree_cpu(parent.pid), time.monotonic()
-        time.sleep(0.6)
-        percent = cpu_percent_between(before, snapshot_tree_cpu(parent.pid), time.monotonic() - t0)
+        go.touch()
+        wait_for(done.exists)
+        wall = time.monotonic() - t0
+        used = cpu_percent_between(before, snapshot_tree_cpu(parent.pid), wall) * wall / 100
     finally:
-        parent.wait(timeout=10)
-    assert len(before) == 2
-    assert percent > 40  # one spinning core on a shared machine still gets a good share of 100 %
+        import psutil
+
+        for process in psutil.Process(parent.pid).children(recursive=True):
+            process.kill()
+        parent.kill()
+        parent.wait()
+    assert 0.45 <= used < 0.5 + 0.1 * wall + 0.1  # the grandchild's burn, plus the parent's idle polling
 
 
 def test_cpu_percent_between_counts_new_processes_from_zero():

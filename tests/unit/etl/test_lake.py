@@ -1,12 +1,11 @@
-"""Both lake implementations behave alike (round trip, existence, listing, URIs, missing objects), the local one
-writes atomically, and the S3 one works against a real S3-compatible HTTP endpoint (moto in server mode)."""
+"""Both lake implementations behave alike (round trip, existence, listing, URIs, missing objects), the
+local one writes atomically, and the S3 one works against a real S3-compatible endpoint (moto server mode)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-
 from etl.errors import InputError
 from etl.lake import Lake, LocalLake, S3Lake, lake_from_settings, parse_s3_uri
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
-
 from etl.clean import clean_records
 from etl.contract import COLUMNS, FEATURES, NULLABLE_FEATURES, RAW_COLUMNS, TARGET
 from etl.parse_csv import parse_csv
@@ -16,6 +13,8 @@ from etl.preprocess import fit_preprocessor, transform_features
 from etl.split import label_classes, split_train_test
 from etl.synthetic import generate_synthetic, write_synthetic_csv
 from etl.validate import validate_records
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +100,7 @@ def test_generate_gives_a_learnable_but_not_trivial_problem():
     )
     predicted = model.predict(transform_features(preprocessor, test))
     macro_f1 = f1_score(label_classes(test[TARGET]), predicted, average="macro")
-    # The real dataset gives 0.85 with this model; a synthetic set that is trivially separable would hide bugs.
+    # The real dataset gives 0.85 with this model; a trivially separable synthetic set would hide bugs.
     assert 0.78 < macro_f1 < 0.93
 
 

@@ -1,11 +1,11 @@
-"""Validation derived from the contract: each kind of malformed value in each column sends exactly its row to
-quarantine with a reason naming the field and value; good rows come out typed; unusable inputs raise InputError."""
+"""Validation derived from the contract: each kind of malformed value in each column sends exactly its row
+to quarantine with a reason naming the field and value; good rows come out typed; unusable inputs raise
+InputError."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from etl.contract import COLUMNS, NULLABLE_FEATURES, RAW_COLUMNS, TARGET, Column
 from etl.errors import InputError
 from etl.parse_csv import LINE, QUARANTINE_COLUMNS, REASON, RECORD, parse_csv
@@ -46,7 +46,9 @@ def good_text(synthetic_frame) -> pd.DataFrame:
     return _text_frame(synthetic_frame.head(10))
 
 
-@pytest.mark.parametrize(("column", "value", "phrase"), MALFORMED, ids=[f"{c.name}={v!r}" for c, v, _ in MALFORMED])
+@pytest.mark.parametrize(
+    ("column", "value", "phrase"), MALFORMED, ids=[f"{c.name}={v!r}" for c, v, _ in MALFORMED]
+)
 def test_validate_quarantines_malformed_value_with_reason(good_text, csv_bytes, column, value, phrase):
     frame = good_text.copy()
     frame.loc[5, column.name] = value

@@ -33,15 +33,16 @@ def find_champion(settings: Settings) -> dict | None:
     }
 
 
-def ensure_champion(settings: Settings, data_folder: Path) -> dict:
-    """The champion; when there is none, run the pipeline once with a small budget to create it."""
+def ensure_champion(settings: Settings, data_folder: Path, dataset: Path | None = None) -> dict:
+    """The champion; when there is none, run the pipeline once with a small budget to create it (on `dataset`,
+    by default the real dataset or a synthetic one written into `data_folder`)."""
     champion = find_champion(settings)
     if champion is not None:
         return champion
     from burnout.bench.data import resolve_dataset
     from burnout.pipeline import run_pipeline
 
-    path, kind = resolve_dataset(data_folder, settings.seed)
+    path, kind = resolve_dataset(data_folder, settings.seed, dataset)
     log.info("no champion yet: running the pipeline on %s data with %d trials per family", kind, SMALL_TRIALS)
     run_pipeline(settings, input=str(path), trials=SMALL_TRIALS, timeout=SMALL_TIMEOUT_S)
     champion = find_champion(settings)

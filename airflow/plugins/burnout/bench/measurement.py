@@ -22,6 +22,7 @@ class Measurement:
     cpu_percent: float | None = None
     rows_per_request: int = 1
     concurrency: int = 1
+    client_cpu_percent: float | None = None  # the load generator's, when it runs in this process (gRPC)
 
     @property
     def rps(self) -> float:

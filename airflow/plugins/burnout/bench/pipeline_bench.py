@@ -63,16 +63,23 @@ def run_pipeline_bench(settings: Settings, folder: Path, dataset: Path | None = 
         raise RuntimeError(f"the pipeline failed ({done.returncode}); see {folder / 'pipeline.log'}")
     summary = json.loads(done.stdout)
     figures = summarize_pipeline(summary)
-    return {"data": kind, "dataset": str(path), "rows": _count_rows(path), "budget": budget,
+    return {"data": kind, "dataset": str(path), "budget": budget,
             "default_budget": default_budget, "end_to_end_s": end_to_end, **figures, "home": str(home)}
 
 
 def summarize_pipeline(summary: dict) -> dict:
     """ETL seconds, per-family tuning + fit seconds and test macro-F1, and the champion, from run_pipeline's
-    summary."""
-    raise NotImplementedError  # written against run_pipeline's summary once it exists
-
-
-def _count_rows(path: Path) -> int:
-    with open(path, "rb") as f:
-        return max(0, sum(1 for _ in f) - 1)
+    summary (`burnout.pipeline.run_pipeline`)."""
+    seconds, champion = summary["seconds"], summary["champion"]
+    families = [
+        {"family": family, "seconds": seconds.get(f"train_{family}", trained["seconds"]),
+         "cv_macro_f1": trained["cv_macro_f1"], "test_macro_f1": trained["test_metrics"]["macro_f1"],
+         "model_version": trained["model_version"]}
+        for family, trained in summary["families"].items()
+    ]
+    return {
+        "rows": summary["etl"]["rows_in"], "rows_kept": summary["etl"]["rows_kept"], "etl_s": seconds["etl"],
+        "families": families, "promote_s": seconds.get("promote"), "in_process_total_s": seconds.get("total"),
+        "champion_family": champion["family"], "champion_version": champion["version"],
+        "champion_test_macro_f1": champion["test_metrics"]["macro_f1"],
+    }

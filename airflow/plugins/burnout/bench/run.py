@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 from burnout.bench.cases import BATCH_ROWS, add_ratios, evaluate_targets
 from burnout.bench.champion import ensure_champion
@@ -22,9 +23,12 @@ from etl.errors import InputError
 log = logging.getLogger(__name__)
 
 
-def run_bench(settings: Settings, seconds: float = 20.0, pipeline: bool = True) -> dict:
+def run_bench(
+    settings: Settings, seconds: float = 20.0, pipeline: bool = True, dataset: Path | None = None
+) -> dict:
     """Measure every setting for about `seconds` each (after a warm-up) and, with `pipeline`, run the whole
-    pipeline once at the configured budget in a separate home (minutes). Returns the result written to
+    pipeline once at the configured budget in a separate home (minutes). `dataset` is the CSV to train on when
+    needed (default: the real dataset beside the project, else synthetic). Returns the result written to
     `<home>/bench/latest.json` (also latest.md and latest.png)."""
     if not seconds > 0:
         raise InputError(f"seconds must be positive, got {seconds}")
@@ -33,13 +37,14 @@ def run_bench(settings: Settings, seconds: float = 20.0, pipeline: bool = True) 
     settings.ensure_home()
     folder = settings.home / "bench"
     machine, started_at = describe_machine(), _now()
-    champion = ensure_champion(settings, folder)
+    champion = ensure_champion(settings, folder, dataset)
     log.info("benchmarking model version %s (%s)", champion["version"], champion["family"])
     records, source = load_sample_records(settings, champion["dataset_version"], BATCH_ROWS)
-    measurements, checks = measure_servers(settings, champion["version"], records, seconds, folder / "work")
-    measurements += measure_in_process(_load_pipeline(settings, champion["version"]), records, seconds / 4)
+    model = _load_pipeline(settings, champion["version"])
+    measurements, checks = measure_servers(settings, champion["version"], records, seconds, folder / "work", model)
+    measurements += measure_in_process(model, records, seconds / 4)
     rows = add_ratios([m.to_dict() for m in measurements])
-    pipeline_figures = run_pipeline_bench(settings, folder) if pipeline else None
+    pipeline_figures = run_pipeline_bench(settings, folder, dataset) if pipeline else None
     result = {
         "started_at": started_at, "finished_at": _now(), "model_version": champion["version"],
         "family": champion["family"], "dataset_version": champion["dataset_version"], "records": source,

@@ -4,6 +4,7 @@ then the same closed-loop load on each, alternating (ours, then MLflow's, per se
 from __future__ import annotations
 
 import logging
+import numbers
 from pathlib import Path
 
 import httpx
@@ -28,29 +29,40 @@ def warmup_seconds(seconds: float) -> float:
     return float(min(5, max(1, round(seconds / 4))))
 
 
-def check_answers(ours: Server, mlflow: Server, records: pd.DataFrame, version: int) -> dict:
-    """Score the same batch on both servers before any load: both must answer 200, ours with the expected
-    version; returns how often their classes agree (they serve the same model, so this should be 1.0)."""
-    mine = httpx.post(ours.url + PREDICT_PATH, content=service_body(records),
-                      headers={"Content-Type": "application/json"}, timeout=120)
-    theirs = httpx.post(mlflow.url + INVOCATIONS_PATH, content=mlflow_body(records),
-                        headers={"Content-Type": "application/json"}, timeout=120)
-    for name, response in (("our service", mine), ("MLflow's server", theirs)):
-        if response.status_code != 200:
-            raise RuntimeError(f"{name} answered {response.status_code} to a valid batch: {response.text[:500]}")
-    predictions = mine.json()["predictions"]
+def check_answers(ours: Server, mlflow: Server, records: pd.DataFrame, version: int, reference) -> dict:
+    """Score the same batch on both servers before any load and compare with the model itself (`reference`, the
+    same version loaded here): both must answer 200, ours with the expected version. Our probabilities should
+    match `predict_proba` and MLflow's classes `predict` (MLflow's sklearn flavour serves `predict`); a mismatch
+    is logged and reported, since it would mean the two servers do not do the same work."""
+    mine = _post(ours.url + PREDICT_PATH, service_body(records), "our service")
+    theirs = _post(mlflow.url + INVOCATIONS_PATH, mlflow_body(records), "MLflow's server")
+    predictions = mine["predictions"]
     versions = {p["model_version"] for p in predictions}
     if versions != {version}:
         raise RuntimeError(f"our service answered with version(s) {sorted(versions)}, expected {version}")
-    their_classes = [_class_name(c) for c in theirs.json()["predictions"]]
-    agree = sum(p["class"] == c for p, c in zip(predictions, their_classes, strict=True)) / len(predictions)
-    if agree < 1.0:
-        log.warning("the two servers disagree on %.1f%% of the batch's classes", 100 * (1 - agree))
-    return {"records": len(predictions), "class_agreement": agree, "version": version}
+    classes = [_class_name(c) for c in reference.classes_]
+    expected = pd.DataFrame(reference.predict_proba(records), columns=classes)
+    ours_proba = pd.DataFrame([p["probabilities"] for p in predictions]).reindex(columns=classes)
+    ours_error = float((ours_proba - expected).abs().to_numpy().max())
+    their_classes = [_class_name(c) for c in theirs["predictions"]]
+    expected_classes = [_class_name(c) for c in reference.predict(records)]
+    mlflow_agreement = sum(a == b for a, b in zip(their_classes, expected_classes, strict=True)) / len(records)
+    checks = {"records": len(records), "version": version, "ours_max_abs_proba_error": ours_error,
+              "mlflow_predict_agreement": mlflow_agreement}
+    if not ours_error <= 1e-6 or mlflow_agreement < 1.0:
+        log.warning("a server does not answer like the model itself: %s", checks)
+    return checks
 
 
-def measure_servers(settings: Settings, version: int, records: pd.DataFrame, seconds: float,
-                    workdir: Path) -> tuple[list[Measurement], dict]:
+def _post(url: str, body: str, name: str) -> dict:
+    response = httpx.post(url, content=body, headers={"Content-Type": "application/json"}, timeout=120)
+    if response.status_code != 200:
+        raise RuntimeError(f"{name} answered {response.status_code} to a valid batch: {response.text[:500]}")
+    return response.json()
+
+
+def measure_servers(settings: Settings, version: int, records: pd.DataFrame, seconds: float, workdir: Path,
+                    reference) -> tuple[list[Measurement], dict]:
     """Start both servers, check them, run every serving setting; the servers are always stopped."""
     warmup = warmup_seconds(seconds)
     batch = records.iloc[: cases.BATCH_ROWS]
@@ -65,7 +77,7 @@ def measure_servers(settings: Settings, version: int, records: pd.DataFrame, sec
         grpc_port = pick_free_port()
         ours = start_service(settings, pick_free_port(), grpc_port, workdir / "logs")
         mlflow = start_mlflow_server(settings, version, pick_free_port(), workdir / "logs")
-        checks = check_answers(ours, mlflow, batch, version)
+        checks = check_answers(ours, mlflow, batch, version, reference)
         results: list[Measurement] = []
         rest_cases = ((cases.REST_SINGLE_C1, "single", 1, 1), (cases.REST_SINGLE_C8, "single", 8, 1),
                       (cases.REST_BATCH_C1, "batch", 1, len(batch)))
@@ -84,9 +96,9 @@ def measure_servers(settings: Settings, version: int, records: pd.DataFrame, sec
 
 
 def _class_name(prediction: object) -> str:
-    """MLflow's sklearn flavour returns `predict()`: class names, or their positions in CLASSES."""
+    """A class label as its name: models may be trained on the names or on their positions in CLASSES."""
     if isinstance(prediction, dict):  # some flavours wrap each row's output
         prediction = next(iter(prediction.values()))
-    if isinstance(prediction, int | float) and not isinstance(prediction, bool):
+    if isinstance(prediction, numbers.Real) and not isinstance(prediction, bool):
         return CLASSES[int(prediction)]
     return str(prediction)

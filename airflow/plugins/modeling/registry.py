@@ -1,0 +1,160 @@
+"""Promotion by alias: which version of the registered model answers as `champion`, and why.
+
+A candidate takes the alias `champion` only if its macro-F1 beats the incumbent's, both computed now on the
+TEST split of the latest published dataset by loading each model as served (ties keep the incumbent; with no
+champion the candidate is promoted). Every decision, forced ones included, is recorded as its own run named
+`promotion` in the training experiment (tags: decision, versions, dataset; metrics: both scores; artifact:
+the returned dict as promotion.json). A run per decision keeps the full history searchable in the MLflow UI,
+which model-version tags cannot (they only hold the latest value).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from burnout.settings import Settings
+from burnout.tracking import configure_mlflow, ensure_experiment
+from etl.dataset import ProcessedDataset, load_dataset
+from etl.errors import InputError
+from modeling.evaluate import macro_f1
+from modeling.families import FAMILIES
+from modeling.model_io import load_model
+
+log = logging.getLogger(__name__)
+CHAMPION = "champion"
+
+
+def resolve_version(settings: Settings, candidate: str | int) -> ModelVersion:
+    """A model version given as a number (7, "7") or an alias ("lightgbm", "champion")."""
+    client, name = mlflow.MlflowClient(), settings.registered_model_name
+    text = str(candidate)
+    try:
+        if text.isdigit():
+            return client.get_model_version(name, text)
+        return client.get_model_version_by_alias(name, text)
+    except MlflowException:
+        raise InputError(f"model {name!r} has no version or alias {text!r}") from None
+
+
+def find_champion(settings: Settings) -> ModelVersion | None:
+    """The version holding alias `champion`, or None (also when the model is not registered yet)."""
+    try:
+        return mlflow.MlflowClient().get_model_version_by_alias(settings.registered_model_name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def score_version(settings: Settings, version: ModelVersion, dataset: ProcessedDataset, cache: dict) -> float:
+    """Macro-F1 of a registered version on `dataset`'s TEST split, loaded exactly as it is served."""
+    key = int(version.version)
+    if key not in cache:
+        model = load_model(f"models:/{settings.registered_model_name}/{key}")
+        cache[key] = macro_f1(model, dataset.test_raw, dataset.y_test)
+        log.info("version %d scores macro-F1 %.4f on TEST of %s", key, cache[key], dataset.version)
+    return cache[key]
+
+
+def record_decision(settings: Settings, decision: dict) -> str:
+    """Write one `promotion` run (see the module docstring) and return its id."""
+    client = mlflow.MlflowClient()
+    experiment_id = ensure_experiment(settings, settings.training_experiment)
+    tags = {key: str(decision[key]) for key in
+            ("decision", "reason", "forced", "candidate_version", "champion_version", "dataset_version")}
+    run = client.create_run(experiment_id, run_name="promotion", tags={"kind": "promotion", **tags})
+    for key in ("candidate_macro_f1", "champion_macro_f1"):
+        if decision[key] is not None:
+            client.log_metric(run.info.run_id, key, decision[key])
+    client.log_dict(run.info.run_id, decision, "promotion.json")
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def decide(settings: Settings, candidate: ModelVersion, dataset: ProcessedDataset, cache: dict) -> dict:
+    """Compare `candidate` with the champion on `dataset`, move the alias if it wins, record the decision."""
+    champion = find_champion(settings)
+    candidate_score = score_version(settings, candidate, dataset, cache)
+    champion_score = score_version(settings, champion, dataset, cache) if champion else None
+    if champion is None:
+        promote, reason = True, "no champion yet"
+    elif champion.version == candidate.version:
+        promote, reason = False, "candidate already is the champion"
+    elif candidate_score > champion_score:
+        promote, reason = True, "candidate beats the champion"
+    else:
+        promote, reason = False, "tie keeps the incumbent" if candidate_score == champion_score else "worse"
+    if promote:
+        mlflow.MlflowClient().set_registered_model_alias(
+            settings.registered_model_name, CHAMPION, candidate.version
+        )
+    return finish(settings, candidate, champion, candidate_score, champion_score, dataset.version,
+                  "promoted" if promote else "kept", reason, forced=False)
+
+
+def finish(settings, candidate, champion, candidate_score, champion_score, dataset_version, decision, reason,
+           forced: bool) -> dict:
+    """Assemble, record and log a decision."""
+    result = {
+        "decision": decision,
+        "reason": reason,
+        "forced": forced,
+        "candidate_version": int(candidate.version),
+        "candidate_family": candidate.tags.get("family"),
+        "candidate_macro_f1": candidate_score,
+        "champion_version": int(champion.version) if champion else None,
+        "champion_macro_f1": champion_score,
+        "current_champion_version": int((candidate if decision == "promoted" else champion).version),
+        "dataset_version": dataset_version,
+    }
+    result["run_id"] = record_decision(settings, result)
+    log.info("promotion: %s v%s (%s)", decision, result["candidate_version"], reason)
+    return result
+
+
+def promote_if_better(settings: Settings, candidate: str | int) -> dict:
+    """Promote `candidate` (alias or version) to champion if it beats the incumbent on the current TEST."""
+    configure_mlflow(settings)
+    dataset = load_dataset(settings)
+    return decide(settings, resolve_version(settings, candidate), dataset, cache={})
+
+
+def promote_best(settings: Settings) -> dict:
+    """Propose the best of the family aliases (scored on the current TEST) via `promote_if_better`'s rule."""
+    configure_mlflow(settings)
+    dataset = load_dataset(settings)
+    client, name, cache = mlflow.MlflowClient(), settings.registered_model_name, {}
+    candidates: dict[str, ModelVersion] = {}
+    for family in FAMILIES:
+        try:
+            candidates[family] = client.get_model_version_by_alias(name, family)
+        except MlflowException:
+            continue
+    if not candidates:
+        raise InputError(f"model {name!r} has no version with a family alias: run `burnout train` first")
+    scores = {family: score_version(settings, mv, dataset, cache) for family, mv in candidates.items()}
+    best = max(scores, key=scores.get)  # on a tie between families, the first in FAMILIES order
+    result = decide(settings, candidates[best], dataset, cache)
+    result["candidates"] = {
+        family: {"version": int(mv.version), "macro_f1": scores[family]} for family, mv in candidates.items()
+    }
+    return result
+
+
+def set_champion(settings: Settings, version: int) -> dict:
+    """Force alias `champion` onto `version` (rollback or manual choice); scored and recorded like the rest."""
+    configure_mlflow(settings)
+    candidate = resolve_version(settings, int(version))
+    champion = find_champion(settings)
+    try:
+        dataset = load_dataset(settings)
+    except InputError:  # a rollback must work even when no dataset can be read to score it
+        dataset = None
+    cache: dict = {}
+    candidate_score = score_version(settings, candidate, dataset, cache) if dataset else None
+    champion_score = score_version(settings, champion, dataset, cache) if dataset and champion else None
+    mlflow.MlflowClient().set_registered_model_alias(settings.registered_model_name, CHAMPION, candidate.version)
+    return finish(settings, candidate, champion, candidate_score, champion_score,
+                  dataset.version if dataset else None, "promoted", "forced by operator", forced=True)

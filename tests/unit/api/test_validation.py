@@ -1,0 +1,121 @@
+"""The hot-path contract check: every kind of bad input is refused with the record index and the field named,
+and it agrees with the documented request model (pydantic, built from the same contract)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from burnout_api.schemas import EXAMPLE_RECORD, EmployeeRecord
+from burnout_api.validation import MAX_REPORTED_ERRORS, InvalidInput, decode_json, validate_records
+from etl.contract import BY_NAME, CATEGORICAL_FEATURES, NULLABLE_FEATURES, NUMERIC_FEATURES
+
+NULLABLE = NULLABLE_FEATURES[0]
+INTEGER = next(n for n in NUMERIC_FEATURES if BY_NAME[n].kind == "integer")
+FLOAT = next(n for n in NUMERIC_FEATURES if BY_NAME[n].kind == "float" and not BY_NAME[n].nullable)
+CATEGORY = CATEGORICAL_FEATURES[0]
+
+
+def with_value(field: str, value: object) -> dict:
+    return {**EXAMPLE_RECORD, field: value}
+
+
+def without(field: str) -> dict:
+    return {k: v for k, v in EXAMPLE_RECORD.items() if k != field}
+
+
+def refusal(records: object, max_batch: int = 100) -> InvalidInput:
+    with pytest.raises(InvalidInput) as caught:
+        validate_records(records, max_batch)
+    return caught.value
+
+
+BAD_RECORDS = {  # case: (record, field named, error type)
+    "unknown column": ({**EXAMPLE_RECORD, "Shoe Size": 42}, "Shoe Size", "unknown_column"),
+    "missing column": (without(INTEGER), INTEGER, "missing"),
+    "null in a required column": (with_value(INTEGER, None), INTEGER, "null"),
+    "number as a string": (with_value(FLOAT, "7.5"), FLOAT, "wrong_type"),
+    "boolean as a number": (with_value(INTEGER, True), INTEGER, "wrong_type"),
+    "fraction in an integer column": (with_value(INTEGER, 2.5), INTEGER, "not_integer"),
+    "above the maximum": (with_value(INTEGER, BY_NAME[INTEGER].maximum + 1), INTEGER, "out_of_range"),
+    "below the minimum": (with_value(FLOAT, BY_NAME[FLOAT].minimum - 0.1), FLOAT, "out_of_range"),
+    "NaN": (with_value(FLOAT, math.nan), FLOAT, "not_finite"),
+    "infinity in a nullable column": (with_value(NULLABLE, math.inf), NULLABLE, "not_finite"),
+    "unknown category": (with_value(CATEGORY, "Robot"), CATEGORY, "unknown_category"),
+    "number as a category": (with_value(CATEGORY, 1), CATEGORY, "wrong_type"),
+    "list as a category": (with_value(CATEGORY, ["Male"]), CATEGORY, "wrong_type"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_RECORDS))
+def test_validate_records_names_record_and_field(case):
+    record, field, kind = BAD_RECORDS[case]
+    refused = refusal([EXAMPLE_RECORD, record])
+    assert [(e.record, e.field, e.type) for e in refused.errors] == [(1, field, kind)]
+    assert str(refused).startswith(f"record 1, field {field!r}: ")
+
+
+@pytest.mark.parametrize(
+    ("records", "kind"),
+    [([], "empty_batch"), ({"records": []}, "not_a_list"), ([EXAMPLE_RECORD] * 4, "batch_too_large"),
+     (["Female"], "not_a_record")],
+)
+def test_validate_records_refuses_bad_batches(records, kind):
+    error = refusal(records, max_batch=3).errors[0]
+    assert error.type == kind
+
+
+def test_validate_records_reports_every_problem_up_to_a_cap():
+    records = [with_value(INTEGER, -1) for _ in range(MAX_REPORTED_ERRORS + 5)]
+    errors = refusal(records).errors
+    assert len(errors) == MAX_REPORTED_ERRORS
+    assert [e.record for e in errors] == list(range(MAX_REPORTED_ERRORS))
+
+
+def test_validate_records_turns_records_into_arrays():
+    incomplete = without(NULLABLE)
+    batch = validate_records([EXAMPLE_RECORD, incomplete, with_value(NULLABLE, None),
+                              with_value(INTEGER, 2.0)], max_batch=10)
+    position = NUMERIC_FEATURES.index(NULLABLE)
+    assert batch.numeric.shape == (4, len(NUMERIC_FEATURES))
+    assert batch.numeric.dtype == np.float64
+    assert np.isnan(batch.numeric[1, position]) and np.isnan(batch.numeric[2, position])
+    assert batch.complete.tolist() == [True, False, False, True]
+    assert batch.categorical[0] == tuple(EXAMPLE_RECORD[c] for c in CATEGORICAL_FEATURES)
+    assert batch.numeric[0].tolist() == [float(EXAMPLE_RECORD[n]) for n in NUMERIC_FEATURES]
+
+
+def test_decode_json_refuses_malformed_bodies():
+    for body in (b"[{", b"\xff\xfe", b""):
+        with pytest.raises(InvalidInput) as caught:
+            decode_json(body)
+        assert caught.value.errors[0].type == "invalid_json"
+
+
+AGREEMENT_CASES = [
+    EXAMPLE_RECORD, without(NULLABLE), with_value(NULLABLE, None), *(r for r, _, _ in BAD_RECORDS.values()),
+    with_value(FLOAT, BY_NAME[FLOAT].maximum), with_value(INTEGER, BY_NAME[INTEGER].minimum),
+]
+
+
+@pytest.mark.parametrize("record", AGREEMENT_CASES, ids=range(len(AGREEMENT_CASES)))
+def test_validate_records_agrees_with_the_request_model(record):
+    try:
+        EmployeeRecord.model_validate(record)
+        documented_ok = True
+    except ValidationError:
+        documented_ok = False
+    try:
+        validate_records([record], max_batch=1)
+        checked_ok = True
+    except InvalidInput:
+        checked_ok = False
+    assert checked_ok == documented_ok
+
+
+def test_example_record_is_valid_for_both():
+    EmployeeRecord.model_validate(EXAMPLE_RECORD)
+    assert len(validate_records([EXAMPLE_RECORD], max_batch=1)) == 1
