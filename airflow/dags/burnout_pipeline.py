@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from airflow.sdk import Param, Variable, dag, task
-
 from burnout.dag_defaults import (
     BUDGET_PARAMS,
     BUDGET_VARIABLES,
@@ -27,10 +26,18 @@ from modeling.families import FAMILIES
     tags=["burnout", "pipeline", "etl", "training"],
     params={
         **{name: Param(**spec) for name, spec in BUDGET_PARAMS.items()},
-        "input": Param(None, type=["null", "string"], title="Input",
-                       description="CSV path or s3://bucket/key; empty = the raw object in the lake."),
-        "retrain": Param(False, type="boolean", title="Retrain",
-                         description="Train a family even if this dataset version already has a model of it."),
+        "input": Param(
+            None,
+            type=["null", "string"],
+            title="Input",
+            description="CSV path or s3://bucket/key; empty = the raw object in the lake.",
+        ),
+        "retrain": Param(
+            False,
+            type="boolean",
+            title="Retrain",
+            description="Train a family even if this dataset version already has a model of it.",
+        ),
     },
 )
 def burnout_pipeline():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
-
 from burnout.dag_defaults import ETL_TIMEOUT, PROCESSED_DATASET_ASSET, START_DATE, task_defaults
 
 PROCESSED_DATASET = Asset(PROCESSED_DATASET_ASSET)
@@ -20,8 +19,12 @@ PROCESSED_DATASET = Asset(PROCESSED_DATASET_ASSET)
     default_args=task_defaults(),
     tags=["burnout", "etl", "mlflow"],
     params={
-        "input": Param(None, type=["null", "string"], title="Input",
-                       description="CSV path or s3://bucket/key; empty = the raw object in the lake."),
+        "input": Param(
+            None,
+            type=["null", "string"],
+            title="Input",
+            description="CSV path or s3://bucket/key; empty = the raw object in the lake.",
+        ),
     },
 )
 def etl_mlflow():

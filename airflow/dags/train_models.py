@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from airflow.sdk import Asset, Param, Variable, dag, task
-
 from burnout.dag_defaults import (
     BUDGET_PARAMS,
     BUDGET_VARIABLES,
@@ -88,8 +87,12 @@ def build_training_dag(family: str):
         tags=["burnout", "training", family],
         params={
             **{name: Param(**spec) for name, spec in BUDGET_PARAMS.items()},
-            "dataset_version": Param(None, type=["null", "string"], title="Dataset version",
-                                     description="Empty = the version that triggered the run, else the latest."),
+            "dataset_version": Param(
+                None,
+                type=["null", "string"],
+                title="Dataset version",
+                description="Empty = the version that triggered the run, else the latest.",
+            ),
         },
     )(training)()
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import mlflow
 import pytest
-
 from burnout.airflow_runner import load_dag, run_dag
 from burnout.dag_defaults import PROCESSED_DATASET_ASSET
 from burnout.dag_steps import ingest_raw_data
@@ -22,13 +21,15 @@ ROWS = 600
 def lake_and_server(s3_settings, mlflow_server, tmp_path, monkeypatch):
     """Settings as in compose: S3 lake and MLflow server; no API running; a small synthetic dataset."""
     monkeypatch.chdir(tmp_path)  # no .env from the repository reaches the tasks
-    return s3_settings.model_copy(update={
-        "mlflow_tracking_uri": mlflow_server,
-        "mlflow_artifact_root": None,
-        "data_dir": tmp_path / "data",
-        "synthetic_rows": ROWS,
-        "api_url": f"http://127.0.0.1:{free_port()}",  # nothing listens: notify must skip, not fail
-    })
+    return s3_settings.model_copy(
+        update={
+            "mlflow_tracking_uri": mlflow_server,
+            "mlflow_artifact_root": None,
+            "data_dir": tmp_path / "data",
+            "synthetic_rows": ROWS,
+            "api_url": f"http://127.0.0.1:{free_port()}",  # nothing listens: notify must skip, not fail
+        }
+    )
 
 
 def published_versions(settings) -> list[str]:
@@ -51,8 +52,11 @@ def asset_events(run_id: str) -> list[dict]:
     from sqlalchemy import select
 
     with create_session() as session:
-        query = (select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-                 .where(AssetModel.name == PROCESSED_DATASET_ASSET, AssetEvent.source_run_id == run_id))
+        query = (
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == PROCESSED_DATASET_ASSET, AssetEvent.source_run_id == run_id)
+        )
         return [dict(event.extra) for event in session.scalars(query)]
 
 
@@ -67,7 +71,9 @@ def test_run_etl_dag_publishes_one_version_and_announces_it(airflow_home, lake_a
     version = summary["dataset_version"]
     assert summary["reused"] is False and summary["rows_in"] == ROWS
     assert published_versions(settings) == [version]
-    assert asset_events(first["run_id"]) == [{"dataset_version": version, "published_to": summary["published_to"]}]
+    assert asset_events(first["run_id"]) == [
+        {"dataset_version": version, "published_to": summary["published_to"]}
+    ]
     etl_run = registry(settings).get_run(summary["mlflow_run_id"])
     assert etl_run.data.tags["dataset_version"] == version and etl_run.info.status == "FINISHED"
 
@@ -82,7 +88,6 @@ def test_run_etl_dag_publishes_one_version_and_announces_it(airflow_home, lake_a
 
 def test_run_training_dag_registers_and_proposes_champion(airflow_home, lake_and_server):
     from airflow.models.variable import Variable
-
     from etl.run_etl import run_etl
 
     settings = lake_and_server

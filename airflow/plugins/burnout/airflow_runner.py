@@ -53,7 +53,7 @@ def configure_airflow(airflow_home: Path) -> None:
     if "airflow.settings" in sys.modules:
         from airflow import settings as airflow_settings
 
-        if airflow_settings.SQL_ALCHEMY_CONN != os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]:
+        if os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] != airflow_settings.SQL_ALCHEMY_CONN:
             # Airflow was imported with another home (e.g. by an earlier test): rebuild its engine.
             airflow_settings.configure_vars()
             airflow_settings.reconfigure_orm()
@@ -83,7 +83,9 @@ def load_dag(dag_id: str):
         bag = DagBag(dag_folder=str(DAGS_FOLDER))
         dag = bag.dags.get(dag_id)
         if dag is None:
-            raise LookupError(f"DAG {dag_id!r} not found in {DAGS_FOLDER}; import errors: {bag.import_errors}")
+            raise LookupError(
+                f"DAG {dag_id!r} not found in {DAGS_FOLDER}; import errors: {bag.import_errors}"
+            )
         return dag
 
 
@@ -98,8 +100,13 @@ def run_dag(dag, settings: Settings, conf: dict[str, Any] | None = None) -> dict
     if summary["state"] == "success":
         log.info("DAG run %s/%s succeeded in %.1fs", dag.dag_id, summary["run_id"], summary["seconds"])
     else:
-        log.error("DAG run %s/%s ended %s: failed tasks %s", dag.dag_id, summary["run_id"], summary["state"],
-                  summary["failed_tasks"] or "none (see the log above)")
+        log.error(
+            "DAG run %s/%s ended %s: failed tasks %s",
+            dag.dag_id,
+            summary["run_id"],
+            summary["state"],
+            summary["failed_tasks"] or "none (see the log above)",
+        )
     return summary
 
 
@@ -119,15 +126,25 @@ def summarize_run(dag_run) -> dict[str, Any]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        instances = sorted(dag_run.get_task_instances(session=session), key=lambda ti: (ti.task_id, ti.map_index))
-        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id,
-                                                  key="return_value")).all()
+        instances = sorted(
+            dag_run.get_task_instances(session=session), key=lambda ti: (ti.task_id, ti.map_index)
+        )
+        rows = session.scalars(
+            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, key="return_value")
+        ).all()
         values = {(row.task_id, row.map_index): XComModel.deserialize_value(row) for row in rows}
     tasks, outputs = [], {}
     for ti in instances:
         seconds = (ti.end_date - ti.start_date).total_seconds() if ti.start_date and ti.end_date else None
-        tasks.append({"task_id": ti.task_id, "map_index": ti.map_index, "state": str(ti.state),
-                      "tries": ti.try_number, "seconds": round(seconds, 1) if seconds is not None else None})
+        tasks.append(
+            {
+                "task_id": ti.task_id,
+                "map_index": ti.map_index,
+                "state": str(ti.state),
+                "tries": ti.try_number,
+                "seconds": round(seconds, 1) if seconds is not None else None,
+            }
+        )
         if (ti.task_id, ti.map_index) in values:
             value = values[(ti.task_id, ti.map_index)]
             if ti.map_index < 0:
@@ -135,8 +152,14 @@ def summarize_run(dag_run) -> dict[str, Any]:
             else:
                 outputs.setdefault(ti.task_id, []).append(value)
     failed = sorted({t["task_id"] for t in tasks if t["state"] == "failed"})
-    return {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "state": str(dag_run.state),
-            "failed_tasks": failed, "tasks": tasks, "outputs": outputs}
+    return {
+        "dag_id": dag_run.dag_id,
+        "run_id": dag_run.run_id,
+        "state": str(dag_run.state),
+        "failed_tasks": failed,
+        "tasks": tasks,
+        "outputs": outputs,
+    }
 
 
 def settings_to_environment(settings: Settings) -> dict[str, str | None]:

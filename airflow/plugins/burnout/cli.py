@@ -127,11 +127,14 @@ def demo(serve: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> N
 
 
 @app.command()
-def bench(seconds: Annotated[float, typer.Option(help="per setting")] = 20.0) -> None:
+def bench(
+    seconds: Annotated[float, typer.Option(help="per setting")] = 20.0,
+    pipeline: Annotated[bool, typer.Option("--pipeline/--no-pipeline", help="also time the pipeline")] = True,
+) -> None:
     """Measure our service against MLflow's scoring server side by side, plus the pipeline's times."""
     from burnout.bench.run import run_bench
 
-    _emit(_run(run_bench, get_settings(), seconds=seconds))
+    _emit(_run(run_bench, get_settings(), seconds=seconds, pipeline=pipeline))
 
 
 @local_app.command("up")

@@ -18,11 +18,20 @@ PROCESSED_DATASET_ASSET = "burnout_processed_dataset"
 BUDGET_VARIABLES = {"trials": "burnout_tuning_trials", "timeout_s": "burnout_tuning_timeout_s"}
 # The budget fields of the trigger form, as keyword arguments of airflow.sdk.Param.
 BUDGET_PARAMS: dict[str, dict[str, Any]] = {
-    "trials": {"default": None, "type": ["null", "integer"], "minimum": 1, "title": "Optuna trials",
-               "description": "Per family; empty = Airflow Variable burnout_tuning_trials, else settings."},
-    "timeout_s": {"default": None, "type": ["null", "number"], "exclusiveMinimum": 0,
-                  "title": "Tuning timeout (s)",
-                  "description": "Per family; empty = Variable burnout_tuning_timeout_s, else settings."},
+    "trials": {
+        "default": None,
+        "type": ["null", "integer"],
+        "minimum": 1,
+        "title": "Optuna trials",
+        "description": "Per family; empty = Airflow Variable burnout_tuning_trials, else settings.",
+    },
+    "timeout_s": {
+        "default": None,
+        "type": ["null", "number"],
+        "exclusiveMinimum": 0,
+        "title": "Tuning timeout (s)",
+        "description": "Per family; empty = Variable burnout_tuning_timeout_s, else settings.",
+    },
 }
 ETL_TIMEOUT = timedelta(hours=1)
 TRAIN_TIMEOUT = timedelta(hours=3)
@@ -45,15 +54,25 @@ def task_defaults(retries: int = 3, retry_delay: timedelta = timedelta(seconds=3
 def log_task_retry(context: dict[str, Any]) -> None:
     """Say which task failed, why, and that it will be retried."""
     ti, error = context.get("ti"), context.get("exception")
-    log.warning("task %s.%s failed on try %s (%s); retrying with backoff", getattr(ti, "dag_id", "?"),
-                getattr(ti, "task_id", "?"), getattr(ti, "try_number", "?"), _describe(error))
+    log.warning(
+        "task %s.%s failed on try %s (%s); retrying with backoff",
+        getattr(ti, "dag_id", "?"),
+        getattr(ti, "task_id", "?"),
+        getattr(ti, "try_number", "?"),
+        _describe(error),
+    )
 
 
 def log_task_failure(context: dict[str, Any]) -> None:
     """Say which task gave up, after how many tries, and why: the line to read when a run fails."""
     ti, error = context.get("ti"), context.get("exception")
-    log.error("task %s.%s FAILED after %s tries: %s", getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"),
-              getattr(ti, "try_number", "?"), _describe(error))
+    log.error(
+        "task %s.%s FAILED after %s tries: %s",
+        getattr(ti, "dag_id", "?"),
+        getattr(ti, "task_id", "?"),
+        getattr(ti, "try_number", "?"),
+        _describe(error),
+    )
 
 
 def _describe(error: BaseException | None) -> str:

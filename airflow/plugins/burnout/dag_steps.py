@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from etl.errors import InputError
+
 from burnout.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,17 @@ def resolve_budget(
     keyed "trials"/"timeout_s"), else settings."""
     variables = variables or {}
     chosen_trials = _first_set(trials, _parse(variables.get("trials"), int, "trials"), settings.tuning_trials)
-    chosen_timeout = _first_set(timeout_s, _parse(variables.get("timeout_s"), float, "timeout_s"),
-                                settings.tuning_timeout_s)
+    chosen_timeout = _first_set(
+        timeout_s, _parse(variables.get("timeout_s"), float, "timeout_s"), settings.tuning_timeout_s
+    )
     if chosen_trials < 1:
         raise InputError(f"tuning budget: trials must be at least 1, got {chosen_trials}")
     if chosen_timeout is not None and chosen_timeout <= 0:
         raise InputError(f"tuning budget: timeout_s must be positive, got {chosen_timeout}")
-    return {"trials": int(chosen_trials), "timeout_s": None if chosen_timeout is None else float(chosen_timeout)}
+    return {
+        "trials": int(chosen_trials),
+        "timeout_s": None if chosen_timeout is None else float(chosen_timeout),
+    }
 
 
 def pick_dataset_version(requested: str | None, announced: Sequence[str | None] = ()) -> str | None:
@@ -96,11 +101,20 @@ def train_or_reuse(
     if not retrain and dataset_version:
         existing = find_trained_version(settings, family, dataset_version)
         if existing is not None:
-            log.info("%s: version %s already trained on dataset %s; reusing it (retrain to train again)",
-                     family, existing["model_version"], dataset_version)
+            log.info(
+                "%s: version %s already trained on dataset %s; reusing it (retrain to train again)",
+                family,
+                existing["model_version"],
+                dataset_version,
+            )
             return existing
-    result = train_family(family, settings, dataset_version=dataset_version, trials=budget.get("trials"),
-                          timeout=budget.get("timeout_s"))
+    result = train_family(
+        family,
+        settings,
+        dataset_version=dataset_version,
+        trials=budget.get("trials"),
+        timeout=budget.get("timeout_s"),
+    )
     return {**to_plain(result), "reused": False}
 
 
@@ -120,8 +134,14 @@ def find_trained_version(settings: Settings, family: str, dataset_version: str) 
     if version.tags.get("dataset_version") != dataset_version:
         return None
     metrics = client.get_run(version.run_id).data.metrics
-    return {"family": family, "model_version": int(version.version), "dataset_version": dataset_version,
-            "run_id": version.run_id, "test_macro_f1": metrics.get("test_macro_f1"), "reused": True}
+    return {
+        "family": family,
+        "model_version": int(version.version),
+        "dataset_version": dataset_version,
+        "run_id": version.run_id,
+        "test_macro_f1": metrics.get("test_macro_f1"),
+        "reused": True,
+    }
 
 
 def to_plain(value: Any) -> Any:
@@ -145,4 +165,6 @@ def _parse(raw: str | None, kind: type, name: str):
     try:
         return kind(raw)
     except ValueError:
-        raise InputError(f"Airflow Variable for the tuning budget's {name} is not a number: {raw!r}") from None
+        raise InputError(
+            f"Airflow Variable for the tuning budget's {name} is not a number: {raw!r}"
+        ) from None

@@ -23,7 +23,13 @@ PIPELINE_DAG = "burnout_pipeline"
 def run_demo(settings: Settings, serve: bool = True) -> dict[str, Any]:
     """Run burnout_pipeline end to end with the demo's small budget (settings.demo_trials), print a summary,
     then, when `serve`, print how to call the service and serve until Ctrl-C. Returns the summary."""
-    from burnout.airflow_runner import configure_airflow, ensure_airflow_db, load_dag, require_success, run_dag
+    from burnout.airflow_runner import (
+        configure_airflow,
+        ensure_airflow_db,
+        load_dag,
+        require_success,
+        run_dag,
+    )
 
     settings.ensure_home()
     configure_airflow(settings.home / "airflow")
@@ -48,15 +54,35 @@ def summarize_pipeline(run: dict[str, Any], settings: Settings) -> dict[str, Any
     for task in run["tasks"]:
         steps[task["task_id"]] = round(steps.get(task["task_id"], 0.0) + (task["seconds"] or 0.0), 1)
     return {
-        "pipeline": {"dag_id": run["dag_id"], "run_id": run["run_id"], "state": run["state"],
-                     "seconds": run["seconds"], "task_seconds": steps},
+        "pipeline": {
+            "dag_id": run["dag_id"],
+            "run_id": run["run_id"],
+            "state": run["state"],
+            "seconds": run["seconds"],
+            "task_seconds": steps,
+        },
         "raw_data": outputs.get("ingest"),
-        "dataset": {key: dataset.get(key) for key in (
-            "dataset_version", "reused", "rows_in", "rows_quarantined", "rows_kept", "train_rows",
-            "test_rows", "class_balance", "published_to")},
+        "dataset": {
+            key: dataset.get(key)
+            for key in (
+                "dataset_version",
+                "reused",
+                "rows_in",
+                "rows_quarantined",
+                "rows_kept",
+                "train_rows",
+                "test_rows",
+                "class_balance",
+                "published_to",
+            )
+        },
         "models": [
-            {"family": r["family"], "model_version": r["model_version"], "reused": r.get("reused", False),
-             "test_macro_f1": r.get("test_macro_f1", (r.get("test_metrics") or {}).get("macro_f1"))}
+            {
+                "family": r["family"],
+                "model_version": r["model_version"],
+                "reused": r.get("reused", False),
+                "test_macro_f1": r.get("test_macro_f1", (r.get("test_metrics") or {}).get("macro_f1")),
+            }
             for r in outputs.get("train", [])
         ],
         "promotion": outputs.get("promote"),
@@ -77,8 +103,10 @@ def describe_usage(settings: Settings) -> str:
     record = build_example_record()
     snake = {field.key: record[field.name] for field in FEATURE_FIELDS}
     graphql_record = "{" + ", ".join(f"{key}: {json.dumps(value)}" for key, value in snake.items()) + "}"
-    query = (f"{{ predict(records: [{graphql_record}]) {{ model {{ alias version family }} "
-             f"predictions {{ class probabilities {{ {' '.join(CLASSES)} }} model_version }} }} }}")
+    query = (
+        f"{{ predict(records: [{graphql_record}]) {{ model {{ alias version family }} "
+        f"predictions {{ class probabilities {{ {' '.join(CLASSES)} }} model_version }} }} }}"
+    )
     lines = [
         "",
         "Try it (another terminal):",

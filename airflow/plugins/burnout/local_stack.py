@@ -1,13 +1,14 @@
 """The platform's services as local processes, for machines without Docker (`make local-up` / `local-down`).
 
-`up` starts, in this order and each detached with a pid file and a log under `<BURNOUT_HOME>/run/`:
+`up` starts, each detached with a pid file and a log under `<BURNOUT_HOME>/run/`:
 - `mlflow server` on `BURNOUT_MLFLOW_PORT` (5001), backed by the same store the embedded mode writes
   (`BURNOUT_MLFLOW_TRACKING_URI`, a SQLite file under the home) with artifacts under the home;
 - `airflow standalone` on `BURNOUT_AIRFLOW_PORT` (8080): SQLite metadata DB and LocalExecutor with a small
   parallelism, AIRFLOW_HOME under the home, the repository's `airflow/dags` folder;
 - the API (`burnout serve`: REST + GraphQL on `BURNOUT_API_PORT`, gRPC on `BURNOUT_GRPC_PORT`).
 Airflow tasks and the API reach MLflow through the local server, as they do in docker compose. `up` returns
-once every service answers; `down` stops every process of the stack, descendants included.
+once every service answers (a second `up` finds them running); `down` stops every process of the stack,
+descendants included.
 """
 
 from __future__ import annotations
@@ -40,7 +41,17 @@ SERVICES = ("mlflow", "airflow", "api")
 MARKER = "BURNOUT_LOCAL_STACK"
 REPO_DAGS = Path(__file__).resolve().parents[2] / "dags"
 AIRFLOW_PARALLELISM = "2"
-STARTUP_TIMEOUT_S = {"mlflow": 120.0, "airflow": 300.0, "api": 120.0}
+STARTUP_TIMEOUT_S = {"mlflow": 180.0, "airflow": 400.0, "api": 180.0}
+# Airflow does not need MLflow to start (only its tasks do), so the two boot side by side; the API waits for
+# MLflow, whose registry it reads from its first second.
+STARTUP_STEPS = (
+    ("start", "mlflow"),
+    ("start", "airflow"),
+    ("wait", "mlflow"),
+    ("start", "api"),
+    ("wait", "airflow"),
+    ("wait", "api"),
+)
 
 
 def up(settings: Settings, services: tuple[str, ...] = SERVICES) -> dict:
@@ -50,22 +61,27 @@ def up(settings: Settings, services: tuple[str, ...] = SERVICES) -> dict:
         raise InputError(f"unknown local services {sorted(unknown)}; choose from {list(SERVICES)}")
     settings.ensure_home()
     run_dir = _run_dir(settings)
+    running: dict[str, Managed] = {}
     started: list[str] = []
-    report = {"home": str(settings.home)}
+    _refuse_busy_ports(settings, [name for name in services if read_running(run_dir, name) is None])
     try:
-        for name in (s for s in SERVICES if s in services):
-            managed = read_running(run_dir, name)
-            if managed is None:
-                managed = _start(name, settings)
-                started.append(name)
-            wait_until_answers(_health_url(name, settings), managed, STARTUP_TIMEOUT_S[name])
-            report[name] = _describe(name, managed, settings, newly_started=name in started)
+        for step, name in STARTUP_STEPS:
+            if name not in services:
+                continue
+            if step == "start":
+                running[name] = read_running(run_dir, name)
+                if running[name] is None:
+                    running[name] = _start(name, settings)
+                    started.append(name)
+            else:
+                wait_until_answers(_health_url(name, settings), running[name], STARTUP_TIMEOUT_S[name])
     except BaseException:
         # Leave nothing half-started behind: what this call started is stopped again.
         for name in started:
             stop_tree(run_dir, name)
         raise
-    return report
+    report = {name: _describe(name, running[name], settings, name in started) for name in running}
+    return {"home": str(settings.home), **report}
 
 
 def down(settings: Settings) -> dict:
@@ -77,15 +93,19 @@ def down(settings: Settings) -> dict:
     return {"stopped": stopped, "strays_stopped": [p.pid for p in strays], "home": str(settings.home)}
 
 
+def _refuse_busy_ports(settings: Settings, names: list[str]) -> None:
+    """Fail before starting anything when a port the stack needs is taken by someone else."""
+    ports = {f"BURNOUT_{name.upper()}_PORT": (name, _port(name, settings)) for name in names}
+    if "api" in names:
+        ports["BURNOUT_GRPC_PORT"] = ("gRPC", settings.grpc_port)
+    for variable, (name, port) in ports.items():
+        if port_in_use(port):
+            raise InputError(
+                f"port {port} for {name} is already in use; stop what listens there or set {variable}"
+            )
+
+
 def _start(name: str, settings: Settings) -> Managed:
-    port = _port(name, settings)
-    if port_in_use(port):
-        raise InputError(
-            f"port {port} for {name} is already in use; stop what listens there or set "
-            f"BURNOUT_{name.upper()}_PORT"
-        )
-    if name == "api" and port_in_use(settings.grpc_port):
-        raise InputError(f"port {settings.grpc_port} for gRPC is already in use; set BURNOUT_GRPC_PORT")
     env = _service_env(settings)
     if name == "mlflow":
         command = _mlflow_command(settings)

@@ -30,8 +30,11 @@ def notify_reload(settings: Settings, timeout_s: float = 10.0) -> dict[str, Any]
     try:
         response = httpx.post(url, headers=headers, timeout=timeout_s)
     except httpx.TransportError as exc:
-        log.info("serving API not reachable at %s (%s); skipping reload, it polls aliases on its own", url,
-                 type(exc).__name__)
+        log.info(
+            "serving API not reachable at %s (%s); skipping reload, it polls aliases on its own",
+            url,
+            type(exc).__name__,
+        )
         return {"status": "skipped", "url": url, "reason": f"unreachable: {type(exc).__name__}"}
     if response.status_code >= 400:
         raise ReloadRejected(f"POST {url} answered {response.status_code}: {response.text[:300]}")

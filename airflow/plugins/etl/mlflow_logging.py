@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -34,7 +34,9 @@ def etl_run(settings: Settings, dataset_version: str) -> Iterator[str]:
     try:
         yield run_id
     except BaseException:
-        client.set_terminated(run_id, "FAILED")
+        # Never let a tracking hiccup here hide the error that actually stopped the ETL.
+        with suppress(Exception):
+            client.set_terminated(run_id, "FAILED")
         raise
     client.set_terminated(run_id, "FINISHED")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import warnings
 from importlib.metadata import version
 from pathlib import Path
 
@@ -49,6 +50,14 @@ def build_signature() -> ModelSignature:
 
 def log_model(pipeline: Pipeline, input_example: pd.DataFrame, registered_model_name: str) -> ModelInfo:
     """Log `pipeline` to the active run and register it as a new version of `registered_model_name`."""
+    with warnings.catch_warnings():
+        # MLflow re-infers a schema from the example and warns about integer columns; ours comes from the
+        # contract and already types them, so the hint does not apply.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
+        return _log_sklearn_model(pipeline, input_example, registered_model_name)
+
+
+def _log_sklearn_model(pipeline: Pipeline, input_example: pd.DataFrame, registered_model_name: str) -> ModelInfo:
     return mlflow.sklearn.log_model(
         pipeline,
         name=ARTIFACT_NAME,

@@ -56,5 +56,6 @@ class CoreErrors(SchemaExtension):
 
 
 def is_expected(error: GraphQLError) -> bool:
-    """Errors the caller caused: not worth a traceback in the log."""
-    return error.original_error is None or code_of(error.original_error) is not None
+    """Errors the caller caused (a malformed query or variables, which have no path, or a core refusal): not
+    worth a traceback in the log."""
+    return error.path is None or code_of(error.original_error) is not None

@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
-from sklearn.pipeline import Pipeline
-
 from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
 from etl.contract import FEATURES, TARGET, burn_rate_to_class
 from etl.preprocess import build_preprocessor
 from etl.synthetic import generate_synthetic
+from sklearn.pipeline import Pipeline
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +24,9 @@ def synthetic_frame() -> pd.DataFrame:
     return frame.assign(label=frame[TARGET].map(burn_rate_to_class))
 
 
-def fit_pipeline(frame: pd.DataFrame, estimator, labels: pd.Series | None = None, preprocessor=None) -> Pipeline:
+def fit_pipeline(
+    frame: pd.DataFrame, estimator, labels: pd.Series | None = None, preprocessor=None
+) -> Pipeline:
     """Pipeline(agreed preprocessor, estimator) fitted on `frame`; pass a fitted preprocessor to reuse it."""
     if preprocessor is None:
         preprocessor = build_preprocessor(0).fit(frame[list(FEATURES)])
@@ -48,23 +49,35 @@ def fit_model():
 def lightgbm_pipeline(synthetic_frame, synthetic_preprocessor) -> Pipeline:
     from lightgbm import LGBMClassifier
 
-    return fit_pipeline(synthetic_frame, LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1, random_state=0), preprocessor=synthetic_preprocessor)
+    return fit_pipeline(
+        synthetic_frame,
+        LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1, random_state=0),
+        preprocessor=synthetic_preprocessor,
+    )
 
 
 @pytest.fixture(scope="session")
 def knn_pipeline(synthetic_frame, synthetic_preprocessor) -> Pipeline:
     from sklearn.neighbors import KNeighborsClassifier
 
-    return fit_pipeline(synthetic_frame, KNeighborsClassifier(n_neighbors=7, weights="distance"), preprocessor=synthetic_preprocessor)
+    return fit_pipeline(
+        synthetic_frame,
+        KNeighborsClassifier(n_neighbors=7, weights="distance"),
+        preprocessor=synthetic_preprocessor,
+    )
 
 
 @pytest.fixture(scope="session")
 def svm_pipeline(synthetic_frame, synthetic_preprocessor) -> Pipeline:
     from sklearn.svm import SVC
 
-    with warnings.catch_warnings():  # SVC(probability=True) is what modeling trains; its deprecation is theirs
+    with (
+        warnings.catch_warnings()
+    ):  # SVC(probability=True) is what modeling trains; its deprecation is theirs
         warnings.simplefilter("ignore", FutureWarning)
-        return fit_pipeline(synthetic_frame, SVC(probability=True, random_state=0), preprocessor=synthetic_preprocessor)
+        return fit_pipeline(
+            synthetic_frame, SVC(probability=True, random_state=0), preprocessor=synthetic_preprocessor
+        )
 
 
 @pytest.fixture
@@ -97,9 +110,14 @@ class FakeStore:
         if self.load_gate is not None:
             self.load_gate.wait(10)
         self.loads.append(version)
-        metadata = ModelMetadata(version=version, family=f"family-{version}", run_id=f"run-{version}",
-                                 dataset_version="ds-1", test_metrics={"macro_f1": 0.5 + version / 100},
-                                 loaded_at=datetime.now(UTC))
+        metadata = ModelMetadata(
+            version=version,
+            family=f"family-{version}",
+            run_id=f"run-{version}",
+            dataset_version="ds-1",
+            test_metrics={"macro_f1": 0.5 + version / 100},
+            loaded_at=datetime.now(UTC),
+        )
         return LoadedModel(self.pipelines[version], metadata)
 
 

@@ -7,13 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.base import clone
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler
-
 from burnout_api.fast_path import compile_fast_path
 from burnout_api.validation import validate_records
 from etl.contract import FEATURES
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler
 
 FAMILIES = ["lightgbm_pipeline", "knn_pipeline", "svm_pipeline"]
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-
 from burnout_api.core import InferenceCore
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.main import create_app
 from burnout_api.schemas import EXAMPLE_RECORD
+from fastapi.testclient import TestClient
 
 PREDICT = """
 query Predict($records: [EmployeeInput!]!, $model: String! = "champion") {
@@ -48,22 +47,42 @@ def test_predict_answers_what_rest_answers(client):
 
 
 def test_health_models_and_model(client):
-    query = "{ health { status ready state mlflow champion_version } models { alias version loaded } " \
-            "model(alias: \"knn\") { alias version family run_id dataset_version test_metrics fast_path } }"
+    query = (
+        "{ health { status ready state mlflow champion_version } models { alias version loaded } "
+        'model(alias: "knn") { alias version family run_id dataset_version test_metrics fast_path } }'
+    )
     data = graphql(client, query)["data"]
-    assert data["health"] == {"status": "ok", "ready": True, "state": "ready", "mlflow": "reachable",
-                              "champion_version": 1}
-    assert data["models"] == [{"alias": "champion", "version": 1, "loaded": True},
-                              {"alias": "knn", "version": 2, "loaded": True}]
-    assert data["model"] == {"alias": "knn", "version": 2, "family": "family-2", "run_id": "run-2",
-                             "dataset_version": "ds-1", "test_metrics": {"macro_f1": 0.52}, "fast_path": True}
+    assert data["health"] == {
+        "status": "ok",
+        "ready": True,
+        "state": "ready",
+        "mlflow": "reachable",
+        "champion_version": 1,
+    }
+    assert data["models"] == [
+        {"alias": "champion", "version": 1, "loaded": True},
+        {"alias": "knn", "version": 2, "loaded": True},
+    ]
+    assert data["model"] == {
+        "alias": "knn",
+        "version": 2,
+        "family": "family-2",
+        "run_id": "run-2",
+        "dataset_version": "ds-1",
+        "test_metrics": {"macro_f1": 0.52},
+        "fast_path": True,
+    }
 
 
 @pytest.mark.parametrize(
     ("records", "code", "text"),
     [
         ([{**EXAMPLE_RECORD, "Team Size": 0}], "INVALID_ARGUMENT", "record 0, field 'Team Size'"),
-        ([EXAMPLE_RECORD, {**EXAMPLE_RECORD, "Gender": "Robot"}], "INVALID_ARGUMENT", "record 1, field 'Gender'"),
+        (
+            [EXAMPLE_RECORD, {**EXAMPLE_RECORD, "Gender": "Robot"}],
+            "INVALID_ARGUMENT",
+            "record 1, field 'Gender'",
+        ),
         ([], "INVALID_ARGUMENT", "the batch is empty"),
     ],
 )

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-
 from burnout_api.core import InferenceCore
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.grpc_api.server import SERVICE_NAME, start_grpc_server
@@ -15,6 +12,8 @@ from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_api.schemas import EXAMPLE_RECORD
 from etl.contract import CLASSES
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 
 def as_message(record: dict) -> pb.Employee:
@@ -38,9 +37,14 @@ def test_predict_answers_what_the_core_answers(served):
     core, _, channel = served
     incomplete = {k: v for k, v in EXAMPLE_RECORD.items() if k != "Mental Fatigue Score"}
     response = pb_grpc.BurnoutRiskStub(channel).Predict(
-        pb.PredictRequest(records=[as_message(EXAMPLE_RECORD), as_message(incomplete)]))
+        pb.PredictRequest(records=[as_message(EXAMPLE_RECORD), as_message(incomplete)])
+    )
     expected = core.predict([EXAMPLE_RECORD, incomplete])
-    assert (response.model.alias, response.model.version, response.model.family) == ("champion", 1, "family-1")
+    assert (response.model.alias, response.model.version, response.model.family) == (
+        "champion",
+        1,
+        "family-1",
+    )
     assert [p.class_name for p in response.predictions] == expected.labels
     for prediction, row in zip(response.predictions, expected.probabilities.tolist(), strict=True):
         assert [prediction.probabilities[c] for c in CLASSES] == row and prediction.model_version == 1
@@ -48,8 +52,10 @@ def test_predict_answers_what_the_core_answers(served):
 
 def test_predict_stream_answers_each_request_in_order(served):
     _, _, channel = served
-    requests = [pb.PredictRequest(records=[as_message(EXAMPLE_RECORD)], model=alias)
-                for alias in ("champion", "knn", "champion")]
+    requests = [
+        pb.PredictRequest(records=[as_message(EXAMPLE_RECORD)], model=alias)
+        for alias in ("champion", "knn", "champion")
+    ]
     responses = list(pb_grpc.BurnoutRiskStub(channel).PredictStream(iter(requests)))
     assert [r.model.version for r in responses] == [1, 2, 1]
 
@@ -59,20 +65,39 @@ def test_list_models(served):
     response = pb_grpc.BurnoutRiskStub(channel).ListModels(pb.ListModelsRequest())
     assert response.registered_model == "burnout-risk"
     assert [(m.alias, m.version, m.loaded, m.family) for m in response.models] == [
-        ("champion", 1, True, "family-1"), ("knn", 2, True, "family-2")]
+        ("champion", 1, True, "family-1"),
+        ("knn", 2, True, "family-2"),
+    ]
     assert response.models[0].test_metrics["macro_f1"] == pytest.approx(0.51)
 
 
 @pytest.mark.parametrize(
     ("records", "model", "code", "text"),
     [
-        ([{**EXAMPLE_RECORD, "Team Size": 0}], "", grpc.StatusCode.INVALID_ARGUMENT, "record 0, field 'Team Size'"),
-        ([EXAMPLE_RECORD, {**EXAMPLE_RECORD, "Gender": "Robot"}], "", grpc.StatusCode.INVALID_ARGUMENT,
-         "record 1, field 'Gender'"),
-        ([{k: v for k, v in EXAMPLE_RECORD.items() if k != "Team Size"}], "", grpc.StatusCode.INVALID_ARGUMENT,
-         "record 0, field 'Team Size': is required"),
-        ([{**EXAMPLE_RECORD, "Sleep Hours": float("nan")}], "", grpc.StatusCode.INVALID_ARGUMENT,
-         "field 'Sleep Hours': must be a finite number"),
+        (
+            [{**EXAMPLE_RECORD, "Team Size": 0}],
+            "",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "record 0, field 'Team Size'",
+        ),
+        (
+            [EXAMPLE_RECORD, {**EXAMPLE_RECORD, "Gender": "Robot"}],
+            "",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "record 1, field 'Gender'",
+        ),
+        (
+            [{k: v for k, v in EXAMPLE_RECORD.items() if k != "Team Size"}],
+            "",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "record 0, field 'Team Size': is required",
+        ),
+        (
+            [{**EXAMPLE_RECORD, "Sleep Hours": float("nan")}],
+            "",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "field 'Sleep Hours': must be a finite number",
+        ),
         ([], "", grpc.StatusCode.INVALID_ARGUMENT, "the batch is empty"),
         ([EXAMPLE_RECORD], "nope", grpc.StatusCode.NOT_FOUND, "no alias 'nope'"),
     ],
@@ -80,8 +105,9 @@ def test_list_models(served):
 def test_errors_map_to_status_codes(served, records, model, code, text):
     _, _, channel = served
     with pytest.raises(grpc.RpcError) as caught:
-        pb_grpc.BurnoutRiskStub(channel).Predict(pb.PredictRequest(records=[as_message(r) for r in records],
-                                                                   model=model))
+        pb_grpc.BurnoutRiskStub(channel).Predict(
+            pb.PredictRequest(records=[as_message(r) for r in records], model=model)
+        )
     assert caught.value.code() == code and text in caught.value.details()
 
 

@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-
 from burnout_api.core import InvalidInput, ModelUnavailable, NoModelYet, UnknownAlias
 from burnout_api.core.poller import backoff_delay
 from burnout_api.schemas import EXAMPLE_RECORD
@@ -30,8 +29,13 @@ def test_without_a_champion_the_core_is_not_ready_and_says_what_to_run(make_core
     assert core.readiness()["state"] == "starting"
     core.refresh()
     assert core.readiness() | {"checked_at": None} == {
-        "ready": False, "state": "no_model", "mlflow": "reachable", "champion_version": None,
-        "last_error": None, "checked_at": None}
+        "ready": False,
+        "state": "no_model",
+        "mlflow": "reachable",
+        "champion_version": None,
+        "last_error": None,
+        "checked_at": None,
+    }
     with pytest.raises(NoModelYet, match="burnout_pipeline"):
         core.predict([EXAMPLE_RECORD])
     assert 'kind="no_model"' in core.metrics.render().decode()
@@ -54,8 +58,16 @@ def test_every_alias_is_served_and_shared_versions_load_once(make_core, make_sto
     assert sorted(store.loads) == [1, 2]
     assert [m["alias"] for m in core.list_models()] == ["champion", "knn", "lightgbm"]
     assert core.describe_model("knn") | {"loaded_at": None} == {
-        "alias": "knn", "version": 2, "family": "family-2", "run_id": "run-2", "dataset_version": "ds-1",
-        "test_metrics": {"macro_f1": 0.52}, "loaded_at": None, "fast_path": True, "loaded": True}
+        "alias": "knn",
+        "version": 2,
+        "family": "family-2",
+        "run_id": "run-2",
+        "dataset_version": "ds-1",
+        "test_metrics": {"macro_f1": 0.52},
+        "loaded_at": None,
+        "fast_path": True,
+        "loaded": True,
+    }
     assert core.predict([EXAMPLE_RECORD], alias="knn").model.version == 2
     with pytest.raises(UnknownAlias, match="champion, knn, lightgbm"):
         core.predict([EXAMPLE_RECORD], alias="svm")
@@ -134,7 +146,9 @@ def test_predictions_are_counted_by_protocol_alias_and_version(make_core, make_s
     text = core.metrics.render().decode()
     assert 'burnout_predict_requests_total{alias="champion",protocol="grpc",version="3"} 1.0' in text
     assert 'burnout_predict_records_total{alias="champion",protocol="grpc",version="3"} 2.0' in text
-    assert 'burnout_predict_errors_total{alias="champion",kind="invalid_input",protocol="graphql"} 1.0' in text
+    assert (
+        'burnout_predict_errors_total{alias="champion",kind="invalid_input",protocol="graphql"} 1.0' in text
+    )
     assert 'burnout_model_loaded{alias="champion",family="family-3",version="3"} 1.0' in text
 
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-
 from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
 from burnout_api.fast_path import FastPath
 from burnout_api.validation import validate_records
@@ -15,8 +14,14 @@ from etl.contract import CLASSES, FEATURES
 
 
 def metadata(version: int = 1) -> ModelMetadata:
-    return ModelMetadata(version=version, family="test", run_id=None, dataset_version=None, test_metrics={},
-                         loaded_at=datetime.now(UTC))
+    return ModelMetadata(
+        version=version,
+        family="test",
+        run_id=None,
+        dataset_version=None,
+        test_metrics={},
+        loaded_at=datetime.now(UTC),
+    )
 
 
 def as_frame(synthetic_frame, count: int):

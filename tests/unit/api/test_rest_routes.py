@@ -6,11 +6,10 @@ import json
 import math
 
 import pytest
-from fastapi.testclient import TestClient
-
 from burnout_api.main import create_app
 from burnout_api.schemas import EXAMPLE_RECORD
 from etl.contract import CLASSES
+from fastapi.testclient import TestClient
 
 
 @pytest.fixture
@@ -108,8 +107,10 @@ def test_an_unknown_alias_is_404(client):
 def test_models_list_aliases_with_metadata(client):
     listing = client.get("/models").json()
     assert listing["registered_model"] == "burnout-risk"
-    assert [(m["alias"], m["version"], m["loaded"]) for m in listing["models"]] == [("champion", 1, True),
-                                                                                      ("knn", 2, True)]
+    assert [(m["alias"], m["version"], m["loaded"]) for m in listing["models"]] == [
+        ("champion", 1, True),
+        ("knn", 2, True),
+    ]
     knn = client.get("/models/knn").json()
     assert knn["family"] == "family-2" and knn["test_metrics"] == {"macro_f1": 0.52} and knn["fast_path"]
 

@@ -7,11 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
-
 from burnout_api.schemas import EXAMPLE_RECORD, EmployeeRecord
 from burnout_api.validation import MAX_REPORTED_ERRORS, InvalidInput, decode_json, validate_records
 from etl.contract import BY_NAME, CATEGORICAL_FEATURES, NULLABLE_FEATURES, NUMERIC_FEATURES
+from pydantic import ValidationError
 
 NULLABLE = NULLABLE_FEATURES[0]
 INTEGER = next(n for n in NUMERIC_FEATURES if BY_NAME[n].kind == "integer")
@@ -60,8 +59,12 @@ def test_validate_records_names_record_and_field(case):
 
 @pytest.mark.parametrize(
     ("records", "kind"),
-    [([], "empty_batch"), ({"records": []}, "not_a_list"), ([EXAMPLE_RECORD] * 4, "batch_too_large"),
-     (["Female"], "not_a_record")],
+    [
+        ([], "empty_batch"),
+        ({"records": []}, "not_a_list"),
+        ([EXAMPLE_RECORD] * 4, "batch_too_large"),
+        (["Female"], "not_a_record"),
+    ],
 )
 def test_validate_records_refuses_bad_batches(records, kind):
     error = refusal(records, max_batch=3).errors[0]
@@ -77,8 +80,9 @@ def test_validate_records_reports_every_problem_up_to_a_cap():
 
 def test_validate_records_turns_records_into_arrays():
     incomplete = without(NULLABLE)
-    batch = validate_records([EXAMPLE_RECORD, incomplete, with_value(NULLABLE, None),
-                              with_value(INTEGER, 2.0)], max_batch=10)
+    batch = validate_records(
+        [EXAMPLE_RECORD, incomplete, with_value(NULLABLE, None), with_value(INTEGER, 2.0)], max_batch=10
+    )
     position = NUMERIC_FEATURES.index(NULLABLE)
     assert batch.numeric.shape == (4, len(NUMERIC_FEATURES))
     assert batch.numeric.dtype == np.float64
@@ -96,8 +100,12 @@ def test_decode_json_refuses_malformed_bodies():
 
 
 AGREEMENT_CASES = [
-    EXAMPLE_RECORD, without(NULLABLE), with_value(NULLABLE, None), *(r for r, _, _ in BAD_RECORDS.values()),
-    with_value(FLOAT, BY_NAME[FLOAT].maximum), with_value(INTEGER, BY_NAME[INTEGER].minimum),
+    EXAMPLE_RECORD,
+    without(NULLABLE),
+    with_value(NULLABLE, None),
+    *(r for r, _, _ in BAD_RECORDS.values()),
+    with_value(FLOAT, BY_NAME[FLOAT].maximum),
+    with_value(INTEGER, BY_NAME[INTEGER].minimum),
 ]
 
 

@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 import pytest
-
 from burnout.bench.cases import (
-    GRPC_UNARY_C8, INPROC_1, MLFLOW, OURS, REST_BATCH_C1, REST_SINGLE_C1, REST_SINGLE_C8, add_ratios,
+    GRPC_UNARY_C8,
+    INPROC_1,
+    MLFLOW,
+    OURS,
+    REST_BATCH_C1,
+    REST_SINGLE_C1,
+    REST_SINGLE_C8,
+    add_ratios,
     evaluate_targets,
 )
 
 
 def row(setting, server, rps, p50=1.0, errors=0):
-    return {"setting": setting, "server": server, "rps": rps, "p50_ms": p50, "p99_ms": p50 * 3, "errors": errors,
-            "cpu_percent": 90.0}
+    return {
+        "setting": setting,
+        "server": server,
+        "rps": rps,
+        "p50_ms": p50,
+        "p99_ms": p50 * 3,
+        "errors": errors,
+        "cpu_percent": 90.0,
+    }
 
 
 def rows_for(ours_c8=1200.0, mlflow_c8=100.0, ours_c1_p50=1.5, grpc=1500.0, batch=(10.0, 40.0)):
-    return add_ratios([
-        row(REST_SINGLE_C1, OURS, 600, ours_c1_p50), row(REST_SINGLE_C1, MLFLOW, 90, 10.0),
-        row(REST_SINGLE_C8, OURS, ours_c8), row(REST_SINGLE_C8, MLFLOW, mlflow_c8),
-        row(REST_BATCH_C1, OURS, 1000 / batch[0], batch[0]), row(REST_BATCH_C1, MLFLOW, 1000 / batch[1], batch[1]),
-        row(GRPC_UNARY_C8, OURS, grpc), row(INPROC_1, "pipeline", 250.0),
-    ])
+    return add_ratios(
+        [
+            row(REST_SINGLE_C1, OURS, 600, ours_c1_p50),
+            row(REST_SINGLE_C1, MLFLOW, 90, 10.0),
+            row(REST_SINGLE_C8, OURS, ours_c8),
+            row(REST_SINGLE_C8, MLFLOW, mlflow_c8),
+            row(REST_BATCH_C1, OURS, 1000 / batch[0], batch[0]),
+            row(REST_BATCH_C1, MLFLOW, 1000 / batch[1], batch[1]),
+            row(GRPC_UNARY_C8, OURS, grpc),
+            row(INPROC_1, "pipeline", 250.0),
+        ]
+    )
 
 
 def by_name(targets):
@@ -47,7 +66,9 @@ def test_evaluate_targets_all_met():
 
 
 def test_evaluate_targets_reports_misses():
-    targets = by_name(evaluate_targets(rows_for(ours_c8=900.0, ours_c1_p50=2.5, grpc=800.0, batch=(20.0, 40.0)), None))
+    targets = by_name(
+        evaluate_targets(rows_for(ours_c8=900.0, ours_c1_p50=2.5, grpc=800.0, batch=(20.0, 40.0)), None)
+    )
     assert targets["REST 1 record c=8: throughput vs MLflow"]["measured"] == pytest.approx(9.0)
     assert not any(t["met"] for t in targets.values())
 

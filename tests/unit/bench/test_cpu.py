@@ -7,7 +7,6 @@ import sys
 import time
 
 import pytest
-
 from burnout.bench.cpu import cpu_percent_between, snapshot_tree_cpu
 
 # Waits for `go`, burns 0.5 s of CPU (not wall time: the machine is shared), writes `done`, then idles.
@@ -32,7 +31,8 @@ def wait_for(condition, timeout=30.0):
 def test_snapshot_tree_cpu_counts_busy_grandchild(tmp_path):
     # The parent only waits, like MLflow's CLI above its uvicorn worker; the grandchild does the work.
     go, done = tmp_path / "go", tmp_path / "done"
-    code = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {GRANDCHILD!r}, {str(go)!r}, {str(done)!r}])"
+    argv = [sys.executable, "-c", GRANDCHILD, str(go), str(done)]
+    code = f"import subprocess; subprocess.run({argv!r})"
     parent = subprocess.Popen([sys.executable, "-c", code])
     try:
         wait_for(lambda: len(snapshot_tree_cpu(parent.pid)) == 2)

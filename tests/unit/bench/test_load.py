@@ -1,4 +1,5 @@
-"""wrk driving: the Lua script's summary line is parsed, and a real wrk run POSTs every body to the right path."""
+"""wrk driving: the Lua script's summary line is parsed, and a real wrk run POSTs every body to the right
+path."""
 
 from __future__ import annotations
 
@@ -7,15 +8,28 @@ import json
 import threading
 
 import pytest
-
 from burnout.bench.load import find_wrk, measurement_from_wrk, parse_wrk_output, run_wrk, write_load_files
 
-SUMMARY = {"requests": 2000, "duration_us": 2_000_000, "errors_connect": 0, "errors_read": 1, "errors_write": 0,
-           "errors_status": 2, "errors_timeout": 0, "p50_us": 1500, "p99_us": 9000, "mean_us": 1800.5}
+SUMMARY = {
+    "requests": 2000,
+    "duration_us": 2_000_000,
+    "errors_connect": 0,
+    "errors_read": 1,
+    "errors_write": 0,
+    "errors_status": 2,
+    "errors_timeout": 0,
+    "p50_us": 1500,
+    "p99_us": 9000,
+    "mean_us": 1800.5,
+}
 
 
 def test_parse_wrk_output_finds_result_line():
-    text = "Running 2s test @ http://x\n  1 threads\nBENCH_RESULT " + json.dumps(SUMMARY) + "\nRequests/sec: 1000\n"
+    text = (
+        "Running 2s test @ http://x\n  1 threads\nBENCH_RESULT "
+        + json.dumps(SUMMARY)
+        + "\nRequests/sec: 1000\n"
+    )
     assert parse_wrk_output(text) == SUMMARY
 
 

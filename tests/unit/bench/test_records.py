@@ -1,4 +1,5 @@
-"""Both servers get the same rows: our list of records and MLflow's dataframe_split decode to the same frame."""
+"""Both servers get the same rows: our list of records and MLflow's dataframe_split decode to the same
+frame."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
-from burnout.bench.records import load_sample_records, mlflow_body, service_body, single_record_bodies
+from burnout.bench.records import (
+    load_sample_records,
+    missing_share,
+    mlflow_body,
+    service_body,
+    single_record_bodies,
+)
 from etl.contract import FEATURES, NULLABLE_FEATURES
 
 
@@ -40,10 +46,19 @@ def test_mlflow_body_parses_back_to_same_frame(records):
 def test_single_record_bodies_are_one_line_each(records):
     bodies = single_record_bodies(records, service_body, count=5)
     assert len(bodies) == 5 and all("\n" not in b and len(json.loads(b)) == 1 for b in bodies)
-    assert math.isnan(records.loc[1, NULLABLE_FEATURES[0]]) and json.loads(bodies[1])[0][NULLABLE_FEATURES[0]] is None
+    assert (
+        math.isnan(records.loc[1, NULLABLE_FEATURES[0]])
+        and json.loads(bodies[1])[0][NULLABLE_FEATURES[0]] is None
+    )
 
 
 def test_load_sample_records_without_dataset_falls_back_to_synthetic(settings):
     frame, source = load_sample_records(settings, None, rows=50)
     assert source == "synthetic"
     assert list(frame.columns) == list(FEATURES) and len(frame) == 50
+
+
+def test_missing_share_counts_records_with_any_missing_value(records):
+    frame = records.iloc[:4].fillna({c: 0 for c in NULLABLE_FEATURES})
+    frame.loc[2, NULLABLE_FEATURES[-1]] = np.nan
+    assert missing_share(frame) == 0.25

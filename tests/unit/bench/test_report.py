@@ -7,20 +7,52 @@ import json
 from burnout.bench.cases import MLFLOW, OURS, REST_SINGLE_C8, add_ratios, evaluate_targets
 from burnout.bench.report import format_table, render_markdown, save_report
 
-MACHINE = {"cpu": "Test CPU", "logical_cores": 2, "physical_cores": 1, "memory_gb": 8.0, "os": "Linux",
-           "python": "3.11.0", "load_average_1m": 1.5}
+MACHINE = {
+    "cpu": "Test CPU",
+    "logical_cores": 2,
+    "physical_cores": 1,
+    "memory_gb": 8.0,
+    "os": "Linux",
+    "python": "3.11.0",
+    "load_average_1m": 1.5,
+}
 
 
 def make_result(errors=0, pipeline=None):
-    rows = add_ratios([
-        {"setting": REST_SINGLE_C8, "server": OURS, "rps": 1234.5, "p50_ms": 5.25, "p99_ms": 12.0, "errors": errors,
-         "cpu_percent": 99.0},
-        {"setting": REST_SINGLE_C8, "server": MLFLOW, "rps": 71.0, "p50_ms": 110.0, "p99_ms": 160.0, "errors": 0,
-         "cpu_percent": 100.0},
-    ])
-    return {"finished_at": "2026-01-02T03:04:05", "model_version": 3, "family": "lightgbm",
-            "seconds_per_setting": 20.0, "rows": rows, "targets": evaluate_targets(rows, pipeline),
-            "pipeline": pipeline, "machine": MACHINE, "load_average_after": 1.9}
+    rows = add_ratios(
+        [
+            {
+                "setting": REST_SINGLE_C8,
+                "server": OURS,
+                "rps": 1234.5,
+                "p50_ms": 5.25,
+                "p99_ms": 12.0,
+                "errors": errors,
+                "cpu_percent": 99.0,
+            },
+            {
+                "setting": REST_SINGLE_C8,
+                "server": MLFLOW,
+                "rps": 71.0,
+                "p50_ms": 110.0,
+                "p99_ms": 160.0,
+                "errors": 0,
+                "cpu_percent": 100.0,
+            },
+        ]
+    )
+    return {
+        "finished_at": "2026-01-02T03:04:05",
+        "model_version": 3,
+        "family": "lightgbm",
+        "seconds_per_setting": 20.0,
+        "rows": rows,
+        "targets": evaluate_targets(rows, pipeline),
+        "pipeline": pipeline,
+        "machine": MACHINE,
+        "load_average_after": 1.9,
+        "records": {"source": "test split", "missing_share_single": 0.1, "missing_share_batch": 0.125},
+    }
 
 
 def test_format_table_shows_ratio_and_aligns():
@@ -38,15 +70,25 @@ def test_render_markdown_has_table_targets_and_machine():
     text = render_markdown(make_result())
     assert f"| {REST_SINGLE_C8} | {OURS} | 1,234 | 5.25 | 12 | 99 | 17.4x |" in text
     assert "| REST 1 record c=8: throughput vs MLflow | >= 10x | 17.4 | yes |" in text
+    assert "10% of the single records and 12% of the batch have a missing value" in text
     assert "Test CPU, 2 logical cores" in text and "load average 1.5 before and 1.9 after" in text
 
 
 def test_render_markdown_includes_pipeline_times():
-    pipeline = {"data": "real", "rows": 22750, "budget": "30 trials, 5-fold CV", "default_budget": True,
-                "etl_s": 12.5, "end_to_end_s": 480.0, "champion_family": "lightgbm",
-                "champion_test_macro_f1": 0.91234,
-                "families": [{"family": "lightgbm", "seconds": 120.0, "test_macro_f1": 0.91234},
-                             {"family": "svm", "seconds": 300.0, "test_macro_f1": 0.9}]}
+    pipeline = {
+        "data": "real",
+        "rows": 22750,
+        "budget": "30 trials, 5-fold CV",
+        "default_budget": True,
+        "etl_s": 12.5,
+        "end_to_end_s": 480.0,
+        "champion_family": "lightgbm",
+        "champion_test_macro_f1": 0.91234,
+        "families": [
+            {"family": "lightgbm", "seconds": 120.0, "test_macro_f1": 0.91234},
+            {"family": "svm", "seconds": 300.0, "test_macro_f1": 0.9},
+        ],
+    }
     text = render_markdown(make_result(pipeline=pipeline))
     assert "ETL 12.5 s, end to end 480 s" in text
     assert "| svm | 300 | 0.9 |" in text

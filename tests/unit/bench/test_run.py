@@ -1,5 +1,5 @@
-"""Smoke test of the whole benchmark: trains a small champion, starts both servers for real, drives them with wrk
-and gRPC for about a second per setting, and writes the report. Numbers are not asserted: only that each
+"""Smoke test of the whole benchmark: trains a small champion, starts both servers for real, drives them with
+wrk and gRPC for about a second per setting, and writes the report. Numbers are not asserted: only that each
 setting was measured without errors on answers that match the model."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import json
 
 import psutil
 import pytest
-
 from burnout.bench import cases
 from burnout.bench.load import find_wrk
 from burnout.bench.run import run_bench
@@ -22,7 +21,7 @@ def test_run_bench_measures_both_servers_and_writes_report(settings, tmp_path):
     csv = tmp_path / "small.csv"
     write_synthetic_csv(csv, rows=1500, seed=3)
 
-    result = run_bench(settings, seconds=1.0, pipeline=False, dataset=csv)
+    result = run_bench(settings, seconds=1.0, pipeline=True, dataset=csv)
 
     measured = {(r["setting"], r["server"]): r for r in result["rows"]}
     for setting in (cases.REST_SINGLE_C1, cases.REST_SINGLE_C8, cases.REST_BATCH_C1):
@@ -40,3 +39,9 @@ def test_run_bench_measures_both_servers_and_writes_report(settings, tmp_path):
     assert f"| {cases.REST_SINGLE_C8} | {cases.OURS} |" in (bench / "latest.md").read_text()
     assert (bench / "latest.png").stat().st_size > 0
     assert psutil.Process().children(recursive=True) == []  # both servers stopped
+    pipeline = result["pipeline"]
+    assert (pipeline["data"], pipeline["rows"], pipeline["default_budget"]) == ("custom", 1500, False)
+    assert {f["family"] for f in pipeline["families"]} == {"lightgbm", "knn", "svm"}
+    assert 0 < pipeline["etl_s"] < pipeline["end_to_end_s"]
+    assert 0 < pipeline["champion_test_macro_f1"] <= 1
+    assert result["targets"][-1]["target"] == "pipeline end to end (s)"

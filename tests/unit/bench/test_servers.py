@@ -13,15 +13,17 @@ CHILD = """
 import json
 from burnout.settings import Settings
 s = Settings(_env_file=None)
-print(json.dumps({**s.model_dump(mode="json", exclude={"reload_token"}), "token": s.reload_token.get_secret_value()}))
+values = s.model_dump(mode="json", exclude={"reload_token"})
+print(json.dumps({**values, "token": s.reload_token.get_secret_value()}))
 """
 
 
 def test_settings_env_round_trips_in_a_child_process(make_settings, tmp_path):
     settings = make_settings(reload_token="s3cret", tuning_timeout_s=12.5)
     env = {**os.environ, **settings_env(settings, api_port=9123)}
-    out = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=tmp_path, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
     child = json.loads(out)
     assert child.pop("api_port") == 9123
     assert child.pop("token") == "s3cret"  # secrets travel unmasked

@@ -39,7 +39,10 @@ def test_airflow_environment_uses_sqlite_under_home_and_project_dags(tmp_path):
     env = airflow_environment(tmp_path)
 
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path / 'airflow.db'}"
-    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(DAGS_FOLDER) and (DAGS_FOLDER / "burnout_pipeline.py").is_file()
+    assert (
+        env["AIRFLOW__CORE__DAGS_FOLDER"] == str(DAGS_FOLDER)
+        and (DAGS_FOLDER / "burnout_pipeline.py").is_file()
+    )
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
 
 

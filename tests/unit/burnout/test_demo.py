@@ -7,7 +7,6 @@ import json
 import shlex
 
 import pytest
-
 from burnout.demo import describe_usage, mlflow_ui_command, summarize_pipeline
 
 
@@ -15,7 +14,7 @@ def _payload(usage: str, command: str) -> str:
     """The -d payload of the example whose command line starts with `command`."""
     lines = usage.splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip().startswith(command))
-    joined = " ".join(line.strip().rstrip("\\") for line in lines[start:start + 2])
+    joined = " ".join(line.strip().rstrip("\\") for line in lines[start : start + 2])
     words = shlex.split(joined)
     return words[words.index("-d") + 1]
 
@@ -35,9 +34,8 @@ def test_rest_example_is_a_valid_batch(usage):
 
 
 def test_graphql_example_validates_against_the_schema(usage):
-    from graphql import parse, validate
-
     from burnout_api.graphql_api.schema import build_graphql_router
+    from graphql import parse, validate
 
     query = json.loads(_payload(usage, "curl -s -X POST http://localhost:8801/graphql"))["query"]
     schema = build_graphql_router(core=None).schema._schema
@@ -46,9 +44,8 @@ def test_graphql_example_validates_against_the_schema(usage):
 
 
 def test_grpcurl_example_parses_as_predict_request(usage):
-    from google.protobuf import json_format
-
     from burnout_api.grpc_gen import burnout_pb2
+    from google.protobuf import json_format
 
     request = json_format.Parse(_payload(usage, "grpcurl"), burnout_pb2.PredictRequest())
 
@@ -63,19 +60,32 @@ def test_usage_ends_with_the_serving_line(usage):
 
 def test_mlflow_ui_command_points_at_the_local_store(make_settings):
     settings = make_settings()
-    assert mlflow_ui_command(settings).startswith(f"mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}")
-    assert mlflow_ui_command(make_settings(mlflow_tracking_uri="http://mlflow:5001")) == "open http://mlflow:5001"
+    assert mlflow_ui_command(settings).startswith(
+        f"mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}"
+    )
+    assert (
+        mlflow_ui_command(make_settings(mlflow_tracking_uri="http://mlflow:5001"))
+        == "open http://mlflow:5001"
+    )
 
 
 def test_summarize_pipeline_reports_data_models_and_champion(make_settings):
     run = {
-        "dag_id": "burnout_pipeline", "run_id": "r1", "state": "success", "seconds": 12.0,
-        "tasks": [{"task_id": "train", "seconds": 2.0}, {"task_id": "train", "seconds": 3.0},
-                  {"task_id": "promote", "seconds": None}],
+        "dag_id": "burnout_pipeline",
+        "run_id": "r1",
+        "state": "success",
+        "seconds": 12.0,
+        "tasks": [
+            {"task_id": "train", "seconds": 2.0},
+            {"task_id": "train", "seconds": 3.0},
+            {"task_id": "promote", "seconds": None},
+        ],
         "outputs": {
             "run_etl": {"dataset_version": "abc", "reused": True, "rows_in": 10},
-            "train": [{"family": "knn", "model_version": 2, "test_metrics": {"macro_f1": 0.8}, "reused": False},
-                      {"family": "svm", "model_version": 1, "test_macro_f1": 0.7, "reused": True}],
+            "train": [
+                {"family": "knn", "model_version": 2, "test_metrics": {"macro_f1": 0.8}, "reused": False},
+                {"family": "svm", "model_version": 1, "test_macro_f1": 0.7, "reused": True},
+            ],
             "promote": {"decision": "kept", "champion_version": 1},
         },
     }

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-
 from burnout.notify import ReloadRejected, notify_reload
 from conftest import free_port
 

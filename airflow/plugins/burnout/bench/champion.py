@@ -1,4 +1,5 @@
-"""The model version both servers serve: the current champion, trained with a small budget when none exists."""
+"""The model version both servers serve: the current champion, trained with a small budget when none
+exists."""
 
 from __future__ import annotations
 

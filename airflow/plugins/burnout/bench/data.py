@@ -13,7 +13,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[4]
 
 
 def find_real_dataset() -> Path | None:
-    """`../shared/data/enriched_employee_dataset.csv` beside the project (or the working directory), if any."""
+    """`../shared/data/enriched_employee_dataset.csv` beside the project (or the working directory), if
+    any."""
     for root in (PROJECT_ROOT, Path.cwd()):
         candidate = root.parent / "shared" / "data" / DATASET_NAME
         if candidate.is_file():
@@ -21,11 +22,17 @@ def find_real_dataset() -> Path | None:
     return None
 
 
-def resolve_dataset(folder: Path, seed: int, real: Path | None = None) -> tuple[Path, str]:
-    """The CSV to run the pipeline on and its kind ("real" or "synthetic"); a synthetic CSV with the real
-    data's size is written into `folder` when no real dataset is found."""
-    real = real or find_real_dataset()
-    if real is not None and real.is_file():
+def resolve_dataset(folder: Path, seed: int, dataset: Path | None = None) -> tuple[Path, str]:
+    """The CSV to run the pipeline on and its kind: "real" (the real dataset), "custom" (another CSV given as
+    `dataset`) or "synthetic" (written into `folder`, with the real data's size, when no real dataset
+    exists)."""
+    real = find_real_dataset()
+    if dataset is not None:
+        if not dataset.is_file():
+            raise FileNotFoundError(f"dataset not found: {dataset}")
+        same = real is not None and dataset.resolve() == real.resolve()
+        return dataset, "real" if same else "custom"
+    if real is not None:
         return real, "real"
     from etl.synthetic import write_synthetic_csv
 

@@ -1,7 +1,7 @@
-"""Closed-loop gRPC load on our service with a lean asyncio client (grpc.aio: one event loop, C-core transport):
-single-record unary `Predict` from N concurrent callers, and single-record messages on one bidirectional
-`PredictStream` with N messages in flight. The client runs in this process, on the same 2 cores as the
-server, so its own CPU is reported beside the server's."""
+"""Closed-loop gRPC load on our service with a lean asyncio client (grpc.aio: one event loop, C-core
+transport): single-record unary `Predict` from N concurrent callers, and single-record messages on one
+bidirectional `PredictStream` with N messages in flight. The client runs in this process, on the same 2 cores
+as the server, so its own CPU is reported beside the server's."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ import psutil
 
 from burnout.bench.cpu import cpu_percent_between, snapshot_tree_cpu
 from burnout.bench.measurement import Measurement, summarize_latencies
+from burnout.bench.records import SINGLE_RECORDS
 
 log = logging.getLogger(__name__)
 
 
-def build_requests(records: pd.DataFrame, count: int = 256) -> list:
+def build_requests(records: pd.DataFrame, count: int = SINGLE_RECORDS) -> list:
     """One single-record PredictRequest per record (the first `count`); missing values are left unset."""
     from burnout_api.features import FEATURE_FIELDS
     from burnout_api.grpc_gen import burnout_pb2 as pb
@@ -32,8 +33,11 @@ def build_requests(records: pd.DataFrame, count: int = 256) -> list:
         for field, value in zip(FEATURE_FIELDS, row, strict=True):
             if isinstance(value, float) and math.isnan(value):
                 continue
-            fields[field.key] = int(value) if field.column.kind == "integer" else (
-                float(value) if field.column.is_numeric else str(value))
+            fields[field.key] = (
+                int(value)
+                if field.column.kind == "integer"
+                else (float(value) if field.column.is_numeric else str(value))
+            )
         requests.append(pb.PredictRequest(records=[pb.Employee(**fields)], model="champion"))
     return requests
 
@@ -79,7 +83,9 @@ async def _stream_load(stub, requests: list, window: int, seconds: float) -> tup
     while sent:
         response = await call.read()
         if response is None:  # asyncio's EOF sentinel: the server ended the stream early
-            raise RuntimeError(f"PredictStream ended with {len(sent)} messages unanswered: {await call.code()}")
+            raise RuntimeError(
+                f"PredictStream ended with {len(sent)} messages unanswered: {await call.code()}"
+            )
         latencies.append(time.perf_counter() - sent.popleft())
         if time.perf_counter() < deadline:
             sent.append(time.perf_counter())
@@ -91,7 +97,6 @@ async def _stream_load(stub, requests: list, window: int, seconds: float) -> tup
 
 async def _drive(target: str, mode: str, requests: list, concurrency: int, seconds: float):
     import grpc
-
     from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 
     async with grpc.aio.insecure_channel(target) as channel:
@@ -101,9 +106,18 @@ async def _drive(target: str, mode: str, requests: list, concurrency: int, secon
         return await load(stub, requests, concurrency, seconds)
 
 
-def measure_grpc(setting: str, mode: str, target: str, records: pd.DataFrame, concurrency: int, seconds: float,
-                 warmup_s: float, server_pid: int) -> Measurement:
-    """Warm up, then measure `mode` ("unary" or "stream") for `seconds`; server tree CPU and this client's CPU."""
+def measure_grpc(
+    setting: str,
+    mode: str,
+    target: str,
+    records: pd.DataFrame,
+    concurrency: int,
+    seconds: float,
+    warmup_s: float,
+    server_pid: int,
+) -> Measurement:
+    """Warm up, then measure `mode` ("unary" or "stream") for `seconds`; server tree CPU and this client's
+    CPU."""
     requests = build_requests(records)
     if warmup_s > 0:
         asyncio.run(_drive(target, mode, requests, concurrency, warmup_s))
@@ -114,18 +128,46 @@ def measure_grpc(setting: str, mode: str, target: str, records: pd.DataFrame, co
     wall = time.monotonic() - started
     cpu = cpu_percent_between(before, snapshot_tree_cpu(server_pid), wall)
     client_cpu = 100.0 * (sum(me.cpu_times()[:2]) - client_before) / wall
-    result = summarize_latencies(setting, "ours", latencies, wall, errors=errors, cpu_percent=cpu,
-                                 concurrency=concurrency, client_cpu_percent=client_cpu)
-    log.info("%s: %.1f msg/s, p50 %.2f ms, server CPU %.0f%%, client CPU %.0f%%", setting, result.rps,
-             result.p50_ms, cpu, client_cpu)
+    result = summarize_latencies(
+        setting,
+        "ours",
+        latencies,
+        wall,
+        errors=errors,
+        cpu_percent=cpu,
+        concurrency=concurrency,
+        client_cpu_percent=client_cpu,
+    )
+    log.info(
+        "%s: %.1f msg/s, p50 %.2f ms, server CPU %.0f%%, client CPU %.0f%%",
+        setting,
+        result.rps,
+        result.p50_ms,
+        cpu,
+        client_cpu,
+    )
     return result
 
 
-def measure_grpc_unary(setting: str, target: str, records: pd.DataFrame, concurrency: int, seconds: float,
-                       warmup_s: float, server_pid: int) -> Measurement:
+def measure_grpc_unary(
+    setting: str,
+    target: str,
+    records: pd.DataFrame,
+    concurrency: int,
+    seconds: float,
+    warmup_s: float,
+    server_pid: int,
+) -> Measurement:
     return measure_grpc(setting, "unary", target, records, concurrency, seconds, warmup_s, server_pid)
 
 
-def measure_grpc_stream(setting: str, target: str, records: pd.DataFrame, window: int, seconds: float,
-                        warmup_s: float, server_pid: int) -> Measurement:
+def measure_grpc_stream(
+    setting: str,
+    target: str,
+    records: pd.DataFrame,
+    window: int,
+    seconds: float,
+    warmup_s: float,
+    server_pid: int,
+) -> Measurement:
     return measure_grpc(setting, "stream", target, records, window, seconds, warmup_s, server_pid)

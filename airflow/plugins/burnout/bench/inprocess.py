@@ -18,9 +18,11 @@ from burnout.bench.measurement import Measurement, summarize_latencies
 log = logging.getLogger(__name__)
 
 
-def time_calls(setting: str, server: str, call: Callable[[], object], seconds: float, rows: int,
-               warmup_calls: int = 3) -> Measurement:
-    """Call `call` back to back for about `seconds` (at least 5 calls); latency per call and this process's CPU."""
+def time_calls(
+    setting: str, server: str, call: Callable[[], object], seconds: float, rows: int, warmup_calls: int = 3
+) -> Measurement:
+    """Call `call` back to back for about `seconds` (at least 5 calls); latency per call and this process's
+    CPU."""
     for _ in range(warmup_calls):
         call()
     me = psutil.Process(os.getpid())
@@ -39,9 +41,9 @@ def time_calls(setting: str, server: str, call: Callable[[], object], seconds: f
 
 
 def measure_in_process(pipeline, records: pd.DataFrame, seconds: float) -> list[Measurement]:
-    """Probabilities for 1 row and for 1,000 rows, already in memory: through the model's own `predict_proba` on a
-    DataFrame, and through our service's fast path on validated arrays when the model has one (records with
-    missing values take the pipeline there too, as in the service)."""
+    """Probabilities for 1 row and for 1,000 rows, already in memory: through the model's own `predict_proba`
+    on a DataFrame, and through our service's fast path on validated arrays when the model has one (records
+    with missing values take the pipeline there too, as in the service)."""
     one, batch = records.iloc[[0]], records.iloc[:BATCH_ROWS]
     if len(batch) != BATCH_ROWS:
         raise ValueError(f"need {BATCH_ROWS} records, got {len(batch)}")
@@ -56,7 +58,9 @@ def measure_in_process(pipeline, records: pd.DataFrame, seconds: float) -> list[
     one_batch, big_batch = as_record_batch(one), as_record_batch(batch)
     results += [
         time_calls(INPROC_1, FAST_PATH, lambda: loaded.predict_model_proba(one_batch), seconds, 1),
-        time_calls(INPROC_1000, FAST_PATH, lambda: loaded.predict_model_proba(big_batch), seconds, BATCH_ROWS),
+        time_calls(
+            INPROC_1000, FAST_PATH, lambda: loaded.predict_model_proba(big_batch), seconds, BATCH_ROWS
+        ),
     ]
     return results
 
@@ -65,13 +69,20 @@ def load_core_model(pipeline):
     """The service's own wrapper around a pipeline (it compiles and checks the fast path)."""
     from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
 
-    metadata = ModelMetadata(version=0, family=None, run_id=None, dataset_version=None, test_metrics={},
-                             loaded_at=datetime.now(UTC))
+    metadata = ModelMetadata(
+        version=0,
+        family=None,
+        run_id=None,
+        dataset_version=None,
+        test_metrics={},
+        loaded_at=datetime.now(UTC),
+    )
     return LoadedModel(pipeline, metadata)
 
 
 def as_record_batch(records: pd.DataFrame):
-    """Validate records the way the service does (a JSON round trip gives the same Python values it receives)."""
+    """Validate records the way the service does (a JSON round trip gives the same Python values it
+    receives)."""
     from burnout_api.validation import validate_records
 
     from burnout.bench.records import service_body

@@ -1,6 +1,7 @@
-"""Closed-loop HTTP load with `wrk` (C, epoll: it costs the machine far less than the servers it measures, which a
-Python client would not): every connection POSTs the next JSON body and waits for the answer before sending again.
-A Lua script reads the bodies from a file and prints wrk's summary as one JSON line, parsed here."""
+"""Closed-loop HTTP load with `wrk` (C, epoll: it costs the machine far less than the servers it measures,
+which a Python client would not): every connection POSTs the next JSON body and waits for the answer before
+sending again. A Lua script reads the bodies from a file and prints wrk's summary as one JSON line, parsed
+here."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def parse_wrk_output(text: str) -> dict:
     """The JSON summary the Lua script's done() printed; raises when wrk printed none (it failed)."""
     for line in text.splitlines():
         if line.startswith(RESULT_MARKER):
-            return json.loads(line[len(RESULT_MARKER):])
+            return json.loads(line[len(RESULT_MARKER) :])
     raise RuntimeError(f"wrk printed no result line; output: {text[-1500:]}")
 
 
@@ -79,9 +80,15 @@ def measurement_from_wrk(setting: str, server: str, summary: dict, **extra) -> M
     """Turn the script's summary into a Measurement; every kind of wrk error counts as an error."""
     errors = sum(v for k, v in summary.items() if k.startswith("errors_"))
     return Measurement(
-        setting=setting, server=server, requests=int(summary["requests"]),
-        seconds=summary["duration_us"] / 1e6, p50_ms=summary["p50_us"] / 1e3, p99_ms=summary["p99_us"] / 1e3,
-        mean_ms=summary["mean_us"] / 1e3, errors=int(errors), **extra,
+        setting=setting,
+        server=server,
+        requests=int(summary["requests"]),
+        seconds=summary["duration_us"] / 1e6,
+        p50_ms=summary["p50_us"] / 1e3,
+        p99_ms=summary["p99_us"] / 1e3,
+        mean_ms=summary["mean_us"] / 1e3,
+        errors=int(errors),
+        **extra,
     )
 
 
@@ -92,27 +99,57 @@ def run_wrk(url: str, bodies_path: Path, connections: int, seconds: float, timeo
         raise FileNotFoundError("wrk is not installed: run `make system-deps` (apt-get install wrk)")
     # One wrk thread per core at most: more threads would only steal CPU from the server under test.
     threads = min(connections, 2)
-    command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-               "--timeout", f"{int(timeout_s)}s", "-s", str(bodies_path.parent / "post_bodies.lua"), url,
-               "--", str(bodies_path)]
+    command = [
+        wrk,
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--timeout",
+        f"{int(timeout_s)}s",
+        "-s",
+        str(bodies_path.parent / "post_bodies.lua"),
+        url,
+        "--",
+        str(bodies_path),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + timeout_s + 30)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr[-1500:]}")
     return parse_wrk_output(done.stdout)
 
 
-def measure_http(setting: str, server: str, server_pid: int, url: str, bodies_path: Path, connections: int,
-                 seconds: float, warmup_s: float, rows_per_request: int) -> Measurement:
+def measure_http(
+    setting: str,
+    server: str,
+    server_pid: int,
+    url: str,
+    bodies_path: Path,
+    connections: int,
+    seconds: float,
+    warmup_s: float,
+    rows_per_request: int,
+) -> Measurement:
     """Warm up, then measure one setting on one server, with the server tree's CPU over the measured run."""
     if warmup_s > 0:
         run_wrk(url, bodies_path, connections, warmup_s)
     before, started = snapshot_tree_cpu(server_pid), time.monotonic()
     summary = run_wrk(url, bodies_path, connections, seconds)
     cpu = cpu_percent_between(before, snapshot_tree_cpu(server_pid), time.monotonic() - started)
-    result = measurement_from_wrk(setting, server, summary, cpu_percent=cpu, rows_per_request=rows_per_request,
-                                  concurrency=connections)
+    result = measurement_from_wrk(
+        setting, server, summary, cpu_percent=cpu, rows_per_request=rows_per_request, concurrency=connections
+    )
     if result.errors:
         log.warning("%s on %s: %d errors out of %d requests", setting, server, result.errors, result.requests)
-    log.info("%s on %s: %.1f req/s, p50 %.2f ms, p99 %.2f ms, CPU %.0f%%", setting, server, result.rps,
-             result.p50_ms, result.p99_ms, cpu)
+    log.info(
+        "%s on %s: %.1f req/s, p50 %.2f ms, p99 %.2f ms, CPU %.0f%%",
+        setting,
+        server,
+        result.rps,
+        result.p50_ms,
+        result.p99_ms,
+        cpu,
+    )
     return result

@@ -41,11 +41,19 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return float(sorted_values[min(rank, len(sorted_values)) - 1])
 
 
-def summarize_latencies(setting: str, server: str, latencies_s: list[float], seconds: float, **extra) -> Measurement:
+def summarize_latencies(
+    setting: str, server: str, latencies_s: list[float], seconds: float, **extra
+) -> Measurement:
     """A Measurement from per-call latencies in seconds measured over `seconds` of wall time."""
     values = sorted(latencies_s)
     mean = sum(values) / len(values) if values else math.nan
     return Measurement(
-        setting=setting, server=server, requests=len(values), seconds=seconds,
-        p50_ms=percentile(values, 50) * 1e3, p99_ms=percentile(values, 99) * 1e3, mean_ms=mean * 1e3, **extra,
+        setting=setting,
+        server=server,
+        requests=len(values),
+        seconds=seconds,
+        p50_ms=percentile(values, 50) * 1e3,
+        p99_ms=percentile(values, 99) * 1e3,
+        mean_ms=mean * 1e3,
+        **extra,
     )

@@ -1,19 +1,22 @@
-"""The records both servers score, and their request bodies: our service takes a JSON list of raw records, MLflow's
-scoring server a `dataframe_split` document. Same rows, same order, for both."""
+"""The records both servers score, and their request bodies: our service takes a JSON list of raw records,
+MLflow's scoring server a `dataframe_split` document. Same rows, same order, for both."""
 
 from __future__ import annotations
 
 import logging
 
 import pandas as pd
-
-from burnout.settings import Settings
 from etl.contract import FEATURES
 
+from burnout.settings import Settings
+
 log = logging.getLogger(__name__)
+SINGLE_RECORDS = 256  # distinct single-record bodies each load generator cycles through
 
 
-def load_sample_records(settings: Settings, dataset_version: str | None, rows: int) -> tuple[pd.DataFrame, str]:
+def load_sample_records(
+    settings: Settings, dataset_version: str | None, rows: int
+) -> tuple[pd.DataFrame, str]:
     """`rows` raw feature records from the TEST split of the champion's dataset (missing values included, as
     in real traffic), repeated when the split is smaller; synthetic records only when no dataset can be read.
     Returns the records and where they came from."""
@@ -44,6 +47,11 @@ def mlflow_body(records: pd.DataFrame) -> str:
     return '{"dataframe_split": ' + records.to_json(orient="split", index=False) + "}"
 
 
-def single_record_bodies(records: pd.DataFrame, render, count: int = 256) -> list[str]:
+def missing_share(records: pd.DataFrame) -> float:
+    """Share of records with at least one missing value (our service scores those through the pipeline)."""
+    return float(records.isna().any(axis=1).mean())
+
+
+def single_record_bodies(records: pd.DataFrame, render, count: int = SINGLE_RECORDS) -> list[str]:
     """One body per record for the first `count` records; wrk cycles through them so no answer is cached."""
     return [render(records.iloc[[i]]) for i in range(min(count, len(records)))]

@@ -26,8 +26,17 @@ def table_cells(rows: list[dict]) -> list[tuple[str, ...]]:
     for row in rows:
         rps = _number(row["rps"]) + (f" ({row['errors']} errors!)" if row["errors"] else "")
         ratio = row.get("ratio_vs_mlflow")
-        cells.append((row["setting"], row["server"], rps, _number(row["p50_ms"]), _number(row["p99_ms"]),
-                      _number(row.get("cpu_percent")), "-" if ratio is None else f"{_number(ratio)}x"))
+        cells.append(
+            (
+                row["setting"],
+                row["server"],
+                rps,
+                _number(row["p50_ms"]),
+                _number(row["p99_ms"]),
+                _number(row.get("cpu_percent")),
+                "-" if ratio is None else f"{_number(ratio)}x",
+            )
+        )
     return cells
 
 
@@ -35,37 +44,73 @@ def format_table(rows: list[dict]) -> str:
     """A fixed-width text table for the terminal."""
     lines = [HEADERS, *table_cells(rows)]
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADERS))]
-    return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
-                     for line in lines)
+    return "\n".join(
+        "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in lines
+    )
 
 
 def render_markdown(result: dict) -> str:
     """The README section: the table, the targets, the pipeline times and the machine it ran on."""
-    out = [f"Measured {result['finished_at']} on model version {result['model_version']} "
-           f"({result.get('family', '?')}), {result['seconds_per_setting']:g} s per setting after a warm-up.", ""]
+    out = [
+        f"Measured {result['finished_at']} on model version {result['model_version']} "
+        f"({result.get('family', '?')}), {result['seconds_per_setting']:g} s per setting after a warm-up.",
+        "",
+    ]
     out += ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * 2 + "---:|" * (len(HEADERS) - 2)]
     out += ["| " + " | ".join(cells) + " |" for cells in table_cells(result["rows"])]
-    out += ["", "CPU: percent of one core over the measured run (200 = both cores). In-process rows: the "
-            "benchmark's own process. Ratios: req/s over MLflow's server on the same work "
-            "(gRPC against its REST c=8).", "", "| target | goal | measured | met |", "|---|---|---:|---|"]
+    out += [
+        "",
+        "CPU: percent of one core over the measured run (200 = both cores). In-process rows: the "
+        "benchmark's own process. Ratios: req/s over MLflow's server on the same work "
+        "(gRPC against its REST c=8).",
+        *_describe_records(result.get("records")),
+        "",
+        "| target | goal | measured | met |",
+        "|---|---|---:|---|",
+    ]
     for t in result["targets"]:
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
         note = f" ({t['note']})" if t["note"] else ""
         out.append(f"| {t['target']} | {t['goal']} | {_number(t['measured'])} | {met}{note} |")
     pipeline = result.get("pipeline")
     if pipeline:
-        out += ["", f"Pipeline on {pipeline['data']} data ({pipeline['rows']} rows, {pipeline['budget']}): "
-                f"ETL {_number(pipeline['etl_s'])} s, end to end {_number(pipeline['end_to_end_s'])} s, "
-                f"champion {pipeline.get('champion_family')} test macro-F1 {_number(pipeline.get('champion_test_macro_f1'), 4)}.",
-                "", "| family | tuning + fit s | test macro-F1 |", "|---|---:|---:|"]
-        out += [f"| {f['family']} | {_number(f['seconds'])} | {_number(f.get('test_macro_f1'), 4)} |"
-                for f in pipeline["families"]]
+        out += [
+            "",
+            f"Pipeline on {pipeline['data']} data ({pipeline['rows']} rows, {pipeline['budget']}): "
+            f"ETL {_number(pipeline['etl_s'])} s, end to end {_number(pipeline['end_to_end_s'])} s, "
+            f"champion {pipeline.get('champion_family')} test macro-F1 "
+            f"{_number(pipeline.get('champion_test_macro_f1'), 4)}.",
+            "",
+            "| family | tuning + fit s | test macro-F1 |",
+            "|---|---:|---:|",
+        ]
+        out += [
+            f"| {f['family']} | {_number(f['seconds'])} | {_number(f.get('test_macro_f1'), 4)} |"
+            for f in pipeline["families"]
+        ]
     m = result["machine"]
-    out += ["", f"Machine: {m['cpu']}, {m['logical_cores']} logical cores, {m['memory_gb']} GB, {m['os']}, "
-            f"Python {m['python']}; load average {m['load_average_1m']} before and "
-            f"{result.get('load_average_after', '?')} after the run (a shared machine: figures are noisy, "
-            "compare ratios within one run)."]
+    out += [
+        "",
+        f"Machine: {m['cpu']}, {m['logical_cores']} logical cores, {m['memory_gb']} GB, {m['os']}, "
+        f"Python {m['python']}; load average {m['load_average_1m']} before and "
+        f"{result.get('load_average_after', '?')} after the run (a shared machine: figures are noisy, "
+        "compare ratios within one run).",
+    ]
     return "\n".join(out) + "\n"
+
+
+def _describe_records(records: dict | None) -> list[str]:
+    if not records:
+        return []
+    return [
+        "",
+        f"Records: {records['source']}, sent as they are: {records['missing_share_single']:.0%} of the "
+        f"single records and {records['missing_share_batch']:.0%} of the batch have a missing value, which "
+        "the model imputes (our service scores those through the pipeline, not its fast path).",
+    ]
 
 
 def plot_chart(rows: list[dict], path: Path) -> Path:
@@ -79,9 +124,15 @@ def plot_chart(rows: list[dict], path: Path) -> Path:
     servers = list(dict.fromkeys(r["server"] for r in rows))
     fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
     width = 0.8 / max(1, len(servers))
-    for ax, key, label in ((axes[0], "rps", "requests / s (log)"), (axes[1], "p50_ms", "p50 latency ms (log)")):
+    for ax, key, label in (
+        (axes[0], "rps", "requests / s (log)"),
+        (axes[1], "p50_ms", "p50 latency ms (log)"),
+    ):
         for i, server in enumerate(servers):
-            values = [next((r[key] for r in rows if r["setting"] == s and r["server"] == server), 0) for s in settings]
+            values = [
+                next((r[key] for r in rows if r["setting"] == s and r["server"] == server), 0)
+                for s in settings
+            ]
             ax.bar([x + i * width for x in range(len(settings))], values, width, label=server)
         ax.set_xticks([x + width * (len(servers) - 1) / 2 for x in range(len(settings))])
         ax.set_xticklabels(settings, rotation=30, ha="right", fontsize=8)
@@ -102,8 +153,12 @@ def save_report(result: dict, folder: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = result["finished_at"].replace(":", "").replace("-", "")
     text = json.dumps(result, indent=2, default=str)
-    paths = {"json": folder / "latest.json", "history": folder / f"bench-{stamp}.json",
-             "markdown": folder / "latest.md", "chart": folder / "latest.png"}
+    paths = {
+        "json": folder / "latest.json",
+        "history": folder / f"bench-{stamp}.json",
+        "markdown": folder / "latest.md",
+        "chart": folder / "latest.png",
+    }
     paths["json"].write_text(text)
     paths["history"].write_text(text)
     paths["markdown"].write_text(render_markdown(result))

@@ -8,17 +8,18 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from etl.errors import InputError
+
 from burnout.bench.cases import BATCH_ROWS, add_ratios, evaluate_targets
 from burnout.bench.champion import ensure_champion
 from burnout.bench.inprocess import measure_in_process
 from burnout.bench.load import find_wrk
 from burnout.bench.machine import describe_machine
 from burnout.bench.pipeline_bench import run_pipeline_bench
-from burnout.bench.records import load_sample_records
+from burnout.bench.records import SINGLE_RECORDS, load_sample_records, missing_share
 from burnout.bench.report import format_table, save_report
 from burnout.bench.serving import measure_servers
 from burnout.settings import Settings
-from etl.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +42,42 @@ def run_bench(
     log.info("benchmarking model version %s (%s)", champion["version"], champion["family"])
     records, source = load_sample_records(settings, champion["dataset_version"], BATCH_ROWS)
     model = _load_pipeline(settings, champion["version"])
-    measurements, checks = measure_servers(settings, champion["version"], records, seconds, folder / "work", model)
+    measurements, checks = measure_servers(
+        settings, champion["version"], records, seconds, folder / "work", model
+    )
     measurements += measure_in_process(model, records, seconds / 4)
     rows = add_ratios([m.to_dict() for m in measurements])
     pipeline_figures = run_pipeline_bench(settings, folder, dataset) if pipeline else None
     result = {
-        "started_at": started_at, "finished_at": _now(), "model_version": champion["version"],
-        "family": champion["family"], "dataset_version": champion["dataset_version"], "records": source,
-        "seconds_per_setting": seconds, "answers": checks, "rows": rows,
-        "targets": evaluate_targets(rows, pipeline_figures), "pipeline": pipeline_figures, "machine": machine,
+        "started_at": started_at,
+        "finished_at": _now(),
+        "model_version": champion["version"],
+        "family": champion["family"],
+        "dataset_version": champion["dataset_version"],
+        "records": {
+            "source": source,
+            "missing_share_single": missing_share(records.iloc[:SINGLE_RECORDS]),
+            "missing_share_batch": missing_share(records.iloc[:BATCH_ROWS]),
+        },
+        "seconds_per_setting": seconds,
+        "answers": checks,
+        "rows": rows,
+        "targets": evaluate_targets(rows, pipeline_figures),
+        "pipeline": pipeline_figures,
+        "machine": machine,
         "load_average_after": round(os.getloadavg()[0], 2),
     }
     result["files"] = save_report(result, folder)
     log.info("benchmark results:\n%s", format_table(rows))
     for target in result["targets"]:
         if target["met"] is not True:
-            log.warning("target %s (%s): measured %s%s", "missed" if target["met"] is False else "not measured",
-                        target["target"], target["measured"], f" ({target['note']})" if target["note"] else "")
+            log.warning(
+                "target %s (%s): measured %s%s",
+                "missed" if target["met"] is False else "not measured",
+                target["target"],
+                target["measured"],
+                f" ({target['note']})" if target["note"] else "",
+            )
     return result
 
 

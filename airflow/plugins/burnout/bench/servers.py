@@ -1,8 +1,10 @@
-"""Start and stop the two servers under test as subprocesses: our service (`burnout serve`) and MLflow's scoring
-server (`mlflow models serve --env-manager local --workers 1`), both on the same registered model version."""
+"""Start and stop the two servers under test as subprocesses: our service (`burnout serve`) and MLflow's
+scoring server (`mlflow models serve --env-manager local --workers 1`), both on the same registered model
+version."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -81,19 +83,38 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float, log_path: Pa
     raise TimeoutError(f"{url} not ready after {timeout:.0f}s: {_tail(log_path)}")
 
 
-def start_service(settings: Settings, api_port: int, grpc_port: int, log_dir: Path, timeout: float = 180) -> Server:
+def start_service(
+    settings: Settings, api_port: int, grpc_port: int, log_dir: Path, timeout: float = 180
+) -> Server:
     """Start our service (REST + GraphQL + gRPC) and wait until it has loaded the champion (`/ready` 200)."""
     env = child_env(settings, api_host="127.0.0.1", api_port=api_port, grpc_port=grpc_port)
     command = [sys.executable, "-c", "from burnout.cli import app; app()", "serve"]
     return _start("service", command, env, f"http://127.0.0.1:{api_port}", "/ready", log_dir, timeout)
 
 
-def start_mlflow_server(settings: Settings, version: int, port: int, log_dir: Path, timeout: float = 180) -> Server:
+def start_mlflow_server(
+    settings: Settings, version: int, port: int, log_dir: Path, timeout: float = 180
+) -> Server:
     """Start MLflow's scoring server on `models:/<name>/<version>` with one worker, in this environment."""
     model_uri = f"models:/{settings.registered_model_name}/{version}"
-    command = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
-               "--workers", "1", "-h", "127.0.0.1", "-p", str(port)]
-    return _start("mlflow", command, child_env(settings), f"http://127.0.0.1:{port}", "/ping", log_dir, timeout)
+    command = [
+        str(VENV_BIN / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--env-manager",
+        "local",
+        "--workers",
+        "1",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    return _start(
+        "mlflow", command, child_env(settings), f"http://127.0.0.1:{port}", "/ping", log_dir, timeout
+    )
 
 
 def stop_server(server: Server) -> None:
@@ -115,8 +136,15 @@ def stop_server(server: Server) -> None:
         child.kill()
 
 
-def _start(name: str, command: list[str], env: dict[str, str], url: str, ready_path: str, log_dir: Path,
-           timeout: float) -> Server:
+def _start(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    url: str,
+    ready_path: str,
+    log_dir: Path,
+    timeout: float,
+) -> Server:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     # cwd = the log folder, so no stray `.env` in the caller's directory changes the child's settings.
@@ -133,10 +161,8 @@ def _start(name: str, command: list[str], env: dict[str, str], url: str, ready_p
 
 
 def _terminate(process: psutil.Process) -> None:
-    try:
+    with contextlib.suppress(psutil.NoSuchProcess):
         process.terminate()
-    except psutil.NoSuchProcess:
-        pass
 
 
 def _tail(path: Path, chars: int = 2000) -> str:

@@ -1,0 +1,76 @@
+"""Helpers shared by the serving integration tests (test_serving*.py): register a small model in a real MLflow
+registry through the platform's own model_io, wait for conditions, free ports."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+
+import mlflow
+from burnout.settings import Settings
+from burnout.tracking import configure_mlflow, ensure_experiment
+from etl.contract import FEATURES, TARGET, burn_rate_to_class
+from etl.preprocess import build_preprocessor
+from etl.synthetic import generate_synthetic
+from sklearn.pipeline import Pipeline
+
+
+def pick_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolated(settings: Settings, **overrides) -> Settings:
+    """The session's MLflow server is shared by every test: each serving test uses its own model name."""
+    name = f"burnout-risk-{uuid.uuid4().hex[:8]}"
+    return settings.model_copy(update={"registered_model_name": name, **overrides})
+
+
+def wait_for(condition, timeout: float = 60.0, every: float = 0.2):
+    """Poll `condition()` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"condition not met within {timeout}s")
+
+
+def register_synthetic_model(
+    settings: Settings,
+    family: str = "lightgbm",
+    aliases: tuple[str, ...] = (),
+    rows: int = 400,
+    seed: int = 0,
+) -> int:
+    """Fit Pipeline(agreed preprocessor, the family's default estimator) on synthetic records, log it with
+    modeling.model_io like training does, tag it like training does, point `aliases` at it; returns the version."""
+    from modeling.families import FAMILIES
+    from modeling.model_io import log_model
+
+    frame = generate_synthetic(rows=rows, seed=seed)
+    frame = frame[frame[TARGET].notna()]
+    spec = FAMILIES[family]
+    pipeline = Pipeline(
+        [
+            ("preprocessor", build_preprocessor(seed)),
+            ("model", spec.build_estimator(spec.starting_params, seed)),
+        ]
+    )
+    pipeline.fit(frame[list(FEATURES)], frame[TARGET].map(burn_rate_to_class))
+    experiment = ensure_experiment(settings, settings.training_experiment)
+    configure_mlflow(settings)
+    with mlflow.start_run(experiment_id=experiment):
+        mlflow.set_tags({"family": family, "dataset_version": "synthetic"})
+        mlflow.log_metrics({"test_macro_f1": 0.5, "test_accuracy": 0.6})
+        info = log_model(pipeline, frame[list(FEATURES)].head(3), settings.registered_model_name)
+    version = int(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    client.set_model_version_tag(settings.registered_model_name, str(version), "family", family)
+    client.set_model_version_tag(settings.registered_model_name, str(version), "dataset_version", "synthetic")
+    for alias in aliases:
+        client.set_registered_model_alias(settings.registered_model_name, alias, str(version))
+    return version

@@ -1,0 +1,71 @@
+"""The fast path gives the model's own probabilities: on every row of the real dataset's TEST split (as the ETL
+publishes it), for each family as training builds it, the service's answer differs from the pipeline's
+`predict_proba` by at most 1e-9, in batches and one record at a time."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from burnout.settings import Settings
+from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
+from burnout_api.validation import validate_records
+
+pytestmark = pytest.mark.slow
+TOLERANCE = 1e-9
+SINGLE_RECORDS = 50
+SVM_TRAIN_ROWS = 2_000  # libsvm's fit is quadratic: the estimator API, not the fit size, is under test
+
+
+@pytest.fixture(scope="module")
+def real_split(real_dataset, tmp_path_factory):
+    from etl.dataset import load_dataset
+    from etl.run_etl import run_etl
+
+    settings = Settings(_env_file=None, home=tmp_path_factory.mktemp("fast-path-home"))
+    settings.ensure_home()
+    run_etl(str(real_dataset), settings)
+    return load_dataset(settings)
+
+
+def train_like_training(family: str, split) -> Pipeline:
+    """The family's estimator with its starting parameters, fitted as modeling.train fits it."""
+    from modeling.families import FAMILIES
+
+    spec = FAMILIES[family]
+    X, y = np.asarray(split.X_train, dtype=float), np.asarray(split.y_train)
+    if family == "svm":
+        X, _, y, _ = train_test_split(X, y, train_size=SVM_TRAIN_ROWS, stratify=y, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True)'s deprecation notice
+        estimator = spec.build_estimator(spec.starting_params, 42).fit(X, y)
+    return Pipeline([("preprocessor", split.preprocessor), ("model", estimator)])
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "knn", "svm"])
+def test_fast_path_matches_predict_proba_on_every_test_row(real_split, family):
+    pipeline = train_like_training(family, real_split)
+    loaded = LoadedModel(pipeline, ModelMetadata(1, family, None, None, {}, datetime.now(UTC)))
+    assert loaded.fast is not None, "this family must have a fast path"
+
+    test_raw = real_split.test_raw.astype(object)
+    records = test_raw.where(test_raw.notna(), None).to_dict("records")  # as clients send them
+    batch = validate_records(records, max_batch=len(records))
+    expected = pipeline.predict_proba(real_split.test_raw)
+
+    # The whole split through the service's model: complete rows fast, the others through the pipeline.
+    assert np.abs(loaded.predict_model_proba(batch) - expected).max() <= TOLERANCE
+    # The fast path alone, on every complete row (most of the split).
+    complete = np.flatnonzero(batch.complete)
+    assert len(complete) > 0.8 * len(records)
+    fast = loaded.fast.predict_proba(batch.numeric[complete], [batch.categorical[i] for i in complete])
+    assert np.abs(fast - expected[complete]).max() <= TOLERANCE
+    # Single-record requests: one row at a time against the pipeline on that one row.
+    for i in complete[:: max(1, len(complete) // SINGLE_RECORDS)]:
+        single = loaded.fast.predict_proba(batch.numeric[i : i + 1], [batch.categorical[i]])
+        assert np.abs(single - pipeline.predict_proba(real_split.test_raw.iloc[i : i + 1])).max() <= TOLERANCE

@@ -1,0 +1,55 @@
+"""The one TEST evaluation: metrics through the raw-input model, report and confusion matrix logged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+from sklearn.dummy import DummyClassifier
+from sklearn.neighbors import KNeighborsClassifier
+
+from burnout.tracking import ensure_experiment
+from etl.contract import CLASSES
+from modeling.evaluate import evaluate_model, log_evaluation, macro_f1
+
+
+def test_evaluate_model_scores_raw_test_records(dataset, make_pipeline):
+    evaluation = evaluate_model(make_pipeline(KNeighborsClassifier(n_neighbors=9)), dataset.test_raw,
+                                dataset.y_test)
+    assert set(evaluation.metrics) == {"macro_f1", "accuracy", "precision_macro", "recall_macro", "roc_auc_ovr"}
+    assert all(0 <= value <= 1 for value in evaluation.metrics.values())
+    assert evaluation.metrics["roc_auc_ovr"] > 0.7  # synthetic data is learnable: a real signal, not noise
+    assert evaluation.confusion.shape == (3, 3)
+    assert evaluation.confusion.sum() == len(dataset.y_test)
+    # Rows follow CLASSES: row i sums to the number of TEST records of class i.
+    counts = dataset.y_test.value_counts()
+    assert evaluation.confusion.sum(axis=1).tolist() == [int(counts.get(c, 0)) for c in CLASSES]
+    assert set(CLASSES) <= set(evaluation.report)
+    assert evaluation.report["macro avg"]["f1-score"] == evaluation.metrics["macro_f1"]
+
+
+def test_macro_f1_ranks_a_real_model_above_a_constant_one(dataset, make_pipeline):
+    good = macro_f1(make_pipeline(KNeighborsClassifier(n_neighbors=9)), dataset.test_raw, dataset.y_test)
+    constant = macro_f1(make_pipeline(DummyClassifier(strategy="most_frequent")), dataset.test_raw,
+                        dataset.y_test)
+    assert constant < 0.35 < good
+
+
+def test_log_evaluation_writes_metrics_report_and_confusion_png(published_settings, dataset, make_pipeline,
+                                                               tmp_path):
+    evaluation = evaluate_model(make_pipeline(KNeighborsClassifier(n_neighbors=9)), dataset.test_raw,
+                                dataset.y_test)
+    with mlflow.start_run(experiment_id=ensure_experiment(published_settings, "evaluate-test")) as run:
+        log_evaluation(evaluation)
+    logged = mlflow.get_run(run.info.run_id).data.metrics
+    assert logged["test_macro_f1"] == evaluation.metrics["macro_f1"]
+    assert logged["test_roc_auc_ovr"] == evaluation.metrics["roc_auc_ovr"]
+    folder = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="evaluation",
+                                                      dst_path=str(tmp_path)))
+    assert (folder / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    matrix = json.loads((folder / "confusion_matrix.json").read_text())
+    assert matrix["labels"] == list(CLASSES)
+    np.testing.assert_array_equal(matrix["matrix"], evaluation.confusion)
+    assert json.loads((folder / "classification_report.json").read_text())["High"]["support"] > 0
