@@ -22,7 +22,9 @@ REAL_DATASET = REPO.parent / "shared" / "data" / "enriched_employee_dataset.csv"
 VENV_BIN = Path(sys.executable).parent
 # MLflow and Airflow start sub-commands by name.
 os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-POSTGRES_ADMIN_URL = os.environ.get("BURNOUT_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BURNOUT_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def free_port() -> int:
@@ -111,10 +113,24 @@ def mlflow_server(tmp_path_factory, postgres_url) -> Iterator[str]:
     port = free_port()
     log = open(root / "server.log", "w")
     process = subprocess.Popen(
-        [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", backend, "--artifacts-destination", str(root / "artifacts"),
-         "--serve-artifacts", "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=root,
+        [
+            str(VENV_BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            backend,
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--serve-artifacts",
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -151,11 +167,20 @@ def s3_settings(make_settings, s3_endpoint) -> Settings:
 
     suffix = uuid.uuid4().hex[:8]
     settings = make_settings(
-        lake_backend="s3", s3_endpoint_url=s3_endpoint, s3_access_key="test", s3_secret_key="test",
-        raw_bucket=f"raw-{suffix}", processed_bucket=f"processed-{suffix}",
+        lake_backend="s3",
+        s3_endpoint_url=s3_endpoint,
+        s3_access_key="test",
+        s3_secret_key="test",
+        raw_bucket=f"raw-{suffix}",
+        processed_bucket=f"processed-{suffix}",
     )
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test",
-                      aws_secret_access_key="test", region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
     for bucket in (settings.raw_bucket, settings.processed_bucket):
         s3.create_bucket(Bucket=bucket)
     return settings
@@ -165,7 +190,12 @@ def s3_settings(make_settings, s3_endpoint) -> Settings:
 def airflow_home(tmp_path_factory) -> Iterator[Path]:
     """Airflow configured once per session on a temporary AIRFLOW_HOME (SQLite metadata DB, migrated once,
     the project's DAGs): `dag.test()` runs in-process against it."""
-    from burnout.airflow_runner import QUIET_NAMESPACES, airflow_environment, configure_airflow, ensure_airflow_db
+    from burnout.airflow_runner import (
+        QUIET_NAMESPACES,
+        airflow_environment,
+        configure_airflow,
+        ensure_airflow_db,
+    )
 
     home = tmp_path_factory.mktemp("airflow-home")
     with pytest.MonkeyPatch.context() as patch:  # the environment is restored at the end of the session

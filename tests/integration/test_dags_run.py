@@ -4,17 +4,25 @@ on what the runs produced: dataset versions in the lake, asset events, registere
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import mlflow
 import pytest
+
 from burnout.airflow_runner import load_dag, run_dag
 from burnout.dag_defaults import PROCESSED_DATASET_ASSET
 from burnout.dag_steps import ingest_raw_data
-from conftest import free_port
 
 pytestmark = pytest.mark.slow
 ROWS = 600
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, read, released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -88,6 +96,7 @@ def test_run_etl_dag_publishes_one_version_and_announces_it(airflow_home, lake_a
 
 def test_run_training_dag_registers_and_proposes_champion(airflow_home, lake_and_server):
     from airflow.models.variable import Variable
+
     from etl.run_etl import run_etl
 
     settings = lake_and_server

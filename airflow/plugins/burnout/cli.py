@@ -77,14 +77,26 @@ def train(
     """Tune a family with Optuna on TRAIN (CV), fit, evaluate once on TEST, register under its alias."""
     from modeling.train import train_family
 
-    _emit(_run(train_family, family, get_settings(), dataset_version=dataset_version, trials=trials,
-               timeout=timeout))
+    _emit(
+        _run(
+            train_family,
+            family,
+            get_settings(),
+            dataset_version=dataset_version,
+            trials=trials,
+            timeout=timeout,
+        )
+    )
 
 
 @app.command()
 def promote(
-    version: Annotated[int | None, typer.Option(help="force alias champion onto this version (rollback)")] = None,
-    candidate: Annotated[str | None, typer.Option(help="alias or version to propose; default: all families")] = None,
+    version: Annotated[
+        int | None, typer.Option(help="force alias champion onto this version (rollback)")
+    ] = None,
+    candidate: Annotated[
+        str | None, typer.Option(help="alias or version to propose; default: all families")
+    ] = None,
 ) -> None:
     """Move alias `champion` to the best candidate if it beats the incumbent on the current TEST split."""
     from modeling.registry import promote_best, promote_if_better, set_champion

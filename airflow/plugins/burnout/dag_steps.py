@@ -11,9 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from etl.errors import InputError
-
 from burnout.settings import Settings
+from etl.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ import secrets
 import sys
 from pathlib import Path
 
-from etl.errors import InputError
 from pydantic import SecretStr
 
 from burnout.processes import (
@@ -33,6 +32,7 @@ from burnout.processes import (
     wait_until_answers,
 )
 from burnout.settings import Settings
+from etl.errors import InputError
 
 log = logging.getLogger(__name__)
 

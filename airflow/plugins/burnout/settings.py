@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     tuning_trials: int = Field(default=30, ge=1)
     tuning_timeout_s: float | None = Field(default=None, description="Per family; None = trials only.")
     cv_folds: int = Field(default=5, ge=2)
-    optuna_storage: str | None = Field(default=None, description="RDB URL; default sqlite:///<home>/optuna.db.")
+    optuna_storage: str | None = Field(
+        default=None, description="RDB URL; default sqlite:///<home>/optuna.db."
+    )
 
     # Pipeline input and the embedded demo.
     data_dir: Path = Field(default=Path("data"), description="Where burnout_pipeline looks for the raw CSV.")

@@ -37,12 +37,33 @@ COLUMNS: tuple[Column, ...] = (
     Column("Company Type", "category", "feature", categories=("Product", "Service")),
     Column("WFH Setup Available", "category", "feature", categories=("No", "Yes")),
     Column("Designation", "integer", "feature", 0, 5, description="Seniority level, 0 (junior) to 5."),
-    Column("Resource Allocation", "float", "feature", 1, 10, nullable=True,
-           description="Hours of work allocated per day, 1 to 10."),
-    Column("Mental Fatigue Score", "float", "feature", 0, 10, nullable=True,
-           description="Self-reported mental fatigue, 0 to 10."),
-    Column("Burn Rate", "float", "target", 0, 1, nullable=True,
-           description="Burnout rate, 0 to 1; the class is derived from it."),
+    Column(
+        "Resource Allocation",
+        "float",
+        "feature",
+        1,
+        10,
+        nullable=True,
+        description="Hours of work allocated per day, 1 to 10.",
+    ),
+    Column(
+        "Mental Fatigue Score",
+        "float",
+        "feature",
+        0,
+        10,
+        nullable=True,
+        description="Self-reported mental fatigue, 0 to 10.",
+    ),
+    Column(
+        "Burn Rate",
+        "float",
+        "target",
+        0,
+        1,
+        nullable=True,
+        description="Burnout rate, 0 to 1; the class is derived from it.",
+    ),
     Column("Years in Company", "integer", "dropped", 0, 60, description="Near-constant in the data."),
     Column("Work Hours per Week", "integer", "feature", 0, 100),
     Column("Sleep Hours", "float", "feature", 0, 24),
@@ -58,7 +79,9 @@ RAW_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 TARGET: str = next(c.name for c in COLUMNS if c.role == "target")
 FEATURES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.role == "feature")
 DROPPED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.role in ("id", "dropped"))
-CATEGORICAL_FEATURES: tuple[str, ...] = tuple(BY_NAME[n].name for n in FEATURES if BY_NAME[n].kind == "category")
+CATEGORICAL_FEATURES: tuple[str, ...] = tuple(
+    BY_NAME[n].name for n in FEATURES if BY_NAME[n].kind == "category"
+)
 NUMERIC_FEATURES: tuple[str, ...] = tuple(n for n in FEATURES if BY_NAME[n].is_numeric)
 NULLABLE_FEATURES: tuple[str, ...] = tuple(n for n in FEATURES if BY_NAME[n].nullable)
 

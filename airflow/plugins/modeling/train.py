@@ -58,7 +58,7 @@ def log_dataset_inputs(dataset: ProcessedDataset) -> None:
             frame = mlflow.data.from_pandas(
                 raw, source=source, name=f"burnout-{dataset.version}-{context}", digest=dataset.version
             )
-        mlflow.log_input(frame, context=context)
+            mlflow.log_input(frame, context=context)  # the schema is inferred lazily, here
 
 
 def train_family(

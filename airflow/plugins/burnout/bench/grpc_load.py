@@ -97,6 +97,7 @@ async def _stream_load(stub, requests: list, window: int, seconds: float) -> tup
 
 async def _drive(target: str, mode: str, requests: list, concurrency: int, seconds: float):
     import grpc
+
     from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 
     async with grpc.aio.insecure_channel(target) as channel:

@@ -83,8 +83,7 @@ def load_core_model(pipeline):
 def as_record_batch(records: pd.DataFrame):
     """Validate records the way the service does (a JSON round trip gives the same Python values it
     receives)."""
-    from burnout_api.validation import validate_records
-
     from burnout.bench.records import service_body
+    from burnout_api.validation import validate_records
 
     return validate_records(json.loads(service_body(records)), max_batch=len(records))

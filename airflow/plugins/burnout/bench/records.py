@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
-from etl.contract import FEATURES
 
 from burnout.settings import Settings
+from etl.contract import FEATURES
 
 log = logging.getLogger(__name__)
 SINGLE_RECORDS = 256  # distinct single-record bodies each load generator cycles through

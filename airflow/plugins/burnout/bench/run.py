@@ -8,8 +8,6 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from etl.errors import InputError
-
 from burnout.bench.cases import BATCH_ROWS, add_ratios, evaluate_targets
 from burnout.bench.champion import ensure_champion
 from burnout.bench.inprocess import measure_in_process
@@ -20,6 +18,7 @@ from burnout.bench.records import SINGLE_RECORDS, load_sample_records, missing_s
 from burnout.bench.report import format_table, save_report
 from burnout.bench.serving import measure_servers
 from burnout.settings import Settings
+from etl.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +81,8 @@ def run_bench(
 
 
 def _load_pipeline(settings: Settings, version: int):
-    from modeling.model_io import load_model
-
     from burnout.tracking import configure_mlflow
+    from modeling.model_io import load_model
 
     configure_mlflow(settings)
     return load_model(f"models:/{settings.registered_model_name}/{version}")

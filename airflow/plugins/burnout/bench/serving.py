@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
-from etl.contract import CLASSES
 
 from burnout.bench import cases
 from burnout.bench.grpc_load import measure_grpc_stream, measure_grpc_unary
@@ -18,6 +17,7 @@ from burnout.bench.measurement import Measurement
 from burnout.bench.records import mlflow_body, service_body, single_record_bodies
 from burnout.bench.servers import Server, pick_free_port, start_mlflow_server, start_service, stop_server
 from burnout.settings import Settings
+from etl.contract import CLASSES
 
 log = logging.getLogger(__name__)
 PREDICT_PATH = "/predict?model=champion"
