@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
 from etl.contract import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 log = logging.getLogger(__name__)

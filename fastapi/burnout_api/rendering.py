@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from etl.contract import CLASSES
-
 from burnout_api.core import BatchPrediction
+from etl.contract import CLASSES
 
 
 def build_prediction_payload(result: BatchPrediction, alias: str) -> dict:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from etl.contract import CLASSES
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from burnout_api.features import FEATURE_FIELDS, build_example_record
+from etl.contract import CLASSES
 
 EXAMPLE_RECORD = build_example_record()
 

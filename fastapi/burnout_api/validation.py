@@ -124,9 +124,10 @@ def _check_numeric(record: dict, index: int, errors: list[FieldError]) -> list[f
             if value is None:
                 row.append(math.nan)
                 continue
-        if not math.isfinite(value):
+        # Python ints are exact and unbounded (math.isfinite would overflow on 10**400): only floats need these.
+        if type(value) is float and not math.isfinite(value):
             errors.append(FieldError(index, name, "not_finite", f"must be a finite number, got {value}"))
-        elif integral and value != int(value):
+        elif integral and type(value) is float and not value.is_integer():
             errors.append(FieldError(index, name, "not_integer", f"must be an integer, got {value}"))
         elif not low <= value <= high:
             errors.append(

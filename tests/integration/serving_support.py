@@ -8,12 +8,13 @@ import time
 import uuid
 
 import mlflow
+from sklearn.pipeline import Pipeline
+
 from burnout.settings import Settings
 from burnout.tracking import configure_mlflow, ensure_experiment
 from etl.contract import FEATURES, TARGET, burn_rate_to_class
 from etl.preprocess import build_preprocessor
 from etl.synthetic import generate_synthetic
-from sklearn.pipeline import Pipeline
 
 
 def pick_port() -> int:
@@ -46,8 +47,8 @@ def register_synthetic_model(
     rows: int = 400,
     seed: int = 0,
 ) -> int:
-    """Fit Pipeline(agreed preprocessor, the family's default estimator) on synthetic records, log it with
-    modeling.model_io like training does, tag it like training does, point `aliases` at it; returns the version."""
+    """Fit Pipeline(agreed preprocessor, the family's default estimator) on synthetic records, log and tag it
+    as training does (modeling.model_io), point `aliases` at it; returns the version."""
     from modeling.families import FAMILIES
     from modeling.model_io import log_model
 

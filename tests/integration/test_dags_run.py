@@ -5,6 +5,7 @@ on what the runs produced: dataset versions in the lake, asset events, registere
 from __future__ import annotations
 
 import socket
+import uuid
 from datetime import timedelta
 
 import mlflow
@@ -33,6 +34,8 @@ def lake_and_server(s3_settings, mlflow_server, tmp_path, monkeypatch):
         update={
             "mlflow_tracking_uri": mlflow_server,
             "mlflow_artifact_root": None,
+            # The MLflow server is shared by the session: each test gets its own registered model.
+            "registered_model_name": f"burnout-risk-{uuid.uuid4().hex[:8]}",
             "data_dir": tmp_path / "data",
             "synthetic_rows": ROWS,
             "api_url": f"http://127.0.0.1:{free_port()}",  # nothing listens: notify must skip, not fail

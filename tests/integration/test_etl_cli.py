@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from burnout.cli import app
 from burnout.settings import get_settings
 from etl.synthetic import generate_synthetic
-from typer.testing import CliRunner
 
 
 @pytest.fixture

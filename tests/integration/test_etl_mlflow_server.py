@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mlflow
 import pytest
+
 from etl.run_etl import run_etl
 from etl.synthetic import write_synthetic_csv
 

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+
 from etl.contract import NUMERIC_FEATURES
 from etl.dataset import load_dataset
 from etl.run_etl import run_etl

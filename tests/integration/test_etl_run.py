@@ -12,6 +12,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+
 from burnout.settings import Settings
 from etl.contract import CLASSES, FEATURES, NUMERIC_FEATURES
 from etl.dataset import latest_version, load_dataset

@@ -13,8 +13,9 @@ import httpx
 import mlflow
 import psutil
 import pytest
-from burnout import local_stack
 from conftest import free_port
+
+from burnout import local_stack
 from etl.errors import InputError
 
 

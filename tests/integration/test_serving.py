@@ -1,6 +1,7 @@
-"""`burnout serve` as users run it: one process answering REST, GraphQL and gRPC from a model registered in a real
-MLflow server. The same records get the same classes and probabilities over the three protocols, bad input gets
-the documented error on each, a moved alias is served without a restart and SIGTERM stops it cleanly."""
+"""`burnout serve` as users run it: one process answering REST, GraphQL and gRPC from a model registered in
+a real MLflow server. The same records get the same classes and probabilities over the three protocols, bad
+input gets the documented error on each, a moved alias is served without a restart and SIGTERM stops it
+cleanly."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
+from serving_support import isolated, pick_port, register_synthetic_model, wait_for
+
 from burnout.settings import Settings
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.grpc_gen import burnout_pb2 as pb
@@ -21,7 +24,6 @@ from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_api.schemas import EXAMPLE_RECORD
 from etl.contract import CLASSES, FEATURES
 from etl.synthetic import generate_synthetic
-from serving_support import isolated, pick_port, register_synthetic_model, wait_for
 
 pytestmark = pytest.mark.slow
 MAX_BATCH = 50
@@ -262,6 +264,7 @@ def test_metrics_count_every_protocol(service, records):
 
 def test_a_moved_champion_is_served_without_a_restart(service, records):
     import mlflow
+
     from burnout.tracking import configure_mlflow
 
     configure_mlflow(service.settings)

@@ -1,5 +1,5 @@
-"""The fast path gives the model's own probabilities: on every row of the real dataset's TEST split (as the ETL
-publishes it), for each family as training builds it, the service's answer differs from the pipeline's
+"""The fast path gives the model's own probabilities: on every row of the real dataset's TEST split (as the
+ETL publishes it), for each family as training builds it, the service's answer differs from the pipeline's
 `predict_proba` by at most 1e-9, in batches and one record at a time."""
 
 from __future__ import annotations

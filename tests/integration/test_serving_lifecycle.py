@@ -9,11 +9,12 @@ import threading
 from contextlib import suppress
 
 import pytest
+from fastapi.testclient import TestClient
+from serving_support import isolated, pick_port, register_synthetic_model, wait_for
+
 from burnout_api.core import InferenceCore
 from burnout_api.main import create_app
 from burnout_api.schemas import EXAMPLE_RECORD
-from fastapi.testclient import TestClient
-from serving_support import isolated, pick_port, register_synthetic_model, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -46,8 +46,13 @@ def test_train_over_http_then_predict_raw_records_by_alias_in_fresh_process(serv
     result = train_family("lightgbm", settings, trials=2)
 
     assert result["family"] == "lightgbm" and 0 < result["cv_macro_f1"] <= 1
-    assert set(result["test_metrics"]) == {"macro_f1", "accuracy", "precision_macro", "recall_macro",
-                                           "roc_auc_ovr"}
+    assert set(result["test_metrics"]) == {
+        "macro_f1",
+        "accuracy",
+        "precision_macro",
+        "recall_macro",
+        "roc_auc_ovr",
+    }
     configure_mlflow(settings)
     client = mlflow.MlflowClient()
     version = client.get_model_version_by_alias(settings.registered_model_name, "lightgbm")
@@ -62,8 +67,9 @@ def test_train_over_http_then_predict_raw_records_by_alias_in_fresh_process(serv
     assert {d.dataset.digest for d in run.inputs.dataset_inputs} == {result["dataset_version"]}
     artifacts = {a.path for a in client.list_artifacts(result["run_id"], "evaluation")}
     assert {"evaluation/confusion_matrix.png", "evaluation/classification_report.json"} <= artifacts
-    trials = client.search_runs([run.info.experiment_id],
-                                filter_string=f"tags.mlflow.parentRunId = '{result['run_id']}'")
+    trials = client.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result['run_id']}'"
+    )
     assert len(trials) == 2
 
     dataset = load_dataset(settings)
@@ -75,7 +81,11 @@ def test_train_over_http_then_predict_raw_records_by_alias_in_fresh_process(serv
     env = {**os.environ, "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
     done = subprocess.run(
         [sys.executable, "-c", FRESH_PROCESS, f"models:/{settings.registered_model_name}@lightgbm", payload],
-        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     answer = json.loads(done.stdout.strip().splitlines()[-1])

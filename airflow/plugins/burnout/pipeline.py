@@ -32,13 +32,19 @@ def describe_champion(settings: Settings, promotion: dict, trained: dict[str, di
     """
     version = promotion["current_champion_version"]
     current_f1 = (
-        promotion["candidate_macro_f1"] if version == promotion["candidate_version"]
+        promotion["candidate_macro_f1"]
+        if version == promotion["candidate_version"]
         else promotion["champion_macro_f1"]
     )
     for summary in trained.values():
         if summary["model_version"] == version:
-            return {"family": summary["family"], "version": version, "dataset_version": summary["dataset_version"],
-                    "test_metrics": summary["test_metrics"], "macro_f1_current_test": current_f1}
+            return {
+                "family": summary["family"],
+                "version": version,
+                "dataset_version": summary["dataset_version"],
+                "test_metrics": summary["test_metrics"],
+                "macro_f1_current_test": current_f1,
+            }
     client = mlflow.MlflowClient()
     model_version = client.get_model_version(settings.registered_model_name, str(version))
     metrics = client.get_run(model_version.run_id).data.metrics
@@ -56,7 +62,10 @@ def run_pipeline(
 ) -> dict:
     """ETL `input` (None = the lake's raw object), train every family on that version, promote the best.
 
-    `trials`/`timeout` are per family and override the settings' tuning budget.
+    `trials`/`timeout` are per family and override the settings' tuning budget. The summary holds
+    dataset_version; champion {family, version, dataset_version, test_metrics, macro_f1_current_test};
+    promotion (promote_best's dict); families {name: {model_version, run_id, cv_macro_f1, test_metrics,
+    best_params, seconds}}; etl (run_etl's dict); seconds {etl, train_<family>..., promote, total}.
     """
     from etl.run_etl import run_etl
     from modeling.families import FAMILIES
@@ -68,8 +77,16 @@ def run_pipeline(
     etl = run_timed(seconds, "etl", run_etl, input, settings)
     version = etl["dataset_version"]
     trained = {
-        family: run_timed(seconds, f"train_{family}", train_family, family, settings,
-                          dataset_version=version, trials=trials, timeout=timeout)
+        family: run_timed(
+            seconds,
+            f"train_{family}",
+            train_family,
+            family,
+            settings,
+            dataset_version=version,
+            trials=trials,
+            timeout=timeout,
+        )
         for family in FAMILIES
     }
     promotion = run_timed(seconds, "promote", promote_best, settings)
@@ -79,8 +96,17 @@ def run_pipeline(
         "champion": describe_champion(settings, promotion, trained),
         "promotion": promotion,
         "families": {
-            family: {key: summary[key] for key in
-                     ("model_version", "run_id", "cv_macro_f1", "test_metrics", "best_params", "seconds")}
+            family: {
+                key: summary[key]
+                for key in (
+                    "model_version",
+                    "run_id",
+                    "cv_macro_f1",
+                    "test_metrics",
+                    "best_params",
+                    "seconds",
+                )
+            }
             for family, summary in trained.items()
         },
         "etl": etl,

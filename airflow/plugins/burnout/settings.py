@@ -47,7 +47,9 @@ class Settings(BaseSettings):
 
     # Tuning.
     tuning_trials: int = Field(default=30, ge=1)
-    tuning_timeout_s: float | None = Field(default=None, description="Per family; None = trials only.")
+    # The default budget keeps `burnout pipeline` on the real 22,750 rows under 10 minutes on 2 cores: the
+    # timeout caps each family's tuning even on a busy machine (None = trials only).
+    tuning_timeout_s: float | None = Field(default=100.0, gt=0, description="Per family; None = trials only.")
     cv_folds: int = Field(default=5, ge=2)
     optuna_storage: str | None = Field(
         default=None, description="RDB URL; default sqlite:///<home>/optuna.db."

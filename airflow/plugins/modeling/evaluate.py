@@ -29,7 +29,7 @@ METRIC_PREFIX = "test_"
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Scores of one model on one labelled split; `confusion[i][j]` counts true CLASSES[i] predicted as [j]."""
+    """Scores of one model on one labelled split; `confusion[i][j]` counts true CLASSES[i] predicted [j]."""
 
     metrics: dict[str, float]
     report: dict[str, Any]
@@ -47,7 +47,9 @@ def evaluate_model(model, X_raw: pd.DataFrame, y_true: pd.Series) -> Evaluation:
         "accuracy": accuracy_score(y_true, y_pred),
         "precision_macro": precision_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
         "recall_macro": recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
-        "roc_auc_ovr": roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=model.classes_),
+        "roc_auc_ovr": roc_auc_score(
+            y_true, proba, multi_class="ovr", average="macro", labels=model.classes_
+        ),
     }
     report = classification_report(y_true, y_pred, labels=labels, output_dict=True, zero_division=0)
     return Evaluation(
@@ -59,8 +61,11 @@ def evaluate_model(model, X_raw: pd.DataFrame, y_true: pd.Series) -> Evaluation:
 
 def macro_f1(model, X_raw: pd.DataFrame, y_true: pd.Series) -> float:
     """Macro-F1 only: the promotion criterion."""
-    return float(f1_score(np.asarray(y_true), model.predict(X_raw), labels=list(CLASSES), average="macro",
-                          zero_division=0))
+    return float(
+        f1_score(
+            np.asarray(y_true), model.predict(X_raw), labels=list(CLASSES), average="macro", zero_division=0
+        )
+    )
 
 
 def plot_confusion_matrix(confusion: np.ndarray) -> Figure:

@@ -61,7 +61,7 @@ def suggest_lightgbm(trial: optuna.Trial) -> Params:
 
 def build_lightgbm(params: Params, seed: int) -> LGBMClassifier:
     # One thread: on ~17k rows a second one gains ~25% on an idle machine, but OpenMP threads spin and slow
-    # down many-fold on a busy one, and the served model predicts small batches where threads only add overhead.
+    # down many-fold on a busy one, and the served model predicts small batches where threads add overhead.
     return LGBMClassifier(**params, subsample_freq=1, n_jobs=1, verbose=-1, random_state=seed)
 
 
@@ -93,9 +93,9 @@ def build_svc(params: Params, seed: int) -> SVC:
 
 
 def build_svm(params: Params, seed: int) -> CalibratedClassifierCV:
-    # Platt scaling fitted on 3 internal folds gives predict_proba, replacing SVC(probability=True) (deprecated
-    # in scikit-learn 1.9); unlike it, predict() is the argmax of predict_proba, so the API's class and
-    # probabilities never disagree.
+    # Platt scaling fitted on 3 internal folds gives predict_proba, replacing SVC(probability=True)
+    # (deprecated in scikit-learn 1.9); unlike it, predict() is the argmax of predict_proba, so the API's
+    # class and probabilities never disagree.
     return CalibratedClassifierCV(build_svc(params, seed), method="sigmoid", cv=3, ensemble=False)
 
 
@@ -107,11 +107,21 @@ FAMILIES: dict[str, Family] = {
             suggest_params=suggest_lightgbm,
             build_estimator=build_lightgbm,
             starting_params={
-                "n_estimators": 150, "learning_rate": 0.05, "num_leaves": 8, "min_child_samples": 20,
-                "subsample": 0.8, "colsample_bytree": 0.9, "reg_lambda": 0.1, "class_weight": None,
+                "n_estimators": 150,
+                "learning_rate": 0.05,
+                "num_leaves": 8,
+                "min_child_samples": 20,
+                "subsample": 0.8,
+                "colsample_bytree": 0.9,
+                "reg_lambda": 0.1,
+                "class_weight": None,
             },
             prunable=True,
-            trusted_types=("collections.OrderedDict", "lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier"),
+            trusted_types=(
+                "collections.OrderedDict",
+                "lightgbm.basic.Booster",
+                "lightgbm.sklearn.LGBMClassifier",
+            ),
         ),
         Family(
             name="knn",
@@ -138,7 +148,10 @@ FAMILIES: dict[str, Family] = {
             build_tuning_estimator=build_svc,
             # libsvm fits grow ~quadratically with rows; a stratified 8k subsample keeps a trial at seconds.
             max_tuning_rows=8_000,
-            trusted_types=("sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration"),
+            trusted_types=(
+                "sklearn.calibration._CalibratedClassifier",
+                "sklearn.calibration._SigmoidCalibration",
+            ),
         ),
     )
 }

@@ -53,11 +53,15 @@ def log_model(pipeline: Pipeline, input_example: pd.DataFrame, registered_model_
     with warnings.catch_warnings():
         # MLflow re-infers a schema from the example and warns about integer columns; ours comes from the
         # contract and already types them, so the hint does not apply.
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message="Hint: Inferred schema contains integer", category=UserWarning
+        )
         return _log_sklearn_model(pipeline, input_example, registered_model_name)
 
 
-def _log_sklearn_model(pipeline: Pipeline, input_example: pd.DataFrame, registered_model_name: str) -> ModelInfo:
+def _log_sklearn_model(
+    pipeline: Pipeline, input_example: pd.DataFrame, registered_model_name: str
+) -> ModelInfo:
     return mlflow.sklearn.log_model(
         pipeline,
         name=ARTIFACT_NAME,

@@ -62,8 +62,17 @@ def record_decision(settings: Settings, decision: dict) -> str:
     """Write one `promotion` run (see the module docstring) and return its id."""
     client = mlflow.MlflowClient()
     experiment_id = ensure_experiment(settings, settings.training_experiment)
-    tags = {key: str(decision[key]) for key in
-            ("decision", "reason", "forced", "candidate_version", "champion_version", "dataset_version")}
+    tags = {
+        key: str(decision[key])
+        for key in (
+            "decision",
+            "reason",
+            "forced",
+            "candidate_version",
+            "champion_version",
+            "dataset_version",
+        )
+    }
     run = client.create_run(experiment_id, run_name="promotion", tags={"kind": "promotion", **tags})
     for key in ("candidate_macro_f1", "champion_macro_f1"):
         if decision[key] is not None:
@@ -90,12 +99,30 @@ def decide(settings: Settings, candidate: ModelVersion, dataset: ProcessedDatase
         mlflow.MlflowClient().set_registered_model_alias(
             settings.registered_model_name, CHAMPION, candidate.version
         )
-    return finish(settings, candidate, champion, candidate_score, champion_score, dataset.version,
-                  "promoted" if promote else "kept", reason, forced=False)
+    return finish(
+        settings,
+        candidate,
+        champion,
+        candidate_score,
+        champion_score,
+        dataset.version,
+        "promoted" if promote else "kept",
+        reason,
+        forced=False,
+    )
 
 
-def finish(settings, candidate, champion, candidate_score, champion_score, dataset_version, decision, reason,
-           forced: bool) -> dict:
+def finish(
+    settings,
+    candidate,
+    champion,
+    candidate_score,
+    champion_score,
+    dataset_version,
+    decision,
+    reason,
+    forced: bool,
+) -> dict:
     """Assemble, record and log a decision."""
     result = {
         "decision": decision,
@@ -144,7 +171,7 @@ def promote_best(settings: Settings) -> dict:
 
 
 def set_champion(settings: Settings, version: int) -> dict:
-    """Force alias `champion` onto `version` (rollback or manual choice); scored and recorded like the rest."""
+    """Force alias `champion` onto `version` (rollback or manual pick), scored and recorded like the rest."""
     configure_mlflow(settings)
     candidate = resolve_version(settings, int(version))
     champion = find_champion(settings)
@@ -155,6 +182,17 @@ def set_champion(settings: Settings, version: int) -> dict:
     cache: dict = {}
     candidate_score = score_version(settings, candidate, dataset, cache) if dataset else None
     champion_score = score_version(settings, champion, dataset, cache) if dataset and champion else None
-    mlflow.MlflowClient().set_registered_model_alias(settings.registered_model_name, CHAMPION, candidate.version)
-    return finish(settings, candidate, champion, candidate_score, champion_score,
-                  dataset.version if dataset else None, "promoted", "forced by operator", forced=True)
+    mlflow.MlflowClient().set_registered_model_alias(
+        settings.registered_model_name, CHAMPION, candidate.version
+    )
+    return finish(
+        settings,
+        candidate,
+        champion,
+        candidate_score,
+        champion_score,
+        dataset.version if dataset else None,
+        "promoted",
+        "forced by operator",
+        forced=True,
+    )

@@ -62,8 +62,11 @@ def log_dataset_inputs(dataset: ProcessedDataset) -> None:
 
 
 def train_family(
-    family: str, settings: Settings, dataset_version: str | None = None,
-    trials: int | None = None, timeout: float | None = None,
+    family: str,
+    settings: Settings,
+    dataset_version: str | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
 ) -> dict:
     """Tune, fit, evaluate and register `family` on a published dataset (default: the latest).
 
@@ -79,7 +82,9 @@ def train_family(
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-{dataset.version}") as run:
         mlflow.set_tags({**tags, "optuna_study": study_name(spec.name, dataset.version)})
         log_dataset_inputs(dataset)
-        study = tune_family(spec, dataset.X_train, dataset.y_train, settings, dataset.version, trials, timeout)
+        study = tune_family(
+            spec, dataset.X_train, dataset.y_train, settings, dataset.version, trials, timeout
+        )
         best = study.best_trial
         params = best.user_attrs["params"]
         mlflow.log_params(params)
@@ -105,8 +110,14 @@ def train_family(
         "test_metrics": evaluation.metrics,
         "seconds": round(time.monotonic() - started, 1),
     }
-    log.info("trained %s v%d: cv macro-F1 %.4f, test macro-F1 %.4f in %.0fs", spec.name, model_version,
-             best.value, evaluation.metrics["macro_f1"], summary["seconds"])
+    log.info(
+        "trained %s v%d: cv macro-F1 %.4f, test macro-F1 %.4f in %.0fs",
+        spec.name,
+        model_version,
+        best.value,
+        evaluation.metrics["macro_f1"],
+        summary["seconds"],
+    )
     return summary
 
 

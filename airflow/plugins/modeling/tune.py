@@ -37,7 +37,12 @@ def score_fold(estimator: ClassifierMixin, X_fit, y_fit, X_val, y_val) -> float:
 
 
 def cross_validate(
-    family: Family, params: Params, X: np.ndarray, y: np.ndarray, folds: Folds, seed: int,
+    family: Family,
+    params: Params,
+    X: np.ndarray,
+    y: np.ndarray,
+    folds: Folds,
+    seed: int,
     trial: optuna.Trial | None = None,
 ) -> float:
     """Mean macro-F1 over `folds`; reports the running mean after each fold so the pruner can stop early."""
@@ -113,8 +118,13 @@ def open_study(family: Family, settings: Settings, dataset_version: str) -> optu
 
 
 def tune_family(
-    family: Family, X_train, y_train, settings: Settings, dataset_version: str,
-    trials: int | None = None, timeout: float | None = None,
+    family: Family,
+    X_train,
+    y_train,
+    settings: Settings,
+    dataset_version: str,
+    trials: int | None = None,
+    timeout: float | None = None,
 ) -> optuna.Study:
     """Tune `family` on TRAIN until the study holds `trials` finished trials or `timeout` seconds pass.
 
@@ -131,8 +141,14 @@ def tune_family(
 
     study = open_study(family, settings, dataset_version)
     remaining = budget - len(study.get_trials(deepcopy=False, states=FINISHED))
-    log.info("tuning %s on %d rows, %d folds: %d trial(s) to run, timeout %s s",
-             family.name, len(y), len(folds), max(remaining, 0), timeout)
+    log.info(
+        "tuning %s on %d rows, %d folds: %d trial(s) to run, timeout %s s",
+        family.name,
+        len(y),
+        len(folds),
+        max(remaining, 0),
+        timeout,
+    )
     if remaining > 0:
         study.optimize(
             make_objective(family, X, y, folds, settings.seed),

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import anyio
-from burnout.settings import Settings
 
+from burnout.settings import Settings
 from burnout_api.core.errors import ModelUnavailable, NoModelYet, UnknownAlias
 from burnout_api.core.loaded_model import BatchPrediction, LoadedModel
 from burnout_api.core.metrics import ServiceMetrics
@@ -127,8 +127,9 @@ class InferenceCore:
 
     # Refreshing --------------------------------------------------------------------------------------------
     def refresh(self) -> Snapshot:
-        """Read the aliases and serve each one, the champion first, publishing every newly loaded version at once;
-        an alias whose new version fails to load stays on its previous one (the error lands in the snapshot)."""
+        """Read the aliases and serve each one, the champion first, publishing each newly loaded version at
+        once; an alias whose new version fails to load stays on its previous one (the error lands in the
+        snapshot)."""
         with self._write_lock:
             self._last_refresh = time.monotonic()
             old, now = self.snapshot, datetime.now(UTC)

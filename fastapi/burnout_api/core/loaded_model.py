@@ -7,11 +7,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
-from etl.contract import CLASSES
 
 from burnout_api.fast_path import FastPath, compile_fast_path
 from burnout_api.features import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
 from burnout_api.validation import RecordBatch, validate_records
+from etl.contract import CLASSES
 
 log = logging.getLogger(__name__)
 FAST_PATH_TOLERANCE = 1e-9

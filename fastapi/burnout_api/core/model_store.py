@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from burnout.settings import Settings
-
 from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
 
 log = logging.getLogger(__name__)
@@ -78,8 +77,9 @@ class ModelStore:
 
     def _mlflow(self):
         if self._client is None:
-            from burnout.tracking import configure_mlflow
             from mlflow import MlflowClient
+
+            from burnout.tracking import configure_mlflow
 
             # The agreed loader resolves models:/ URIs through the process-wide registry URI.
             configure_mlflow(self.settings)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import types as pytypes
 
 import strawberry
-from etl.contract import CLASSES
 from strawberry.scalars import JSON
 
 from burnout_api.features import FEATURE_FIELDS
+from etl.contract import CLASSES
 
 
 def _build_strawberry_type(

@@ -1,5 +1,5 @@
 """Fixtures for the serving unit tests: small pipelines fitted on synthetic records (the agreed preprocessor
-and real estimators) and an in-memory registry standing in for MLflow (the integration tests use a real one)."""
+and real estimators) and an in-memory registry standing in for MLflow (integration tests use a real one)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+from sklearn.pipeline import Pipeline
+
 from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
 from etl.contract import FEATURES, TARGET, burn_rate_to_class
 from etl.preprocess import build_preprocessor
 from etl.synthetic import generate_synthetic
-from sklearn.pipeline import Pipeline
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +89,7 @@ def raw_records(synthetic_frame) -> list[dict]:
 
 
 class FakeStore:
-    """The ModelStore interface over a dict: alias -> version, version -> pipeline; can be made unreachable."""
+    """The ModelStore interface over dicts (alias -> version -> pipeline); can be made unreachable."""
 
     name = "burnout-risk"
 

@@ -1,5 +1,6 @@
-"""The fast path replays the fitted preprocessor with numpy and calls the estimator directly: it must give the
-pipeline's own probabilities (within 1e-9) for every complete record, and refuse pipelines it cannot replay."""
+"""The fast path replays the fitted preprocessor with numpy and calls the estimator directly: it must give
+the pipeline's own probabilities (within 1e-9) for every complete record, and refuse pipelines it cannot
+replay."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import warnings
 
 import numpy as np
 import pytest
-from burnout_api.fast_path import compile_fast_path
-from burnout_api.validation import validate_records
-from etl.contract import FEATURES
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
+
+from burnout_api.fast_path import compile_fast_path
+from burnout_api.validation import validate_records
+from etl.contract import FEATURES
 
 FAMILIES = ["lightgbm_pipeline", "knn_pipeline", "svm_pipeline"]
 

@@ -1,13 +1,14 @@
-"""The GraphQL adapter: the same records and answers as REST, and core errors as GraphQL errors with a code."""
+"""The GraphQL adapter: the same records and answers as REST, core errors as coded GraphQL errors."""
 
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
+
 from burnout_api.core import InferenceCore
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.main import create_app
 from burnout_api.schemas import EXAMPLE_RECORD
-from fastapi.testclient import TestClient
 
 PREDICT = """
 query Predict($records: [EmployeeInput!]!, $model: String! = "champion") {

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
 from burnout_api.core import InferenceCore
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.grpc_api.server import SERVICE_NAME, start_grpc_server
@@ -12,8 +15,6 @@ from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_api.schemas import EXAMPLE_RECORD
 from etl.contract import CLASSES
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 
 def as_message(record: dict) -> pb.Employee:

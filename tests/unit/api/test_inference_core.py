@@ -1,4 +1,4 @@
-"""The inference core over an in-memory registry: readiness, atomic hot swaps, errors, MLflow outages, metrics."""
+"""The inference core over an in-memory registry: readiness, atomic swaps, errors, MLflow outages, metrics."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from burnout_api.core import InvalidInput, ModelUnavailable, NoModelYet, UnknownAlias
 from burnout_api.core.poller import backoff_delay
 from burnout_api.schemas import EXAMPLE_RECORD

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+
 from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
 from burnout_api.fast_path import FastPath
 from burnout_api.validation import validate_records

@@ -6,10 +6,11 @@ import json
 import math
 
 import pytest
+from fastapi.testclient import TestClient
+
 from burnout_api.main import create_app
 from burnout_api.schemas import EXAMPLE_RECORD
 from etl.contract import CLASSES
-from fastapi.testclient import TestClient
 
 
 @pytest.fixture

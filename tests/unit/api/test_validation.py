@@ -7,10 +7,11 @@ import math
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
+
 from burnout_api.schemas import EXAMPLE_RECORD, EmployeeRecord
 from burnout_api.validation import MAX_REPORTED_ERRORS, InvalidInput, decode_json, validate_records
 from etl.contract import BY_NAME, CATEGORICAL_FEATURES, NULLABLE_FEATURES, NUMERIC_FEATURES
-from pydantic import ValidationError
 
 NULLABLE = NULLABLE_FEATURES[0]
 INTEGER = next(n for n in NUMERIC_FEATURES if BY_NAME[n].kind == "integer")
@@ -40,6 +41,7 @@ BAD_RECORDS = {  # case: (record, field named, error type)
     "boolean as a number": (with_value(INTEGER, True), INTEGER, "wrong_type"),
     "fraction in an integer column": (with_value(INTEGER, 2.5), INTEGER, "not_integer"),
     "above the maximum": (with_value(INTEGER, BY_NAME[INTEGER].maximum + 1), INTEGER, "out_of_range"),
+    "integer beyond any float": (with_value(FLOAT, 10**400), FLOAT, "out_of_range"),
     "below the minimum": (with_value(FLOAT, BY_NAME[FLOAT].minimum - 0.1), FLOAT, "out_of_range"),
     "NaN": (with_value(FLOAT, math.nan), FLOAT, "not_finite"),
     "infinity in a nullable column": (with_value(NULLABLE, math.inf), NULLABLE, "not_finite"),

@@ -31,7 +31,7 @@ def dataset(published_settings):
 
 @pytest.fixture(scope="session")
 def make_pipeline(dataset):
-    """Build a served-shape Pipeline (the dataset's fitted preprocessor + a fitted estimator) in milliseconds."""
+    """Build a served-shape Pipeline (the dataset's fitted preprocessor + a fitted estimator), fast."""
     import numpy as np
     from sklearn.pipeline import Pipeline
 

@@ -16,9 +16,16 @@ from modeling.evaluate import evaluate_model, log_evaluation, macro_f1
 
 
 def test_evaluate_model_scores_raw_test_records(dataset, make_pipeline):
-    evaluation = evaluate_model(make_pipeline(KNeighborsClassifier(n_neighbors=9)), dataset.test_raw,
-                                dataset.y_test)
-    assert set(evaluation.metrics) == {"macro_f1", "accuracy", "precision_macro", "recall_macro", "roc_auc_ovr"}
+    evaluation = evaluate_model(
+        make_pipeline(KNeighborsClassifier(n_neighbors=9)), dataset.test_raw, dataset.y_test
+    )
+    assert set(evaluation.metrics) == {
+        "macro_f1",
+        "accuracy",
+        "precision_macro",
+        "recall_macro",
+        "roc_auc_ovr",
+    }
     assert all(0 <= value <= 1 for value in evaluation.metrics.values())
     assert evaluation.metrics["roc_auc_ovr"] > 0.7  # synthetic data is learnable: a real signal, not noise
     assert evaluation.confusion.shape == (3, 3)
@@ -32,22 +39,28 @@ def test_evaluate_model_scores_raw_test_records(dataset, make_pipeline):
 
 def test_macro_f1_ranks_a_real_model_above_a_constant_one(dataset, make_pipeline):
     good = macro_f1(make_pipeline(KNeighborsClassifier(n_neighbors=9)), dataset.test_raw, dataset.y_test)
-    constant = macro_f1(make_pipeline(DummyClassifier(strategy="most_frequent")), dataset.test_raw,
-                        dataset.y_test)
+    constant = macro_f1(
+        make_pipeline(DummyClassifier(strategy="most_frequent")), dataset.test_raw, dataset.y_test
+    )
     assert constant < 0.35 < good
 
 
-def test_log_evaluation_writes_metrics_report_and_confusion_png(published_settings, dataset, make_pipeline,
-                                                               tmp_path):
-    evaluation = evaluate_model(make_pipeline(KNeighborsClassifier(n_neighbors=9)), dataset.test_raw,
-                                dataset.y_test)
+def test_log_evaluation_writes_metrics_report_and_confusion_png(
+    published_settings, dataset, make_pipeline, tmp_path
+):
+    evaluation = evaluate_model(
+        make_pipeline(KNeighborsClassifier(n_neighbors=9)), dataset.test_raw, dataset.y_test
+    )
     with mlflow.start_run(experiment_id=ensure_experiment(published_settings, "evaluate-test")) as run:
         log_evaluation(evaluation)
     logged = mlflow.get_run(run.info.run_id).data.metrics
     assert logged["test_macro_f1"] == evaluation.metrics["macro_f1"]
     assert logged["test_roc_auc_ovr"] == evaluation.metrics["roc_auc_ovr"]
-    folder = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="evaluation",
-                                                      dst_path=str(tmp_path)))
+    folder = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id, artifact_path="evaluation", dst_path=str(tmp_path)
+        )
+    )
     assert (folder / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     matrix = json.loads((folder / "confusion_matrix.json").read_text())
     assert matrix["labels"] == list(CLASSES)

@@ -31,7 +31,9 @@ def test_pip_requirements_pin_the_installed_versions():
     assert pins["skops"] == version("skops")
 
 
-def test_log_model_registers_a_skops_model_that_load_model_restores(published_settings, dataset, make_pipeline):
+def test_log_model_registers_a_skops_model_that_load_model_restores(
+    published_settings, dataset, make_pipeline
+):
     settings = published_settings.model_copy(update={"registered_model_name": "io-roundtrip"})
     pipeline = make_pipeline(KNeighborsClassifier(n_neighbors=7))
     with mlflow.start_run(experiment_id=ensure_experiment(settings, "io-test")):
@@ -64,8 +66,9 @@ def test_log_model_stores_raw_records_as_input_example(published_settings, datas
 def test_load_model_refuses_a_pickled_model(published_settings, make_pipeline):
     pipeline = make_pipeline(KNeighborsClassifier(n_neighbors=3))
     with mlflow.start_run(experiment_id=ensure_experiment(published_settings, "io-test")):
-        info = mlflow.sklearn.log_model(pipeline, name="model", serialization_format="cloudpickle",
-                                        pip_requirements=pip_requirements())
+        info = mlflow.sklearn.log_model(
+            pipeline, name="model", serialization_format="cloudpickle", pip_requirements=pip_requirements()
+        )
     with pytest.raises(ValueError, match="refusing to unpickle"):
         load_model(info.model_uri)
 

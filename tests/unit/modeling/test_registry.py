@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
@@ -39,10 +41,8 @@ def client(registry):
     """A clean slate: no champion at the start of each test."""
     configure_mlflow(registry)
     client = mlflow.MlflowClient()
-    try:
+    with contextlib.suppress(MlflowException):  # no champion yet
         client.delete_registered_model_alias(registry.registered_model_name, CHAMPION)
-    except MlflowException:
-        pass
     return client
 
 

@@ -38,7 +38,9 @@ def test_tune_family_logs_each_trial_as_nested_run_and_resumes_the_study(publish
 
     configure_mlflow(settings)
     children = mlflow.search_runs(
-        [experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'", output_format="list"
+        [experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        output_format="list",
     )
     assert len(children) == 2
     assert all(0 < run.data.metrics["cv_macro_f1"] <= 1 for run in children)
@@ -53,7 +55,9 @@ def test_tune_family_logs_each_trial_as_nested_run_and_resumes_the_study(publish
 
 def test_tune_family_stops_at_timeout(published_settings, train_split):
     started = time.monotonic()
-    study = tune_family(FAMILIES["knn"], *train_split, published_settings, "timeout-v1", trials=10_000, timeout=1)
+    study = tune_family(
+        FAMILIES["knn"], *train_split, published_settings, "timeout-v1", trials=10_000, timeout=1
+    )
     assert 1 <= _finished(study) < 10_000
     assert time.monotonic() - started < 30
 
@@ -74,7 +78,10 @@ class _AlwaysPrune:
 
 def test_cross_validate_prunes_prunable_family_after_first_fold(train_split):
     X, y = np.asarray(train_split[0], dtype=float), np.asarray(train_split[1])
-    folds = [(np.arange(0, len(y), 2), np.arange(1, len(y), 2)), (np.arange(1, len(y), 2), np.arange(0, len(y), 2))]
+    folds = [
+        (np.arange(0, len(y), 2), np.arange(1, len(y), 2)),
+        (np.arange(1, len(y), 2), np.arange(0, len(y), 2)),
+    ]
     trial = _AlwaysPrune()
     with pytest.raises(optuna.TrialPruned):
         cross_validate(FAMILIES["lightgbm"], FAMILIES["lightgbm"].starting_params, X, y, folds, 0, trial)
