@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
+
 from burnout.dag_defaults import ETL_TIMEOUT, PROCESSED_DATASET_ASSET, START_DATE, task_defaults
 
 PROCESSED_DATASET = Asset(PROCESSED_DATASET_ASSET)

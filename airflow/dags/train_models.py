@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow.sdk import Asset, Param, Variable, dag, task
+
 from burnout.dag_defaults import (
     BUDGET_PARAMS,
     BUDGET_VARIABLES,

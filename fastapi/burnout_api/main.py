@@ -19,7 +19,12 @@ from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 # MLflow's HTTP client retries for minutes by default; the core retries on its own schedule and keeps serving.
-MLFLOW_CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+# Download progress bars would only clutter the service's log.
+MLFLOW_CLIENT_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
 GRPC_GRACE_S = 5.0
 
 
@@ -64,23 +69,25 @@ def serve(settings: Settings) -> None:
     threadpool_limits(limits=1)
     core = InferenceCore(settings)
     core.start()
-    grpc_server, _ = start_grpc_server(core, settings.api_host, settings.grpc_port)
-    config = uvicorn.Config(
-        create_app(settings, core),
-        host=settings.api_host,
-        port=settings.api_port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        lifespan="on",
-        log_config=None,
-    )
+    grpc_server = None
     try:
+        grpc_server, _ = start_grpc_server(core, settings.api_host, settings.grpc_port)
+        config = uvicorn.Config(
+            create_app(settings, core),
+            host=settings.api_host,
+            port=settings.api_port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            lifespan="on",
+            log_config=None,
+        )
         with _signals_logged():
             uvicorn.Server(config).run()  # returns after a graceful HTTP shutdown on SIGINT/SIGTERM
     finally:
         log.info("stopping gRPC (%.0f s grace) and the alias poller", GRPC_GRACE_S)
-        grpc_server.stop(GRPC_GRACE_S).wait()
+        if grpc_server is not None:
+            grpc_server.stop(GRPC_GRACE_S).wait()
         core.stop()
 
 

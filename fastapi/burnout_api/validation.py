@@ -124,7 +124,7 @@ def _check_numeric(record: dict, index: int, errors: list[FieldError]) -> list[f
             if value is None:
                 row.append(math.nan)
                 continue
-        # Python ints are exact and unbounded (math.isfinite would overflow on 10**400): only floats need these.
+        # Python ints are exact and unbounded (math.isfinite overflows on 10**400): only floats need these.
         if type(value) is float and not math.isfinite(value):
             errors.append(FieldError(index, name, "not_finite", f"must be a finite number, got {value}"))
         elif integral and type(value) is float and not value.is_integer():

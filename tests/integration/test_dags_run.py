@@ -11,7 +11,7 @@ from datetime import timedelta
 import mlflow
 import pytest
 
-from burnout.airflow_runner import load_dag, run_dag
+from burnout.airflow_runner import DagRunFailed, load_dag, require_success, run_dag
 from burnout.dag_defaults import PROCESSED_DATASET_ASSET
 from burnout.dag_steps import ingest_raw_data
 
@@ -178,4 +178,6 @@ def test_unreachable_lake_is_retried_then_fails_run_clearly(airflow_home, lake_a
     assert "task etl_mlflow.run_etl FAILED after 2 tries" in caplog.text
     assert closed in caplog.text  # the log line names the endpoint it could not reach
     assert "ended failed: failed tasks ['run_etl']" in caplog.text
+    with pytest.raises(DagRunFailed, match=f"failed tasks run_etl .*FAILED after 2 tries.*{closed}"):
+        require_success(result)  # what `burnout demo` reports in one line
     assert published_versions(settings) == []  # nothing half-written became visible

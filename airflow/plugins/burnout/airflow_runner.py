@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from burnout.settings import Settings, get_settings
+from burnout.dag_defaults import TASK_FAILURE_LOGGER
+from burnout.settings import Settings
+from burnout.task_environment import settings_in_environment
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +95,12 @@ def run_dag(dag, settings: Settings, conf: dict[str, Any] | None = None) -> dict
     """Run one DagRun of `dag` in this process with `settings` handed to its tasks; returns the run's state,
     each task's state and tries, and the tasks' return values."""
     started = time.monotonic()
-    with settings_in_environment(settings), _airflow_logs_to_stderr():
+    failures = _FailureLines()
+    with settings_in_environment(settings), _airflow_logs_to_stderr(), failures.collecting():
         dag_run = dag.test(run_conf=conf or {})
     summary = summarize_run(dag_run)
     summary["seconds"] = round(time.monotonic() - started, 1)
+    summary["errors"] = failures.lines
     if summary["state"] == "success":
         log.info("DAG run %s/%s succeeded in %.1fs", dag.dag_id, summary["run_id"], summary["seconds"])
     else:
@@ -111,11 +115,12 @@ def run_dag(dag, settings: Settings, conf: dict[str, Any] | None = None) -> dict
 
 
 def require_success(summary: dict[str, Any]) -> dict[str, Any]:
-    """Raise `DagRunFailed` naming the failed tasks unless the run in `summary` succeeded."""
+    """Raise `DagRunFailed` naming the failed tasks and why, unless the run in `summary` succeeded."""
     if summary["state"] != "success":
+        why = "; ".join(summary.get("errors") or []) or "the task log above says why"
         raise DagRunFailed(
             f"DAG run {summary['dag_id']}/{summary['run_id']} {summary['state']}: failed tasks "
-            f"{', '.join(summary['failed_tasks']) or 'none'} (the task log above says why)"
+            f"{', '.join(summary['failed_tasks']) or 'none'} ({why})"
         )
     return summary
 
@@ -162,37 +167,24 @@ def summarize_run(dag_run) -> dict[str, Any]:
     }
 
 
-def settings_to_environment(settings: Settings) -> dict[str, str | None]:
-    """`settings` as BURNOUT_* variables (None = unset), the way tasks read them back with get_settings()."""
-    env: dict[str, str | None] = {}
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if value is not None and hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[f"BURNOUT_{name.upper()}"] = None if value is None else str(value)
-    return env
+class _FailureLines(logging.Handler):
+    """Collects the one-line reasons that burnout.dag_defaults.log_task_failure logs while a run goes on."""
 
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.lines: list[str] = []
 
-@contextlib.contextmanager
-def settings_in_environment(settings: Settings) -> Iterator[None]:
-    """Hand `settings` to in-process tasks through the environment, restoring it afterwards."""
-    wanted = settings_to_environment(settings)
-    saved = {name: os.environ.get(name) for name in wanted}
-    _apply_environment(wanted)
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        _apply_environment(saved)
-        get_settings.cache_clear()
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
-
-def _apply_environment(values: dict[str, str | None]) -> None:
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[None]:
+        logger = logging.getLogger(TASK_FAILURE_LOGGER)
+        logger.addHandler(self)
+        try:
+            yield
+        finally:
+            logger.removeHandler(self)
 
 
 @contextlib.contextmanager

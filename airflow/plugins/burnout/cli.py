@@ -38,6 +38,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
 
 def _run(fn, *args, **kwargs):
     """Call a library function, turning user errors into one clear line instead of a traceback."""
+    from burnout.airflow_runner import DagRunFailed
     from etl.errors import InputError
 
     try:
@@ -45,6 +46,9 @@ def _run(fn, *args, **kwargs):
     except (InputError, UserError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
+    except DagRunFailed as exc:  # the failed task's own log line, above, says why
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
 
 
 @app.command("generate-data")

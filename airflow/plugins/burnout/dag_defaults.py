@@ -8,7 +8,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-log = logging.getLogger("burnout.dags")
+TASK_FAILURE_LOGGER = "burnout.dags"
+log = logging.getLogger(TASK_FAILURE_LOGGER)
 
 OWNER = "burnout-mlops"
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)

@@ -1,8 +1,9 @@
 """The inference core: the only part of the service that knows about MLflow."""
 
 from burnout_api.core.errors import InvalidInput, ModelUnavailable, NoModelYet, Unauthorized, UnknownAlias
-from burnout_api.core.inference import CHAMPION, InferenceCore, Snapshot
+from burnout_api.core.inference import InferenceCore
 from burnout_api.core.loaded_model import BatchPrediction, LoadedModel, ModelMetadata
+from burnout_api.core.snapshot import CHAMPION, Snapshot
 
 __all__ = [
     "CHAMPION",

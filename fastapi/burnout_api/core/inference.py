@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import anyio
@@ -22,24 +21,19 @@ from burnout_api.core.loaded_model import BatchPrediction, LoadedModel
 from burnout_api.core.metrics import ServiceMetrics
 from burnout_api.core.model_store import ModelStore
 from burnout_api.core.poller import Poller
+from burnout_api.core.snapshot import (
+    CHAMPION,
+    Snapshot,
+    describe_alias,
+    describe_readiness,
+    list_aliases,
+)
 from burnout_api.validation import InvalidInput, decode_json, validate_records
 
 log = logging.getLogger(__name__)
-CHAMPION = "champion"
 # A request for an alias we have not seen refreshes the registry at most this often.
 ON_DEMAND_REFRESH_S = 1.0
 INLINE_RECORDS, INLINE_BYTES = 32, 16_384
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the service serves now; never mutated after it is published."""
-
-    models: dict[str, LoadedModel] = field(default_factory=dict)
-    registry: dict[str, int] = field(default_factory=dict)
-    mlflow: str = "unknown"  # "reachable" | "unreachable" | "unknown" (not polled yet)
-    last_error: str | None = None
-    checked_at: datetime | None = None
 
 
 class InferenceCore:
@@ -185,44 +179,17 @@ class InferenceCore:
 
     def readiness(self) -> dict:
         """Whether a champion is served, and why not; the body of /ready."""
-        snapshot = self.snapshot
-        champion = snapshot.models.get(CHAMPION)
-        if champion is not None:
-            state = "ready"
-        elif snapshot.checked_at is None:
-            state = "starting"
-        elif snapshot.mlflow == "unreachable":
-            state = "mlflow_unreachable"
-        elif CHAMPION in snapshot.registry:
-            state = "loading_failed"
-        else:
-            state = "no_model"
-        return {
-            "ready": champion is not None,
-            "state": state,
-            "mlflow": snapshot.mlflow,
-            "champion_version": champion.metadata.version if champion else None,
-            "last_error": snapshot.last_error,
-            "checked_at": snapshot.checked_at.isoformat() if snapshot.checked_at else None,
-        }
+        return describe_readiness(self.snapshot)
 
     def list_models(self) -> list[dict]:
         """Every alias of the registered model (as last read) with the metadata of those loaded."""
         snapshot = self.snapshot
-        aliases = sorted(snapshot.registry.keys() | snapshot.models.keys(), key=lambda a: (a != CHAMPION, a))
-        return [self._describe_alias(alias, snapshot) for alias in aliases]
+        return [describe_alias(alias, snapshot) for alias in list_aliases(snapshot)]
 
     def describe_model(self, alias: str) -> dict:
         """Metadata of the model behind `alias`, loading it if needed (blocking)."""
         self.ensure_alias(alias)
-        return self._describe_alias(alias, self.snapshot)
-
-    @staticmethod
-    def _describe_alias(alias: str, snapshot: Snapshot) -> dict:
-        model = snapshot.models.get(alias)
-        if model is None:
-            return {"alias": alias, "version": snapshot.registry.get(alias), "loaded": False}
-        return {"alias": alias, **model.metadata.as_dict(), "loaded": True}
+        return describe_alias(alias, self.snapshot)
 
 
 def _describe(exc: BaseException) -> str:

@@ -28,7 +28,6 @@ class ModelMetadata:
     dataset_version: str | None
     test_metrics: dict[str, float]
     loaded_at: datetime
-    source: str | None = None
     fast_path: bool = False
 
     def as_dict(self) -> dict:
@@ -60,6 +59,7 @@ class LoadedModel:
         model_classes = [_class_name(c) for c in pipeline.classes_]
         # Columns of the model's probabilities in CLASSES order (-1: a class the model never saw).
         self._order = np.array([model_classes.index(c) if c in model_classes else -1 for c in CLASSES])
+        self._unseen = self._order < 0 if (self._order < 0).any() else None
         self._labels = model_classes
         self.fast = _checked_fast_path(pipeline) if use_fast_path else None
         self.metadata = replace(metadata, fast_path=self.fast is not None)
@@ -69,8 +69,8 @@ class LoadedModel:
         proba = self.predict_model_proba(batch)
         labels = [self._labels[i] for i in proba.argmax(axis=1).tolist()]
         ordered = proba[:, self._order]
-        if (self._order < 0).any():
-            ordered[:, self._order < 0] = 0.0
+        if self._unseen is not None:
+            ordered[:, self._unseen] = 0.0
         return BatchPrediction(self.metadata, labels, ordered)
 
     def predict_model_proba(self, batch: RecordBatch) -> np.ndarray:

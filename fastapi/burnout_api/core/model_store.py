@@ -57,7 +57,6 @@ class ModelStore:
                 if k.startswith(TEST_METRIC_PREFIX)
             },
             loaded_at=datetime.now(UTC),
-            source=model_version.source,
         )
         loaded = LoadedModel(pipeline, metadata)
         log.info(
@@ -70,19 +69,19 @@ class ModelStore:
         return loaded
 
     def _load_pipeline(self, uri: str):
+        from burnout.tracking import configure_mlflow
+
         loader = self._loader
         if loader is None:
             from modeling.model_io import load_model as loader
+        # The agreed loader resolves models:/ URIs through the process-wide registry URI: point it at ours.
+        configure_mlflow(self.settings)
         return loader(uri)
 
     def _mlflow(self):
         if self._client is None:
             from mlflow import MlflowClient
 
-            from burnout.tracking import configure_mlflow
-
-            # The agreed loader resolves models:/ URIs through the process-wide registry URI.
-            configure_mlflow(self.settings)
             uri = self.settings.mlflow_tracking_uri
             self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return self._client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from burnout.bench.cases import (
     GRPC_UNARY_C8,
     INPROC_1,

@@ -8,6 +8,7 @@ import json
 import threading
 
 import pytest
+
 from burnout.bench.load import find_wrk, measurement_from_wrk, parse_wrk_output, run_wrk, write_load_files
 
 SUMMARY = {

@@ -4,6 +4,7 @@ summary."""
 from __future__ import annotations
 
 import pytest
+
 from burnout.bench.data import resolve_dataset
 from burnout.bench.pipeline_bench import describe_budget, isolated_settings, summarize_pipeline
 from burnout.settings import Settings
@@ -53,7 +54,11 @@ def test_isolated_settings_ignore_callers_locations(make_settings, tmp_path, mon
 
 
 def test_describe_budget_knows_the_default(tmp_path):
-    assert describe_budget(Settings(_env_file=None, home=tmp_path)) == ("30 trials, 5-fold CV", True)
+    default = Settings(_env_file=None, home=tmp_path)
+    text, is_default = describe_budget(default)
+    assert is_default and text.startswith(f"{default.tuning_trials} trials, {default.cv_folds}-fold CV")
+    untimed = Settings(_env_file=None, home=tmp_path, tuning_trials=2, cv_folds=2, tuning_timeout_s=None)
+    assert describe_budget(untimed) == ("2 trials, 2-fold CV", False)
     small = Settings(_env_file=None, home=tmp_path, tuning_trials=2, cv_folds=2, tuning_timeout_s=60)
     assert describe_budget(small) == ("2 trials, 2-fold CV, 60 s per family", False)
 

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 from burnout.bench.records import (
     load_sample_records,
     missing_share,

@@ -8,6 +8,7 @@ import json
 
 import psutil
 import pytest
+
 from burnout.bench import cases
 from burnout.bench.load import find_wrk
 from burnout.bench.run import run_bench

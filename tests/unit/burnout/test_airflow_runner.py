@@ -1,38 +1,10 @@
-"""Handing settings to in-process DAG tasks through the environment, and Airflow's environment."""
+"""Airflow's environment for in-process runs, and how a failed run is reported."""
 
 from __future__ import annotations
 
-import os
+import pytest
 
-from burnout.airflow_runner import DAGS_FOLDER, airflow_environment, settings_in_environment
-from burnout.settings import Settings, get_settings
-
-
-def test_settings_in_environment_reach_get_settings(make_settings, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # no .env
-    settings = make_settings(tuning_trials=3, reload_token="t0ken", api_url="http://api:1")
-    monkeypatch.setenv("BURNOUT_S3_ENDPOINT_URL", "http://stale:9000")  # must not leak into the run
-    get_settings.cache_clear()
-
-    with settings_in_environment(settings):
-        seen = get_settings()
-
-    assert seen.home == settings.home and seen.lake_root == settings.lake_root
-    assert seen.tuning_trials == 3 and seen.api_url == "http://api:1"
-    assert seen.reload_token.get_secret_value() == "t0ken"
-    assert seen.s3_endpoint_url is None
-    assert seen.model_dump() == settings.model_dump()
-
-
-def test_settings_in_environment_restores_environment(make_settings, monkeypatch):
-    monkeypatch.setenv("BURNOUT_TUNING_TRIALS", "9")
-    monkeypatch.delenv("BURNOUT_HOME", raising=False)
-
-    with settings_in_environment(make_settings(tuning_trials=2)):
-        assert os.environ["BURNOUT_TUNING_TRIALS"] == "2"
-
-    assert os.environ["BURNOUT_TUNING_TRIALS"] == "9" and "BURNOUT_HOME" not in os.environ
-    get_settings.cache_clear()
+from burnout.airflow_runner import DAGS_FOLDER, DagRunFailed, airflow_environment, require_success
 
 
 def test_airflow_environment_uses_sqlite_under_home_and_project_dags(tmp_path):
@@ -46,10 +18,22 @@ def test_airflow_environment_uses_sqlite_under_home_and_project_dags(tmp_path):
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
 
 
-def test_settings_roundtrip_keeps_types(make_settings):
-    settings = make_settings(tuning_timeout_s=12.5)
+def test_require_success_names_failed_tasks_and_why():
+    summary = {
+        "dag_id": "etl_mlflow",
+        "run_id": "r1",
+        "state": "failed",
+        "failed_tasks": ["run_etl"],
+        "errors": ["task etl_mlflow.run_etl FAILED after 4 tries: InputError: cannot read s3://raw/x"],
+    }
 
-    with settings_in_environment(settings):
-        rebuilt = Settings(_env_file=None)
+    with pytest.raises(
+        DagRunFailed, match=r"failed tasks run_etl \(task etl_mlflow.run_etl FAILED .*s3://raw/x\)"
+    ):
+        require_success(summary)
 
-    assert rebuilt.tuning_timeout_s == 12.5
+
+def test_require_success_passes_a_successful_run_through():
+    summary = {"dag_id": "d", "run_id": "r", "state": "success", "failed_tasks": [], "errors": []}
+
+    assert require_success(summary) is summary

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+
 from burnout.dag_steps import find_raw_csv, ingest_raw_data, pick_dataset_version, resolve_budget, to_plain
 from etl.errors import InputError
 from etl.lake import lake_from_settings

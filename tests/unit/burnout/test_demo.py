@@ -7,6 +7,7 @@ import json
 import shlex
 
 import pytest
+
 from burnout.demo import describe_usage, mlflow_ui_command, summarize_pipeline
 
 
@@ -34,8 +35,9 @@ def test_rest_example_is_a_valid_batch(usage):
 
 
 def test_graphql_example_validates_against_the_schema(usage):
-    from burnout_api.graphql_api.schema import build_graphql_router
     from graphql import parse, validate
+
+    from burnout_api.graphql_api.schema import build_graphql_router
 
     query = json.loads(_payload(usage, "curl -s -X POST http://localhost:8801/graphql"))["query"]
     schema = build_graphql_router(core=None).schema._schema
@@ -44,8 +46,9 @@ def test_graphql_example_validates_against_the_schema(usage):
 
 
 def test_grpcurl_example_parses_as_predict_request(usage):
-    from burnout_api.grpc_gen import burnout_pb2
     from google.protobuf import json_format
+
+    from burnout_api.grpc_gen import burnout_pb2
 
     request = json_format.Parse(_payload(usage, "grpcurl"), burnout_pb2.PredictRequest())
 

@@ -4,6 +4,7 @@ params, retries and documentation."""
 from __future__ import annotations
 
 import pytest
+
 from burnout.dag_defaults import OWNER, PROCESSED_DATASET_ASSET
 
 FAMILY_DAGS = {"train_lightgbm", "train_knn", "train_svm"}
@@ -12,6 +13,7 @@ FAMILY_DAGS = {"train_lightgbm", "train_knn", "train_svm"}
 @pytest.fixture(scope="module")
 def dagbag(airflow_home):
     from airflow.dag_processing.dagbag import DagBag
+
     from burnout.airflow_runner import DAGS_FOLDER
 
     return DagBag(dag_folder=str(DAGS_FOLDER))
@@ -86,6 +88,7 @@ def test_retry_network_tasks_with_exponential_backoff(dagbag):
 
 def test_train_families_in_parallel_with_mapping(dagbag):
     from airflow.sdk.definitions.mappedoperator import MappedOperator
+
     from modeling.families import FAMILIES
 
     pipeline = dagbag.get_dag("burnout_pipeline")

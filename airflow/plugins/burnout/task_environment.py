@@ -1,0 +1,43 @@
+"""Hand a Settings object to code that reads `get_settings()`, e.g. DAG tasks that `dag.test()` runs in this
+process: the settings travel as BURNOUT_* environment variables, exactly as compose hands them to workers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from burnout.settings import Settings, get_settings
+
+
+def settings_to_environment(settings: Settings) -> dict[str, str | None]:
+    """`settings` as BURNOUT_* variables (None = unset), the way tasks read them back with get_settings()."""
+    env: dict[str, str | None] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is not None and hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"BURNOUT_{name.upper()}"] = None if value is None else str(value)
+    return env
+
+
+@contextlib.contextmanager
+def settings_in_environment(settings: Settings) -> Iterator[None]:
+    """Hand `settings` to in-process tasks through the environment, restoring it afterwards."""
+    wanted = settings_to_environment(settings)
+    saved = {name: os.environ.get(name) for name in wanted}
+    _apply_environment(wanted)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        _apply_environment(saved)
+        get_settings.cache_clear()
+
+
+def _apply_environment(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
