@@ -111,35 +111,35 @@ def mlflow_server(tmp_path_factory, postgres_url) -> Iterator[str]:
     root = tmp_path_factory.mktemp("mlflow-server")
     backend = postgres_url or f"sqlite:///{root / 'mlflow.db'}"
     port = free_port()
-    log = open(root / "server.log", "w")
-    process = subprocess.Popen(
-        [
-            str(VENV_BIN / "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            backend,
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--serve-artifacts",
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=root,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/health", timeout=120, process=process)
-    except Exception:
+    with open(root / "server.log", "w") as log:
+        process = subprocess.Popen(
+            [
+                str(VENV_BIN / "mlflow"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                backend,
+                "--artifacts-destination",
+                str(root / "artifacts"),
+                "--serve-artifacts",
+                "--workers",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_http(f"{url}/health", timeout=120, process=process)
+        except Exception:
+            stop_process(process)
+            raise RuntimeError((root / "server.log").read_text()[-3000:]) from None
+        yield url
         stop_process(process)
-        raise RuntimeError((root / "server.log").read_text()[-3000:]) from None
-    yield url
-    stop_process(process)
 
 
 @pytest.fixture

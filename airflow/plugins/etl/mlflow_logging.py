@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 @contextmanager
 def etl_run(settings: Settings, dataset_version: str) -> Iterator[str]:
     """Open an MLflow run for one ETL publication; yield its id; close it FINISHED, or FAILED on error."""
-    from burnout.tracking import ensure_experiment
     from mlflow import MlflowClient
+
+    from burnout.tracking import ensure_experiment
 
     experiment_id = ensure_experiment(settings, settings.etl_experiment)
     client = MlflowClient()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from burnout.processes import find_marked, read_running, start_detached, stop_tree, wait_until_answers
 
 # A parent that starts a grandchild in a session of its own (as Airflow's task supervisor does), then waits.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from etl.clean import MISSING_TARGET, TWO_OR_MORE_MISSING, clean_records
 from etl.contract import DROPPED, FEATURES, TARGET
 

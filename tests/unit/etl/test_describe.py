@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from etl.contract import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
 from etl.describe import describe_features
 from etl.mlflow_logging import collect_metrics

@@ -4,6 +4,7 @@ path, a file:// URI, an s3:// URI or the raw object in the lake."""
 from __future__ import annotations
 
 import pytest
+
 from etl.errors import InputError
 from etl.ingest import read_input, upload_raw
 from etl.lake import lake_from_settings

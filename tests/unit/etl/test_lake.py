@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from etl.errors import InputError
 from etl.lake import Lake, LocalLake, S3Lake, lake_from_settings, parse_s3_uri
 

@@ -4,6 +4,7 @@ and inputs that are not a CSV table at all rejected with a clear InputError."""
 from __future__ import annotations
 
 import pytest
+
 from etl.errors import InputError
 from etl.parse_csv import LINE, QUARANTINE_COLUMNS, parse_csv
 

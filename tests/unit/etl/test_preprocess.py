@@ -9,6 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
 from etl.clean import clean_records
 from etl.contract import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
 from etl.preprocess import (
@@ -20,8 +23,6 @@ from etl.preprocess import (
     transform_features,
 )
 from etl.split import split_train_test
-from sklearn.compose import ColumnTransformer
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 import pytest
+
 from etl.dataset import latest_version, load_dataset
 from etl.errors import InputError
 from etl.lake import LocalLake, lake_from_settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from etl.clean import clean_records
 from etl.contract import CLASSES, TARGET
 from etl.errors import InputError

@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+
 from etl.clean import clean_records
 from etl.contract import COLUMNS, FEATURES, NULLABLE_FEATURES, RAW_COLUMNS, TARGET
 from etl.parse_csv import parse_csv
@@ -13,8 +16,6 @@ from etl.preprocess import fit_preprocessor, transform_features
 from etl.split import label_classes, split_train_test
 from etl.synthetic import generate_synthetic, write_synthetic_csv
 from etl.validate import validate_records
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 
 
 @pytest.fixture(scope="module")

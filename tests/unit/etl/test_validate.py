@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from etl.contract import COLUMNS, NULLABLE_FEATURES, RAW_COLUMNS, TARGET, Column
 from etl.errors import InputError
 from etl.parse_csv import LINE, QUARANTINE_COLUMNS, REASON, RECORD, parse_csv
