@@ -1,18 +1,21 @@
-"""A numpy re-enactment of the fitted preprocessor for complete records, feeding the estimator's fastest exact
-predict: the model's own probabilities without paying pandas, the ColumnTransformer and sklearn's input checks
-on every request.
+"""A numpy re-enactment of the fitted preprocessor, feeding the estimator's fastest exact predict: the model's
+own probabilities without paying pandas, the ColumnTransformer and sklearn's input checks on every request.
 
-It is exact because it performs the same float64 operations in the same order: imputers leave complete rows
-untouched, StandardScaler subtracts `mean_` then divides by `scale_`, one-hot writes 1.0 at the fitted
-category's column. Anything it does not know how to replay exactly makes `compile_fast_path` return None and
-the model answers through its pipeline; the core also checks every fast path against the pipeline on probe
-records before using it.
+It is exact because it performs the same float64 operations in the same order: imputers fill only the
+missing cells, with the fitted statistics (SimpleImputer) or with IterativeImputer's own rounds (the initial
+fill, then each fitted per-feature regressor's prediction on the rows missing that feature, clipped as sklearn
+clips);
+StandardScaler subtracts `mean_` then divides by `scale_`; one-hot writes 1.0 at the fitted category's column.
+Anything it does not know how to replay exactly makes `compile_fast_path` return None and the model answers
+through its pipeline; the core also checks every fast path against the pipeline on probe records (complete
+and with missing values) before using it.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,8 +24,10 @@ import numpy as np
 from etl.contract import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 log = logging.getLogger(__name__)
-# Below this many rows a single thread beats LightGBM's OpenMP start-up; above it, use every core.
+# Below this many rows a single thread beats LightGBM's OpenMP start-up; above it, use every core (explicitly:
+# `burnout serve` limits OpenMP's default to one thread).
 _SINGLE_THREAD_ROWS = 256
+_CORES = os.cpu_count() or 1
 
 
 class Unsupported(Exception):
@@ -33,7 +38,8 @@ class Unsupported(Exception):
 class _NumericBlock:
     source: np.ndarray  # positions in the contract's numeric columns
     target: slice  # output columns
-    ops: tuple[tuple[str, np.ndarray], ...]  # ("sub" | "div", vector), in order
+    # In order: ("sub" | "div", vector), or ("impute", function filling the NaNs of its argument in place).
+    ops: tuple[tuple[str, object], ...]
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,8 @@ class _OneHotColumn:
 
 
 class FastPath:
-    """Scores complete records from a `RecordBatch`'s arrays; probabilities in the estimator's class order."""
+    """Scores records from a `RecordBatch`'s arrays (NaN = missing); probabilities in the estimator's class
+    order."""
 
     def __init__(
         self,
@@ -60,15 +67,17 @@ class FastPath:
         self._predict_proba = predict_proba
 
     def transform(self, numeric: np.ndarray, categorical: list[tuple[str, ...]]) -> np.ndarray:
-        """The preprocessor's output for complete records."""
+        """The preprocessor's output."""
         out = np.zeros((numeric.shape[0], self.width))
         for block in self._numeric:
-            values = numeric[:, block.source]
-            for op, vector in block.ops:
+            values = numeric[:, block.source]  # a copy: the ops work in place
+            for op, argument in block.ops:
                 if op == "sub":
-                    values -= vector
+                    values -= argument
+                elif op == "div":
+                    values /= argument
                 else:
-                    values /= vector
+                    argument(values)
             out[:, block.target] = values
         for column in self._onehot:
             lookup, source = column.columns, column.source
@@ -119,21 +128,22 @@ def _compile(pipeline) -> FastPath:
     return FastPath(width, numeric, onehot, _estimator_proba(estimator), np.asarray(estimator.classes_))
 
 
-def _numeric_ops(transformer) -> tuple[tuple[str, np.ndarray], ...]:
+def _numeric_ops(transformer) -> tuple[tuple[str, object], ...]:
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
     steps = [s for _, s in transformer.steps] if isinstance(transformer, Pipeline) else [transformer]
-    ops: list[tuple[str, np.ndarray]] = []
+    ops: list[tuple[str, object]] = []
     for step in steps:
         if step == "passthrough" or step is None:
             continue
         if isinstance(step, SimpleImputer) or type(step).__name__ == "IterativeImputer":
-            # An imputer leaves complete rows as they are, unless it adds indicator columns, drops an
-            # all-missing feature or treats some real value (say 0) as missing.
+            # Replayable when the imputer only fills NaN cells: no indicator columns, no dropped all-missing
+            # feature, no real value (say 0) treated as missing.
             if step.add_indicator or not _is_nan(step.missing_values) or _drops_features(step):
-                raise Unsupported(f"{type(step).__name__} changes complete rows")
+                raise Unsupported(f"{type(step).__name__} changes the shape or the observed values")
+            ops.append(("impute", _imputation(step)))
         elif isinstance(step, StandardScaler):
             if step.with_mean:
                 ops.append(("sub", np.asarray(step.mean_, dtype=np.float64)))
@@ -142,6 +152,64 @@ def _numeric_ops(transformer) -> tuple[tuple[str, np.ndarray], ...]:
         else:
             raise Unsupported(f"numeric step {type(step).__name__}")
     return tuple(ops)
+
+
+def _imputation(imputer) -> Callable[[np.ndarray], None]:
+    """A function filling the NaN cells of a float64 matrix in place exactly as `imputer.transform` would."""
+    if type(imputer).__name__ != "IterativeImputer":
+        return _fill_with(np.asarray(imputer.statistics_, dtype=np.float64))
+    if imputer.sample_posterior:
+        raise Unsupported("IterativeImputer with sample_posterior draws at random")
+    initial_fill = _fill_with(np.asarray(imputer.initial_imputer_.statistics_, dtype=np.float64))
+    rounds = imputer.n_iter_
+    # Each fitted step: the feature it imputes, from which features, with which fitted estimator and bounds.
+    sequence = [
+        (
+            t.feat_idx,
+            np.asarray(t.neighbor_feat_idx),
+            _regressor_predict(t.estimator),
+            imputer._min_value[t.feat_idx],
+            imputer._max_value[t.feat_idx],
+        )
+        for t in imputer.imputation_sequence_
+    ]
+
+    def impute(values: np.ndarray) -> None:
+        missing = np.isnan(values)
+        if not missing.any():  # the common case, and sklearn's rounds would change nothing
+            return
+        initial_fill(values, missing)
+        if rounds == 0 or missing.all():
+            return
+        for feature, neighbors, predict, low, high in sequence:
+            rows = missing[:, feature]
+            if rows.any():
+                values[rows, feature] = np.clip(predict(values[:, neighbors][rows]), low, high)
+
+    return impute
+
+
+def _regressor_predict(estimator) -> Callable[[np.ndarray], np.ndarray]:
+    """The imputer's per-feature regressor: BayesianRidge (the default) predicts `X @ coef_ + intercept_`, the
+    very expression of sklearn's linear `_decision_function`, without its input checks (20 calls per batch);
+    any other regressor answers through its own `predict`."""
+    if type(estimator).__name__ != "BayesianRidge" or np.ndim(estimator.coef_) != 1:
+        return estimator.predict
+    coef, intercept = estimator.coef_, estimator.intercept_
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        return X @ coef + intercept
+
+    return predict
+
+
+def _fill_with(statistics: np.ndarray) -> Callable[..., None]:
+    def fill(values: np.ndarray, missing: np.ndarray | None = None) -> None:
+        missing = np.isnan(values) if missing is None else missing
+        if missing.any():
+            values[missing] = statistics[np.nonzero(missing)[1]]
+
+    return fill
 
 
 def _is_nan(value: object) -> bool:
@@ -188,7 +256,7 @@ def _estimator_proba(estimator) -> Callable[[np.ndarray], np.ndarray]:
         booster = estimator.booster_
 
         def predict_lightgbm(matrix: np.ndarray) -> np.ndarray:
-            threads = 1 if matrix.shape[0] <= _SINGLE_THREAD_ROWS else 0
+            threads = 1 if matrix.shape[0] <= _SINGLE_THREAD_ROWS else _CORES
             result = booster.predict(matrix, num_threads=threads)
             return result if result.ndim == 2 else np.column_stack((1.0 - result, result))
 

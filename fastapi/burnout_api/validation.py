@@ -1,8 +1,11 @@
-"""The hand-rolled check of incoming records against the data contract, shared by every protocol.
+"""The check of incoming records against the data contract, shared by every protocol.
 
-It gives the same verdicts as the request model in `schemas` (both derive from the contract, and a test holds
-them together) for a few microseconds per record instead of pydantic's tens, and turns the records straight
-into the arrays the model consumes. Every error names the record index and the field.
+`validate_records` walks decoded records one by one: it gives the same verdicts as the request model in
+`schemas` (both derive from the contract, and a test holds them together), finds every problem and names the
+record index and the field of each, and turns the records straight into the arrays the model consumes.
+REST bodies first try `parse_records`: msgspec decodes and checks them in one pass in C against a typed record
+derived from the same contract; a body it refuses is decoded again and walked, so that errors always read the
+same.
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ import json
 import math
 from dataclasses import dataclass
 from numbers import Real
+from operator import attrgetter
+from typing import Annotated, Literal
 
+import msgspec
 import numpy as np
+from msgspec import Meta
 
-from burnout_api.features import CATEGORICAL_COLUMNS, FEATURE_FIELDS, NUMERIC_COLUMNS
+from burnout_api.features import CATEGORICAL_COLUMNS, FEATURE_FIELDS, NUMERIC_COLUMNS, identifier_of
 
 MAX_REPORTED_ERRORS = 20
 _MISSING = object()
@@ -25,6 +32,7 @@ _NUMERIC_SPECS = tuple(
     (c.name, c.minimum, c.maximum, c.kind == "integer", c.nullable) for c in NUMERIC_COLUMNS
 )
 _CATEGORY_SPECS = tuple((c.name, frozenset(c.categories), c.categories) for c in CATEGORICAL_COLUMNS)
+_decode = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,6 @@ class RecordBatch:
 
     numeric: np.ndarray
     categorical: list[tuple[str, ...]]
-    complete: np.ndarray
 
     def __len__(self) -> int:
         return len(self.categorical)
@@ -67,11 +74,56 @@ class RecordBatch:
 def decode_json(body: bytes) -> object:
     """Parse a request body; malformed JSON is the client's error like any other."""
     try:
+        return _decode(body)  # about three times faster than the standard library
+    except msgspec.DecodeError:
+        pass
+    try:  # NaN and Infinity literals: the standard library reads them, and the check names the field
         return json.loads(body)
     except ValueError as exc:
         raise InvalidInput(
             [FieldError(None, None, "invalid_json", f"the body is not valid JSON: {exc}")]
         ) from None
+
+
+def _typed_record() -> type[msgspec.Struct]:
+    """A msgspec record with the contract's columns, types, ranges and categories; nullable ones default to
+    None. Integer columns take only JSON integers here (the walk also takes 2.0): stricter, never looser."""
+    fields = []
+    for column in NUMERIC_COLUMNS:
+        base = int if column.kind == "integer" else float
+        number = Annotated[base, Meta(ge=column.minimum, le=column.maximum)]
+        if column.nullable:
+            fields.append(
+                (identifier_of(column.name), number | None, msgspec.field(name=column.name, default=None))
+            )
+        else:
+            fields.append((identifier_of(column.name), number, msgspec.field(name=column.name)))
+    for column in CATEGORICAL_COLUMNS:
+        fields.append(
+            (identifier_of(column.name), Literal[column.categories], msgspec.field(name=column.name))
+        )
+    fields.sort(key=lambda f: f[2].default is not msgspec.NODEFAULT)  # fields with defaults come last
+    return msgspec.defstruct("Record", fields, forbid_unknown_fields=True)
+
+
+_decode_typed = msgspec.json.Decoder(list[_typed_record()]).decode
+_numeric_of = attrgetter(*(identifier_of(c.name) for c in NUMERIC_COLUMNS))
+_categories_of = attrgetter(*(identifier_of(c.name) for c in CATEGORICAL_COLUMNS))
+
+
+def parse_records(body: bytes, max_batch: int) -> RecordBatch:
+    """Decode and check a JSON body of records in one pass; anything it refuses gets `validate_records`'s
+    verdict and errors."""
+    try:
+        records = _decode_typed(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        records = None
+    if records is None or not 0 < len(records) <= max_batch:
+        return validate_records(decode_json(body), max_batch)
+    numeric = np.array(list(map(_numeric_of, records)), dtype=np.float64)  # None -> NaN
+    return RecordBatch(
+        numeric.reshape(len(records), len(NUMERIC_COLUMNS)), list(map(_categories_of, records))
+    )
 
 
 def validate_records(records: object, max_batch: int) -> RecordBatch:
@@ -110,8 +162,7 @@ def validate_records(records: object, max_batch: int) -> RecordBatch:
             break
     if errors:
         raise InvalidInput(errors[:MAX_REPORTED_ERRORS])
-    numeric = np.array(numeric_rows, dtype=np.float64)
-    return RecordBatch(numeric, categorical_rows, ~np.isnan(numeric).any(axis=1))
+    return RecordBatch(np.array(numeric_rows, dtype=np.float64), categorical_rows)
 
 
 def _check_numeric(record: dict, index: int, errors: list[FieldError]) -> list[float]:

@@ -1,6 +1,6 @@
 """The fast path gives the model's own probabilities: on every row of the real dataset's TEST split (as the
-ETL publishes it), for each family as training builds it, the service's answer differs from the pipeline's
-`predict_proba` by at most 1e-9, in batches and one record at a time."""
+ETL publishes it, missing values included), for each family as training builds it, the service's answer
+differs from the pipeline's `predict_proba` by at most 1e-9, in batches and one record at a time."""
 
 from __future__ import annotations
 
@@ -64,14 +64,14 @@ def check_family(real_split, family: str) -> None:
     batch = validate_records(records, max_batch=len(records))
     expected = pipeline.predict_proba(real_split.test_raw)
 
-    # The whole split through the service's model: complete rows fast, the others through the pipeline.
+    # The whole split, missing values included, on the fast path alone.
+    incomplete = np.isnan(batch.numeric).any(axis=1)
+    assert 0 < incomplete.sum() < 0.2 * len(records)
+    assert np.abs(loaded.fast.predict_proba(batch.numeric, batch.categorical) - expected).max() <= TOLERANCE
     assert np.abs(loaded.predict_model_proba(batch) - expected).max() <= TOLERANCE
-    # The fast path alone, on every complete row (most of the split).
-    complete = np.flatnonzero(batch.complete)
-    assert len(complete) > 0.8 * len(records)
-    fast = loaded.fast.predict_proba(batch.numeric[complete], [batch.categorical[i] for i in complete])
-    assert np.abs(fast - expected[complete]).max() <= TOLERANCE
-    # Single-record requests: one row at a time against the pipeline on that one row.
-    for i in complete[:: max(1, len(complete) // SINGLE_RECORDS)]:
-        single = loaded.fast.predict_proba(batch.numeric[i : i + 1], [batch.categorical[i]])
-        assert np.abs(single - pipeline.predict_proba(real_split.test_raw.iloc[i : i + 1])).max() <= TOLERANCE
+    # Single-record requests, complete or not: one row at a time against the pipeline on that one row.
+    for rows in (np.flatnonzero(~incomplete), np.flatnonzero(incomplete)):
+        for i in rows[:: max(1, len(rows) // SINGLE_RECORDS)]:
+            single = loaded.fast.predict_proba(batch.numeric[i : i + 1], [batch.categorical[i]])
+            reference = pipeline.predict_proba(real_split.test_raw.iloc[i : i + 1])
+            assert np.abs(single - reference).max() <= TOLERANCE

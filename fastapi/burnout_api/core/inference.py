@@ -28,7 +28,7 @@ from burnout_api.core.snapshot import (
     describe_readiness,
     list_aliases,
 )
-from burnout_api.validation import InvalidInput, decode_json, validate_records
+from burnout_api.validation import InvalidInput, parse_records, validate_records
 
 log = logging.getLogger(__name__)
 # A request for an alias we have not seen refreshes the registry at most this often.
@@ -73,8 +73,9 @@ class InferenceCore:
         started = time.perf_counter()
         try:
             if isinstance(records, bytes):
-                records = decode_json(records)
-            batch = validate_records(records, self.settings.max_batch)
+                batch = parse_records(records, self.settings.max_batch)
+            else:
+                batch = validate_records(records, self.settings.max_batch)
             model = self.snapshot.models.get(alias) or self.ensure_alias(alias)
             result = model.predict(batch)
         except Exception as exc:

@@ -65,7 +65,7 @@ class LoadedModel:
         self.metadata = replace(metadata, fast_path=self.fast is not None)
 
     def predict(self, batch: RecordBatch) -> BatchPrediction:
-        """Score a batch: complete records on the fast path, those with missing values via the pipeline."""
+        """Score a batch on the fast path when the model has one, else through its pipeline."""
         proba = self.predict_model_proba(batch)
         labels = [self._labels[i] for i in proba.argmax(axis=1).tolist()]
         ordered = proba[:, self._order]
@@ -75,22 +75,13 @@ class LoadedModel:
 
     def predict_model_proba(self, batch: RecordBatch) -> np.ndarray:
         """Probabilities in the model's own class order, as `pipeline.predict_proba` would give them."""
-        if self.fast is not None and batch.complete.all():
+        if self.fast is not None:
             return self.fast.predict_proba(batch.numeric, batch.categorical)
-        rows = np.arange(len(batch))
-        fast_rows = rows[batch.complete] if self.fast is not None else rows[:0]
-        slow_rows = np.setdiff1d(rows, fast_rows)
-        proba = np.empty((len(batch), len(self._labels)))
-        if len(fast_rows):
-            proba[fast_rows] = self.fast.predict_proba(
-                batch.numeric[fast_rows], [batch.categorical[i] for i in fast_rows]
-            )
-        proba[slow_rows] = self.pipeline.predict_proba(frame_of(batch, slow_rows))
-        return proba
+        return self.pipeline.predict_proba(frame_of(batch, np.arange(len(batch))))
 
 
 def frame_of(batch: RecordBatch, rows: np.ndarray):
-    """The pipeline's input (raw feature columns) for some rows of a batch: the slow path only."""
+    """The pipeline's input (raw feature columns) for some rows of a batch."""
     import pandas as pd
 
     data: dict[str, object] = {c.name: batch.numeric[rows, i] for i, c in enumerate(NUMERIC_COLUMNS)}
@@ -100,13 +91,21 @@ def frame_of(batch: RecordBatch, rows: np.ndarray):
 
 
 def build_probe_records(count: int = PROBE_RECORDS, seed: int = 0) -> list[dict]:
-    """Complete, valid, varied records from contract ranges, to check a fast path against the pipeline."""
+    """Valid, varied records from contract ranges, to check a fast path against the pipeline: every other
+    one misses a nullable value, and some miss all of them."""
     rng = np.random.default_rng(seed)
+    nullable = [c.name for c in NUMERIC_COLUMNS if c.nullable]
     records = []
-    for _ in range(count):
+    for index in range(count):
+        if index % 8 == 7:
+            missing = set(nullable)
+        else:
+            missing = {nullable[index // 2 % len(nullable)]} if index % 2 else set()
         record: dict[str, object] = {}
         for column in NUMERIC_COLUMNS:
-            if column.kind == "integer":
+            if column.name in missing:
+                record[column.name] = None
+            elif column.kind == "integer":
                 record[column.name] = int(rng.integers(column.minimum, column.maximum + 1))
             else:
                 record[column.name] = round(float(rng.uniform(column.minimum, column.maximum)), 1)

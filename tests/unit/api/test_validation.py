@@ -3,6 +3,7 @@ and it agrees with the documented request model (pydantic, built from the same c
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -10,7 +11,13 @@ import pytest
 from pydantic import ValidationError
 
 from burnout_api.schemas import EXAMPLE_RECORD, EmployeeRecord
-from burnout_api.validation import MAX_REPORTED_ERRORS, InvalidInput, decode_json, validate_records
+from burnout_api.validation import (
+    MAX_REPORTED_ERRORS,
+    InvalidInput,
+    decode_json,
+    parse_records,
+    validate_records,
+)
 from etl.contract import BY_NAME, CATEGORICAL_FEATURES, NULLABLE_FEATURES, NUMERIC_FEATURES
 
 NULLABLE = NULLABLE_FEATURES[0]
@@ -89,9 +96,39 @@ def test_validate_records_turns_records_into_arrays():
     assert batch.numeric.shape == (4, len(NUMERIC_FEATURES))
     assert batch.numeric.dtype == np.float64
     assert np.isnan(batch.numeric[1, position]) and np.isnan(batch.numeric[2, position])
-    assert batch.complete.tolist() == [True, False, False, True]
+    assert np.isnan(batch.numeric).any(axis=1).tolist() == [False, True, True, False]
     assert batch.categorical[0] == tuple(EXAMPLE_RECORD[c] for c in CATEGORICAL_FEATURES)
     assert batch.numeric[0].tolist() == [float(EXAMPLE_RECORD[n]) for n in NUMERIC_FEATURES]
+
+
+def test_parse_records_builds_the_batch_the_walk_builds():
+    records = [EXAMPLE_RECORD, without(NULLABLE), with_value(NULLABLE, None), with_value(FLOAT, 7)] * 3
+    parsed, walked = parse_records(json.dumps(records).encode(), 100), validate_records(records, 100)
+    np.testing.assert_array_equal(parsed.numeric, walked.numeric)
+    assert parsed.categorical == walked.categorical
+
+
+def test_parse_records_takes_what_only_the_walk_takes():
+    body = json.dumps([with_value(INTEGER, 2.0)]).encode()  # an integral float in an integer column
+    assert (
+        parse_records(body, 10).numeric.tolist()
+        == validate_records([with_value(INTEGER, 2.0)], 10).numeric.tolist()
+    )
+
+
+@pytest.mark.parametrize("case", sorted(BAD_RECORDS))
+def test_parse_records_refuses_a_bad_body_as_the_walk_does(case):
+    records = [EXAMPLE_RECORD, BAD_RECORDS[case][0]]
+    with pytest.raises(InvalidInput) as caught:
+        parse_records(json.dumps(records).encode(), 100)
+    assert caught.value.errors == refusal(records).errors
+
+
+@pytest.mark.parametrize("body", [b"[]", b"{}", b'["Female"]', json.dumps([EXAMPLE_RECORD] * 4).encode()])
+def test_parse_records_refuses_bad_batches_as_the_walk_does(body):
+    with pytest.raises(InvalidInput) as caught:
+        parse_records(body, 3)
+    assert caught.value.errors == refusal(json.loads(body), max_batch=3).errors
 
 
 def test_decode_json_refuses_malformed_bodies():

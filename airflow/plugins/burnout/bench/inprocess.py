@@ -43,7 +43,7 @@ def time_calls(
 def measure_in_process(pipeline, records: pd.DataFrame, seconds: float) -> list[Measurement]:
     """Probabilities for 1 row and for 1,000 rows, already in memory: through the model's own `predict_proba`
     on a DataFrame, and through our service's fast path on validated arrays when the model has one (records
-    with missing values take the pipeline there too, as in the service)."""
+    with missing values included, as in the service)."""
     one, batch = records.iloc[[0]], records.iloc[:BATCH_ROWS]
     if len(batch) != BATCH_ROWS:
         raise ValueError(f"need {BATCH_ROWS} records, got {len(batch)}")

@@ -48,7 +48,7 @@ def mlflow_body(records: pd.DataFrame) -> str:
 
 
 def missing_share(records: pd.DataFrame) -> float:
-    """Share of records with at least one missing value (our service scores those through the pipeline)."""
+    """Share of records with at least one missing value (the model imputes them)."""
     return float(records.isna().any(axis=1).mean())
 
 

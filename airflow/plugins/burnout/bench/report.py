@@ -109,7 +109,7 @@ def _describe_records(records: dict | None) -> list[str]:
         "",
         f"Records: {records['source']}, sent as they are: {records['missing_share_single']:.0%} of the "
         f"single records and {records['missing_share_batch']:.0%} of the batch have a missing value, which "
-        "the model imputes (our service scores those through the pipeline, not its fast path).",
+        "the model imputes (our service's fast path replays the imputer exactly).",
     ]
 
 
