@@ -79,12 +79,13 @@ class FastPath:
                 else:
                     argument(values)
             out[:, block.target] = values
+        rows = np.arange(len(categorical))
         for column in self._onehot:
             lookup, source = column.columns, column.source
-            for row, values in enumerate(categorical):
-                position = lookup.get(values[source])
-                if position is not None:  # unknown categories encode as all zeros (handle_unknown="ignore")
-                    out[row, position] = 1.0
+            # Unknown categories encode as all zeros (handle_unknown="ignore"): position -1, skipped.
+            positions = np.array([lookup.get(values[source], -1) for values in categorical])
+            known = positions >= 0
+            out[rows[known], positions[known]] = 1.0
         return out
 
     def predict_proba(self, numeric: np.ndarray, categorical: list[tuple[str, ...]]) -> np.ndarray:

@@ -87,7 +87,7 @@ def serve(settings: Settings) -> None:
     finally:
         log.info("stopping gRPC (%.0f s grace) and the alias poller", GRPC_GRACE_S)
         if grpc_server is not None:
-            grpc_server.stop(GRPC_GRACE_S).wait()
+            grpc_server.stop(GRPC_GRACE_S)
         core.stop()
 
 

@@ -4,7 +4,7 @@ codes here, once: bad input INVALID_ARGUMENT, unknown alias NOT_FOUND, no model 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import grpc
 
@@ -28,11 +28,10 @@ def as_record(employee: pb.Employee) -> dict:
     return {FIELD_BY_KEY[field.name].name: value for field, value in employee.ListFields()}
 
 
-def build_response(request: pb.PredictRequest, core: InferenceCore) -> pb.PredictResponse:
+async def build_response(request: pb.PredictRequest, core: InferenceCore) -> pb.PredictResponse:
     alias = request.model or CHAMPION
-    payload = build_prediction_payload(
-        core.predict([as_record(e) for e in request.records], alias, "grpc"), alias
-    )
+    result = await core.predict_async([as_record(e) for e in request.records], alias, "grpc")
+    payload = build_prediction_payload(result, alias)
     model = payload["model"]
     return pb.PredictResponse(
         model=pb.ServedModel(alias=alias, version=model["version"], family=model["family"] or ""),
@@ -45,7 +44,7 @@ def build_response(request: pb.PredictRequest, core: InferenceCore) -> pb.Predic
     )
 
 
-def abort_for(context: grpc.ServicerContext, exc: Exception) -> None:
+async def abort_for(context: grpc.aio.ServicerContext, exc: Exception) -> None:
     """Abort the call with the status matching a core error (raises); other errors propagate as INTERNAL."""
     code = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), None)
     if code is None:
@@ -54,38 +53,40 @@ def abort_for(context: grpc.ServicerContext, exc: Exception) -> None:
         message = "; ".join(error.describe() for error in exc.errors)
     else:
         message = str(exc)
-    context.abort(code, message)
+    await context.abort(code, message)
 
 
 class BurnoutRiskServicer(pb_grpc.BurnoutRiskServicer):
     def __init__(self, core: InferenceCore):
         self._core = core
 
-    def Predict(self, request: pb.PredictRequest, context: grpc.ServicerContext) -> pb.PredictResponse:  # noqa: N802
+    async def Predict(  # noqa: N802
+        self, request: pb.PredictRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PredictResponse:
         try:
-            return build_response(request, self._core)
+            return await build_response(request, self._core)
         except Exception as exc:
-            abort_for(context, exc)
+            await abort_for(context, exc)
 
-    def PredictStream(
-        self,
-        requests: Iterator[pb.PredictRequest],  # noqa: N802
-        context: grpc.ServicerContext,
-    ) -> Iterator[pb.PredictResponse]:
-        for index, request in enumerate(requests):
+    async def PredictStream(  # noqa: N802
+        self, requests: AsyncIterator[pb.PredictRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.PredictResponse]:
+        index = 0
+        async for request in requests:
             try:
-                yield build_response(request, self._core)
+                yield await build_response(request, self._core)
             except InvalidInput as exc:
-                context.abort(
+                await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"stream message {index}: " + "; ".join(e.describe() for e in exc.errors),
                 )
             except Exception as exc:
-                abort_for(context, exc)
+                await abort_for(context, exc)
+            index += 1
 
-    def ListModels(
-        self, request: pb.ListModelsRequest, context: grpc.ServicerContext
-    ) -> pb.ListModelsResponse:  # noqa: N802
+    async def ListModels(  # noqa: N802
+        self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListModelsResponse:
         models = [
             pb.ModelInfo(
                 alias=m["alias"],

@@ -31,7 +31,7 @@ def served(make_settings, make_store, lightgbm_pipeline, knn_pipeline):
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     yield core, store, channel
     channel.close()
-    server.stop(0).wait()
+    server.stop(0)
 
 
 def test_predict_answers_what_the_core_answers(served):
