@@ -3,12 +3,11 @@ own probabilities without paying pandas, the ColumnTransformer and sklearn's inp
 
 It is exact because it performs the same float64 operations in the same order: imputers fill only the
 missing cells, with the fitted statistics (SimpleImputer) or with IterativeImputer's own rounds (the initial
-fill, then each fitted per-feature regressor's prediction on the rows missing that feature, clipped as sklearn
-clips);
-StandardScaler subtracts `mean_` then divides by `scale_`; one-hot writes 1.0 at the fitted category's column.
-Anything it does not know how to replay exactly makes `compile_fast_path` return None and the model answers
-through its pipeline; the core also checks every fast path against the pipeline on probe records (complete
-and with missing values) before using it.
+fill, then each fitted per-feature regressor's prediction on the rows missing that feature, clipped as
+sklearn clips); StandardScaler subtracts `mean_` then divides by `scale_`; one-hot writes 1.0 at the fitted
+category's column. Anything it does not know how to replay exactly makes `compile_fast_path` return None and
+the model answers through its pipeline; the core also checks every fast path against the pipeline on probe
+records (complete and with missing values) before using it.
 """
 
 from __future__ import annotations
@@ -83,7 +82,7 @@ class FastPath:
         for column in self._onehot:
             lookup, source = column.columns, column.source
             # Unknown categories encode as all zeros (handle_unknown="ignore"): position -1, skipped.
-            positions = np.array([lookup.get(values[source], -1) for values in categorical])
+            positions = np.array([lookup.get(values[source], -1) for values in categorical], dtype=np.intp)
             known = positions >= 0
             out[rows[known], positions[known]] = 1.0
         return out
