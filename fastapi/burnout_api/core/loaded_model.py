@@ -77,16 +77,16 @@ class LoadedModel:
         """Probabilities in the model's own class order, as `pipeline.predict_proba` would give them."""
         if self.fast is not None:
             return self.fast.predict_proba(batch.numeric, batch.categorical)
-        return self.pipeline.predict_proba(frame_of(batch, np.arange(len(batch))))
+        return self.pipeline.predict_proba(frame_of(batch))
 
 
-def frame_of(batch: RecordBatch, rows: np.ndarray):
-    """The pipeline's input (raw feature columns) for some rows of a batch."""
+def frame_of(batch: RecordBatch):
+    """The pipeline's input (raw feature columns) for a batch."""
     import pandas as pd
 
-    data: dict[str, object] = {c.name: batch.numeric[rows, i] for i, c in enumerate(NUMERIC_COLUMNS)}
+    data: dict[str, object] = {c.name: batch.numeric[:, i] for i, c in enumerate(NUMERIC_COLUMNS)}
     for i, column in enumerate(CATEGORICAL_COLUMNS):
-        data[column.name] = [batch.categorical[r][i] for r in rows]
+        data[column.name] = [values[i] for values in batch.categorical]
     return pd.DataFrame(data)
 
 
@@ -119,7 +119,7 @@ def measure_fast_path_error(fast: FastPath, pipeline, records: list[dict]) -> fl
     """Largest absolute difference between the fast path's and the pipeline's probabilities on `records`."""
     batch = validate_records(records, max_batch=len(records))
     fast_proba = fast.predict_proba(batch.numeric, batch.categorical)
-    return float(np.abs(fast_proba - pipeline.predict_proba(frame_of(batch, np.arange(len(batch))))).max())
+    return float(np.abs(fast_proba - pipeline.predict_proba(frame_of(batch))).max())
 
 
 def _checked_fast_path(pipeline) -> FastPath | None:
