@@ -35,9 +35,7 @@ class GrpcServer:
     def stop(self, grace: float | None) -> None:
         """Let calls in flight finish for up to `grace` seconds, then stop the loop and its thread."""
         asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        _stop_loop(self._loop, self._thread)
 
 
 def start_grpc_server(core: InferenceCore, host: str, port: int) -> tuple[GrpcServer, int]:
@@ -50,12 +48,16 @@ def start_grpc_server(core: InferenceCore, host: str, port: int) -> tuple[GrpcSe
     try:
         server, bound = started.result(timeout=START_TIMEOUT_S)
     except BaseException:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+        _stop_loop(loop, thread)
         raise
     log.info("gRPC listening on %s:%s", host, bound)
     return GrpcServer(server, loop, thread), bound
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.close()
 
 
 async def _start(
