@@ -80,6 +80,9 @@ def build_training_dag(family: str):
     return dag(
         dag_id=f"train_{family}",
         schedule=[PROCESSED_DATASET],
+        # Active from the start: an asset consumer left paused (the stack pauses new DAGs) would never run
+        # when etl_mlflow publishes a new dataset version.
+        is_paused_upon_creation=False,
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,

@@ -34,6 +34,15 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Read once here so that a bad environment is one clear line, whichever command needs the settings.
+    from pydantic import ValidationError
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        reasons = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
+        typer.secho(f"error: invalid settings: {reasons}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
 
 
 def _run(fn, *args, **kwargs):

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 def ingest_raw_data(settings: Settings, input: str | None = None) -> dict[str, Any]:
     """Make sure the raw dataset is in the lake: upload the CSV from data_dir if the raw object is missing,
-    generating a synthetic dataset first when data_dir holds no CSV. Never overwrites the raw object.
+    generating a synthetic dataset under BURNOUT_HOME first when data_dir holds no CSV (data_dir is only
+    read). Never overwrites the raw object.
     With an explicit `input` (the ETL reads it directly) there is nothing to ingest."""
     from etl.ingest import upload_raw
     from etl.lake import lake_from_settings
@@ -35,7 +36,8 @@ def ingest_raw_data(settings: Settings, input: str | None = None) -> dict[str, A
     source = find_raw_csv(Path(settings.data_dir), settings.raw_key)
     generated = source is None
     if source is None:
-        source = Path(settings.data_dir) / settings.raw_key
+        # Under BURNOUT_HOME, never in data_dir: the stack mounts data/ read-only, and it is the user's folder.
+        source = settings.home / "generated" / settings.raw_key
         log.info("no CSV in %s: generating %d synthetic rows", settings.data_dir, settings.synthetic_rows)
         write_synthetic_csv(source, rows=settings.synthetic_rows, seed=settings.seed)
     result = upload_raw(settings, source)

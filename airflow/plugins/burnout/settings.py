@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     alias_poll_s: float = Field(default=10.0, gt=0)
     max_batch: int = Field(default=10_000, ge=1)
     reload_token: SecretStr | None = None
+    # Set where the service faces other clients (the compose stack): no token means no start.
+    require_reload_token: bool = False
     api_url: str = Field(default="http://localhost:8800", description="Where DAGs POST /reload.")
 
     @model_validator(mode="after")
@@ -83,6 +85,11 @@ class Settings(BaseSettings):
             self.mlflow_artifact_root = (self.home / "mlartifacts").as_uri()
         if self.optuna_storage is None:
             self.optuna_storage = f"sqlite:///{self.home / 'optuna.db'}"
+        if self.require_reload_token and not (self.reload_token and self.reload_token.get_secret_value().strip()):
+            raise ValueError(
+                "BURNOUT_REQUIRE_RELOAD_TOKEN is set but BURNOUT_RELOAD_TOKEN is empty: POST /reload would be "
+                "open to anyone (set API_RELOAD_TOKEN in .env for docker compose)."
+            )
         if self.lake_backend == "s3" and not self.s3_endpoint_url:
             raise ValueError("BURNOUT_LAKE_BACKEND=s3 needs BURNOUT_S3_ENDPOINT_URL (and the S3 keys).")
         return self

@@ -4,6 +4,7 @@ version, and values fit for XCom."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,26 +14,31 @@ from etl.errors import InputError
 from etl.lake import lake_from_settings
 
 
-def test_ingest_generates_synthetic_csv_when_data_dir_is_empty(make_settings, tmp_path):
-    settings = make_settings(data_dir=tmp_path / "data", synthetic_rows=50)
+def test_ingest_generates_synthetic_csv_under_home_and_leaves_data_dir_alone(make_settings, tmp_path):
+    # The stack mounts data/ read-only: generating must not write there.
+    data = tmp_path / "data"
+    data.mkdir()
+    settings = make_settings(data_dir=data, synthetic_rows=50)
 
     first = ingest_raw_data(settings)
 
     assert first["generated"] and first["uploaded"]
-    csv = tmp_path / "data" / settings.raw_key
+    assert list(data.iterdir()) == []
+    csv = settings.home / "generated" / settings.raw_key
+    assert first["source"] == str(csv)
     assert csv.is_file() and len(csv.read_text().splitlines()) == 51  # header + rows
     assert lake_from_settings(settings).read_bytes(settings.raw_bucket, settings.raw_key) == csv.read_bytes()
 
 
-def test_ingest_again_leaves_raw_object_and_data_dir_alone(make_settings, tmp_path):
+def test_ingest_again_leaves_raw_object_alone(make_settings, tmp_path):
     settings = make_settings(data_dir=tmp_path / "data", synthetic_rows=50)
-    ingest_raw_data(settings)
-    (tmp_path / "data" / settings.raw_key).unlink()  # a second run must not need (or regenerate) the CSV
+    generated = Path(ingest_raw_data(settings)["source"])
+    generated.unlink()  # a second run must not need (or regenerate) the CSV
 
     again = ingest_raw_data(settings)
 
     assert again == {"uri": again["uri"], "uploaded": False, "source": None, "generated": False}
-    assert not (tmp_path / "data" / settings.raw_key).exists()
+    assert not generated.exists()
 
 
 def test_ingest_uploads_the_csv_found_in_data_dir(make_settings, tmp_path):

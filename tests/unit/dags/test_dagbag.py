@@ -60,6 +60,12 @@ def test_schedule_training_on_processed_dataset_asset(dagbag):
         assert [asset.name for asset in dag.schedule] == [PROCESSED_DATASET_ASSET], dag_id
 
 
+def test_activate_asset_consumers_even_where_new_dags_start_paused(dagbag):
+    # The stack sets DAGS_ARE_PAUSED_AT_CREATION: a paused consumer would ignore every new dataset version.
+    for dag_id in FAMILY_DAGS:
+        assert dagbag.get_dag(dag_id).is_paused_upon_creation is False, dag_id
+
+
 def test_announce_processed_dataset_from_etl_only(dagbag):
     outlets = {
         (dag.dag_id, task.task_id): [a.name for a in task.outlets]
