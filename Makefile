@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 STAMP := $(VENV)/.installed
 PROTO_OUT := fastapi/burnout_api/grpc_gen
 
-.PHONY: install proto demo test test-fast lint format bench local-up local-down system-deps clean
+.PHONY: install proto demo test test-stack test-fast lint format bench local-up local-down system-deps clean
 
 install: $(STAMP) proto
 
@@ -38,6 +38,10 @@ test: install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q --timeout=1800 tests
 
+# The real stack on a Docker engine (see README): installs docker.io and starts dockerd when needed (root or sudo).
+test-stack: install
+	bash tests/stack/run.sh
+
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
@@ -59,4 +63,4 @@ local-down: install
 	$(BIN)/burnout local down
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .ruff_cache $(PROTO_OUT)
+	rm -rf $(VENV) .local .stack .pytest_cache .ruff_cache $(PROTO_OUT)

@@ -266,6 +266,15 @@ def test_published_ports_are_the_expected_set(services, env):
     assert not INTERNAL_ONLY & set(published)
 
 
+def test_published_ports_listen_on_localhost_unless_env_opens_them(services, env):
+    for name, service in services.items():
+        for entry in service.get("ports", []):
+            assert interpolate(str(entry), {}).startswith("127.0.0.1:"), (name, entry)
+            opened = interpolate(str(entry), {**env, "HOST_BIND_ADDRESS": "0.0.0.0"})
+            assert opened.startswith("0.0.0.0:"), (name, entry)
+    assert env["HOST_BIND_ADDRESS"] == "127.0.0.1"
+
+
 def test_worker_can_be_scaled(services):
     worker = services["airflow-worker"]
     assert "container_name" not in worker and "ports" not in worker

@@ -1,0 +1,459 @@
+"""The user's journey through the real stack (`make test-stack`), on a running Docker engine.
+
+Builds the project's images from the real Dockerfiles, starts docker-compose.yaml (plus the CI override that
+names the stand-ins), waits until every service is healthy, then does what a user does: triggers
+`burnout_pipeline` through Airflow's REST API as the UI would, and checks what it produced in the lake, in
+MLflow and in the API on every protocol, through the published ports. Then it restarts the API, scales the
+Airflow workers, and checks that a broken service is reported by name. Prints one line per step (time, pass
+or fail) and exits non-zero on the first failure, with the failing service's last log lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from dotenv import dotenv_values
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+PROJECT = "burnout-stacktest"
+LOG_LINES = 40
+
+
+class StepFailed(Exception):
+    """A check failed; the message names the service and says what was expected."""
+
+
+@dataclass
+class Stack:
+    """docker-compose with the stack's files, and the values of .env the checks need."""
+
+    files: list[Path]
+    env: dict[str, str] = field(default_factory=lambda: dotenv_values(REPO / ".env"))
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess:
+        command = ["docker-compose", "--project-name", PROJECT, "--project-directory", str(REPO)]
+        for file in self.files:
+            command += ["--file", str(file)]
+        result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise StepFailed(
+                f"docker-compose {' '.join(args)} failed:\n{tail(result.stderr + result.stdout)}"
+            )
+        return result
+
+    def url(self, port_variable: str, default: int, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.env.get(port_variable) or default}{path}"
+
+    def containers(self, service: str | None = None) -> list[dict]:
+        """`docker inspect` of the project's containers (of one service), stopped ones included."""
+        ids = self.compose("ps", "--all", "-q", *([service] if service else [])).stdout.split()
+        if not ids:
+            return []
+        return json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True).stdout)
+
+    def logs(self, service: str) -> str:
+        return tail(self.compose("logs", "--no-color", "--tail", str(LOG_LINES), service, check=False).stdout)
+
+
+def tail(text: str, lines: int = LOG_LINES) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def service_of(container: dict) -> str:
+    return container["Config"]["Labels"]["com.docker.compose.service"]
+
+
+def container_state(container: dict) -> str:
+    """healthy, starting, unhealthy, running (no healthcheck), exited(<code>) or the raw status."""
+    state = container["State"]
+    if state["Status"] == "exited":
+        return f"exited({state['ExitCode']})"
+    health = state.get("Health")
+    return health["Status"] if health else state["Status"]
+
+
+def wait_until(condition: Callable[[], object], timeout: float, every: float = 2.0) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)
+
+
+# One-shot services: done when they exited 0.
+ONE_SHOTS = {"minio-init", "airflow-init"}
+
+
+def expected_state(service: str) -> str:
+    return "exited(0)" if service in ONE_SHOTS else "healthy"
+
+
+def wait_healthy(stack: Stack, timeout: float, services: set[str] | None = None) -> dict[str, str]:
+    """Wait until every (given) service is healthy, or exited 0 for the one-shots; fail naming the first one
+    that is unhealthy, exited, or still not ready at the deadline, with its last log lines."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states: dict[str, list[str]] = {}
+        for container in stack.containers():
+            if services is None or service_of(container) in services:
+                states.setdefault(service_of(container), []).append(container_state(container))
+        waiting = sorted((services or set()) - set(states))
+        for service, seen in sorted(states.items()):
+            for state in seen:
+                if state == "unhealthy" or (state.startswith("exited") and state != expected_state(service)):
+                    raise StepFailed(
+                        f"service {service} is {state}; its last log lines:\n{stack.logs(service)}"
+                    )
+            if any(state != expected_state(service) for state in seen):
+                waiting.append(service)
+        if states and not waiting:
+            return {service: ",".join(seen) for service, seen in sorted(states.items())}
+        if time.monotonic() > deadline:
+            service = waiting[0]
+            seen = ",".join(states.get(service, ["no container"]))
+            raise StepFailed(
+                f"service {service} not healthy after {timeout:.0f}s ({seen}); its last log lines:\n"
+                f"{stack.logs(service)}"
+            )
+        time.sleep(3)
+
+
+class Airflow:
+    """Airflow's REST API as the UI uses it: a token from /auth/token, then /api/v2 with it."""
+
+    def __init__(self, stack: Stack):
+        self.base = stack.url("AIRFLOW_HOST_PORT", 8080)
+        login = {"username": stack.env["AIRFLOW_ADMIN_USER"], "password": stack.env["AIRFLOW_ADMIN_PASSWORD"]}
+        answer = httpx.post(f"{self.base}/auth/token", json=login, timeout=30)
+        if answer.status_code >= 300:
+            raise StepFailed(
+                f"service airflow-apiserver refused the login: {answer.status_code} {answer.text}"
+            )
+        self.http = httpx.Client(
+            base_url=f"{self.base}/api/v2",
+            headers={"Authorization": f"Bearer {answer.json()['access_token']}"},
+            timeout=30,
+        )
+
+    def call(self, method: str, path: str, **kwargs) -> dict:
+        answer = self.http.request(method, path, **kwargs)
+        if answer.status_code >= 300:
+            raise StepFailed(
+                f"service airflow-apiserver: {method} {path} gave {answer.status_code}: {answer.text}"
+            )
+        return answer.json()
+
+    def dag(self, dag_id: str) -> dict | None:
+        answer = self.http.get(f"/dags/{dag_id}")
+        return answer.json() if answer.status_code == 200 else None
+
+    def failed_tasks(self, dag_id: str, run_id: str) -> str:
+        tasks = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        lines = []
+        for task in tasks:
+            if task["state"] in {"failed", "upstream_failed"}:
+                name = task["task_id"] + (f"[{task['map_index']}]" if task.get("map_index", -1) >= 0 else "")
+                lines.append(f"  {name}: {task['state']}")
+                if task["state"] == "failed":
+                    log = self.http.get(
+                        f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task['task_id']}/logs/{task['try_number']}",
+                        params={"map_index": task.get("map_index", -1), "full_content": True},
+                        headers={"Accept": "text/plain"},
+                    )
+                    lines.append(tail(log.text, 15))
+        return "\n".join(lines)
+
+
+def check_stack_images_build(stack: Stack) -> str:
+    stack.compose("build", timeout=3600)
+    return "images built from dockerfiles/"
+
+
+def check_stack_starts(stack: Stack) -> str:
+    # Compose itself waits for the healthy/completed conditions of depends_on and stops at the first failure;
+    # either way the wait below names the service.
+    up = stack.compose("up", "--detach", "--no-build", check=False, timeout=1800)
+    try:
+        states = wait_healthy(stack, timeout=600 if up.returncode == 0 else 10)
+    except StepFailed as exc:
+        raise StepFailed(f"{exc}\ndocker-compose up said:\n{tail(up.stderr, 10)}") from None
+    if up.returncode != 0:
+        raise StepFailed(f"docker-compose up failed, every service healthy:\n{tail(up.stderr)}")
+    return f"{len(states)} services: " + " ".join(f"{s}={v}" for s, v in states.items())
+
+
+def check_exposure(stack: Stack) -> str:
+    """Published ports listen on 127.0.0.1 only (HOST_BIND_ADDRESS), and Valkey does not run as root."""
+    bound = []
+    for container in stack.containers():
+        for port, bindings in (container["NetworkSettings"]["Ports"] or {}).items():
+            for binding in bindings or []:
+                if binding["HostIp"] != "127.0.0.1":
+                    raise StepFailed(
+                        f"service {service_of(container)} publishes {port} on {binding['HostIp']}"
+                    )
+                bound.append(binding["HostPort"])
+    uid = stack.compose("exec", "-T", "valkey", "awk", "/^Uid:/ {print $2}", "/proc/1/status").stdout.strip()
+    if uid in {"", "0"}:
+        raise StepFailed(f"service valkey runs its server as uid {uid or '?'} (root)")
+    return f"ports {','.join(sorted(set(bound)))} on 127.0.0.1; valkey-server uid {uid}"
+
+
+def check_api_refuses_start_without_token(stack: Stack) -> str:
+    result = stack.compose(
+        "run", "--rm", "--no-deps", "-e", "BURNOUT_RELOAD_TOKEN=", "api", check=False, timeout=120
+    )
+    output = result.stdout + result.stderr
+    if result.returncode == 0 or "BURNOUT_RELOAD_TOKEN is empty" not in output:
+        raise StepFailed(
+            f"service api started without a reload token (exit {result.returncode}):\n{tail(output)}"
+        )
+    return f"exit {result.returncode}: {output.strip().splitlines()[-1][:100]}"
+
+
+def check_pipeline_runs(stack: Stack, trials: int, timeout_s: float, run_timeout: float) -> str:
+    airflow = Airflow(stack)
+    # The DAG processor parses the mounted dags/ folder after start-up.
+    if not wait_until(lambda: airflow.dag("burnout_pipeline"), timeout=180):
+        raise StepFailed("service airflow-dag-processor: burnout_pipeline not listed after 180s")
+    for family in ("lightgbm", "knn", "svm"):
+        dag = wait_until(lambda f=family: airflow.dag(f"train_{f}"), timeout=60)
+        if not dag or dag["is_paused"]:
+            raise StepFailed(
+                f"service airflow-dag-processor: train_{family} is {'paused' if dag else 'missing'}"
+            )
+    airflow.call("PATCH", "/dags/burnout_pipeline", json={"is_paused": False})
+    run = airflow.call(
+        "POST",
+        "/dags/burnout_pipeline/dagRuns",
+        json={"logical_date": None, "conf": {"trials": trials, "timeout_s": timeout_s}},
+    )
+    run_id = run["dag_run_id"]
+
+    def finished() -> str | None:
+        state = airflow.call("GET", f"/dags/burnout_pipeline/dagRuns/{run_id}")["state"]
+        return state if state in {"success", "failed"} else None
+
+    state = wait_until(finished, timeout=run_timeout, every=5) or f"unfinished after {run_timeout:.0f}s"
+    if state != "success":
+        failed = airflow.failed_tasks("burnout_pipeline", run_id)
+        raise StepFailed(
+            f"burnout_pipeline run {run_id}: {state} (services airflow-scheduler, airflow-worker):\n{failed}"
+        )
+    return f"run {run_id} succeeded (trials={trials}, timeout_s={timeout_s})"
+
+
+def check_lake(stack: Stack) -> str:
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.url("MINIO_API_HOST_PORT", 9000),
+        aws_access_key_id=stack.env["MINIO_ROOT_USER"],
+        aws_secret_access_key=stack.env["MINIO_ROOT_PASSWORD"],
+        region_name="us-east-1",
+    )
+    raw = [o["Key"] for o in s3.list_objects_v2(Bucket="raw").get("Contents", [])]
+    processed = [o["Key"] for o in s3.list_objects_v2(Bucket="processed").get("Contents", [])]
+    if "enriched_employee_dataset.csv" not in raw:
+        raise StepFailed(f"service minio: raw bucket lacks the dataset (has {raw})")
+    manifests = [key for key in processed if key.endswith("manifest.json")]
+    if not manifests:
+        raise StepFailed(f"service minio: processed bucket has no dataset manifest (has {processed[:10]})")
+    return (
+        f"raw: {len(raw)} objects; processed: {len(processed)} objects, {len(manifests)} dataset version(s)"
+    )
+
+
+def champion_in_mlflow(stack: Stack) -> tuple[int, str]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=stack.url("MLFLOW_HOST_PORT", 5001))
+    try:
+        version = client.get_model_version_by_alias("burnout-risk", "champion")
+        experiments = client.search_experiments()
+    except Exception as exc:  # noqa: BLE001 (any client error is a failed check of that service)
+        raise StepFailed(f"service mlflow: {type(exc).__name__}: {exc}") from None
+    runs = {
+        e.name: len(client.search_runs([e.experiment_id]))
+        for e in experiments
+        if e.name.startswith("burnout")
+    }
+    if not runs.get("burnout-etl") or not runs.get("burnout-training"):
+        raise StepFailed(f"service mlflow: expected runs in burnout-etl and burnout-training, found {runs}")
+    return int(version.version), f"runs {runs}"
+
+
+def check_mlflow(stack: Stack) -> str:
+    version, runs = champion_in_mlflow(stack)
+    return f"burnout-risk@champion = v{version}; {runs}"
+
+
+def served_versions(stack: Stack, ready_timeout: float) -> dict[str, int]:
+    """Predict one raw record over REST, GraphQL and gRPC; return the model version each answered with."""
+    import grpc
+
+    from burnout_api.features import FEATURE_FIELDS
+    from burnout_api.grpc_gen import burnout_pb2 as pb
+    from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
+    from burnout_api.schemas import EXAMPLE_RECORD
+
+    base = stack.url("API_HOST_PORT", 8800)
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{base}/ready", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    if not wait_until(ready, timeout=ready_timeout):
+        try:
+            reason = httpx.get(f"{base}/ready", timeout=5).text[:300]
+        except httpx.HTTPError as exc:
+            reason = str(exc)
+        raise StepFailed(
+            f"service api not ready after {ready_timeout:.0f}s: {reason}; its log:\n{stack.logs('api')}"
+        )
+    versions = {}
+    rest = httpx.post(f"{base}/predict", json=[EXAMPLE_RECORD], timeout=30)
+    if rest.status_code != 200:
+        raise StepFailed(f"service api: REST /predict gave {rest.status_code}: {rest.text[:300]}")
+    versions["rest"] = rest.json()["model"]["version"]
+    query = (
+        "query($r: [EmployeeInput!]!) { predict(records: $r) { model { version } predictions { class } } }"
+    )
+    record = {f.key: EXAMPLE_RECORD[f.name] for f in FEATURE_FIELDS if f.name in EXAMPLE_RECORD}
+    graphql = httpx.post(
+        f"{base}/graphql", json={"query": query, "variables": {"r": [record]}}, timeout=30
+    ).json()
+    if "errors" in graphql:
+        raise StepFailed(f"service api: GraphQL errors {graphql['errors']}")
+    versions["graphql"] = graphql["data"]["predict"]["model"]["version"]
+    port = stack.env.get("GRPC_HOST_PORT") or 50051
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            answer = pb_grpc.BurnoutRiskStub(channel).Predict(
+                pb.PredictRequest(records=[pb.Employee(**record)]), timeout=30
+            )
+        except grpc.RpcError as exc:
+            raise StepFailed(f"service api: gRPC Predict failed: {exc.code()} {exc.details()}") from None
+    versions["grpc"] = answer.model.version
+    return versions
+
+
+def check_api_serves_champion(stack: Stack, ready_timeout: float = 180) -> str:
+    champion, _ = champion_in_mlflow(stack)
+    versions = served_versions(stack, ready_timeout)
+    wrong = {protocol: v for protocol, v in versions.items() if v != champion}
+    if wrong:
+        raise StepFailed(f"service api answered with version(s) {wrong}, champion is v{champion}")
+    return f"REST, GraphQL and gRPC answered with champion v{champion}"
+
+
+def check_api_restart(stack: Stack) -> str:
+    stack.compose("restart", "api")
+    wait_healthy(stack, timeout=180, services={"api"})
+    return check_api_serves_champion(stack)
+
+
+def check_workers_scale(stack: Stack) -> str:
+    stack.compose(
+        "up", "--detach", "--no-deps", "--no-recreate", "--scale", "airflow-worker=2", "airflow-worker"
+    )
+    states = wait_healthy(stack, timeout=300, services={"airflow-worker"})
+    if len(states["airflow-worker"].split(",")) != 2:
+        raise StepFailed(f"service airflow-worker: expected 2 containers, got {states['airflow-worker']}")
+    return f"airflow-worker: {states['airflow-worker']}"
+
+
+def check_broken_api_is_named(stack: Stack) -> str:
+    """A fault drill: the API pointed at a wrong MLflow host name must make the checks fail naming `api`."""
+    broken = Stack(files=[*stack.files, HERE / "broken-api.yaml"])
+    broken.compose("up", "--detach", "--no-deps", "api")
+    try:
+        check_api_serves_champion(broken, ready_timeout=45)
+    except StepFailed as exc:
+        if "service api" not in str(exc):
+            raise StepFailed(f"the failure did not name the api service: {exc}") from None
+        message = str(exc).splitlines()[0]
+    else:
+        raise StepFailed("the API with a wrong MLflow host name passed the checks")
+    finally:
+        stack.compose("up", "--detach", "--no-deps", "api")
+    wait_healthy(stack, timeout=180, services={"api"})
+    check_api_serves_champion(stack)
+    return f"detected: {message[:120]}; api restored"
+
+
+def run_steps(steps: list[tuple[str, Callable[[], str]]]) -> bool:
+    report = []
+    ok = True
+    for name, step in steps:
+        started = time.monotonic()
+        try:
+            detail = step()
+            status = "pass"
+        except StepFailed as exc:
+            detail, status, ok = str(exc), "FAIL", False
+        report.append((name, status, time.monotonic() - started, detail))
+        print(
+            f"[stack] {status:4} {name} ({report[-1][2]:.0f}s): {detail.splitlines()[0] if detail else ''}",
+            flush=True,
+        )
+        if not ok:
+            print(detail, flush=True)
+            break
+    print("\nstack test report")
+    for name, status, seconds, _ in report:
+        print(f"  {status:4} {seconds:7.1f}s  {name}")
+    print(f"  total {sum(r[2] for r in report):.0f}s: {'PASS' if ok else 'FAIL'}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=2, help="Optuna trials per family in the pipeline run")
+    parser.add_argument("--timeout-s", type=float, default=30.0, help="tuning timeout per family")
+    parser.add_argument("--run-timeout", type=float, default=1800.0, help="seconds the pipeline run may take")
+    parser.add_argument("--override", type=Path, action="append", default=[], help="extra compose file")
+    parser.add_argument("--keep", action="store_true", help="leave the stack running at the end")
+    args = parser.parse_args(argv)
+    stack = Stack(files=[REPO / "docker-compose.yaml", HERE / "docker-compose.ci.yaml", *args.override])
+    steps = [
+        ("build the project's images", lambda: check_stack_images_build(stack)),
+        ("docker-compose up: every service healthy", lambda: check_stack_starts(stack)),
+        ("ports on 127.0.0.1, valkey not root", lambda: check_exposure(stack)),
+        ("api refuses to start without a reload token", lambda: check_api_refuses_start_without_token(stack)),
+        (
+            "burnout_pipeline triggered through Airflow's REST API",
+            lambda: check_pipeline_runs(stack, args.trials, args.timeout_s, args.run_timeout),
+        ),
+        ("raw and processed objects in the lake", lambda: check_lake(stack)),
+        ("MLflow has the runs and burnout-risk@champion", lambda: check_mlflow(stack)),
+        ("api serves the champion on REST, GraphQL, gRPC", lambda: check_api_serves_champion(stack)),
+        ("api restarted serves the champion again", lambda: check_api_restart(stack)),
+        ("airflow-worker scaled to 2, both healthy", lambda: check_workers_scale(stack)),
+        ("a broken api is reported by name", lambda: check_broken_api_is_named(stack)),
+    ]
+    try:
+        ok = run_steps(steps)
+    finally:
+        if not args.keep:
+            stack.compose(
+                "down", "--volumes", "--remove-orphans", "--timeout", "20", check=False, timeout=600
+            )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
