@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 STAMP := $(VENV)/.installed
 PROTO_OUT := fastapi/burnout_api/grpc_gen
 
-.PHONY: install proto demo test test-stack test-fast lint format bench local-up local-down system-deps clean
+.PHONY: install proto locks demo test test-stack test-fast lint format bench local-up local-down system-deps clean
 
 install: $(STAMP) proto
 
@@ -30,6 +30,10 @@ system-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends docker-compose wrk; \
 	fi
+
+# Per-image exact locks (requirements/<image>.lock) from requirements/<image>.in at requirements.lock's versions.
+locks: $(STAMP)
+	$(BIN)/python requirements/compile.py
 
 demo: install
 	$(BIN)/burnout demo

@@ -5,10 +5,12 @@ a broken stack (a check that cannot fail proves nothing)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import runpy
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -314,6 +316,20 @@ def test_airflow_options_exist_in_airflow_config(services):
     unknown = [key for key in options if tuple(key.lower().split("__")[1:3]) not in known]
     assert len(options) > 10 and unknown == []
     assert ("core", "no_such_option") not in known and ("celery", "worker_concurrency") in known
+
+
+def test_airflow_loads_the_executor_the_stack_uses(services, tmp_path):
+    # Celery 5.7 dropped a helper the Celery provider imports: the stack's scheduler then crash-looped.
+    executor = services["airflow-scheduler"]["environment"]["AIRFLOW__CORE__EXECUTOR"]
+    code = "from airflow.executors.executor_loader import ExecutorLoader as E; print(E.init_executors())"
+    env = {"PATH": os.environ["PATH"], "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__EXECUTOR": executor}
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"{executor}(" in result.stdout
 
 
 def test_burnout_variables_are_valid_settings(services, env, monkeypatch):

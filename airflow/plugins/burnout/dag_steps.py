@@ -36,7 +36,7 @@ def ingest_raw_data(settings: Settings, input: str | None = None) -> dict[str, A
     source = find_raw_csv(Path(settings.data_dir), settings.raw_key)
     generated = source is None
     if source is None:
-        # Under BURNOUT_HOME, never in data_dir: the stack mounts data/ read-only, and it is the user's folder.
+        # Under BURNOUT_HOME, never in data_dir: the stack mounts data/ read-only; it is the user's folder.
         source = settings.home / "generated" / settings.raw_key
         log.info("no CSV in %s: generating %d synthetic rows", settings.data_dir, settings.synthetic_rows)
         write_synthetic_csv(source, rows=settings.synthetic_rows, seed=settings.seed)

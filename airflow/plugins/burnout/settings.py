@@ -85,10 +85,12 @@ class Settings(BaseSettings):
             self.mlflow_artifact_root = (self.home / "mlartifacts").as_uri()
         if self.optuna_storage is None:
             self.optuna_storage = f"sqlite:///{self.home / 'optuna.db'}"
-        if self.require_reload_token and not (self.reload_token and self.reload_token.get_secret_value().strip()):
+        if self.require_reload_token and not (
+            self.reload_token and self.reload_token.get_secret_value().strip()
+        ):
             raise ValueError(
-                "BURNOUT_REQUIRE_RELOAD_TOKEN is set but BURNOUT_RELOAD_TOKEN is empty: POST /reload would be "
-                "open to anyone (set API_RELOAD_TOKEN in .env for docker compose)."
+                "BURNOUT_REQUIRE_RELOAD_TOKEN is set but BURNOUT_RELOAD_TOKEN is empty: POST /reload would "
+                "be open to anyone (set API_RELOAD_TOKEN in .env for docker compose)."
             )
         if self.lake_backend == "s3" and not self.s3_endpoint_url:
             raise ValueError("BURNOUT_LAKE_BACKEND=s3 needs BURNOUT_S3_ENDPOINT_URL (and the S3 keys).")

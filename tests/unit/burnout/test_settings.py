@@ -28,7 +28,11 @@ def test_serve_without_required_token_exits_with_one_line(tmp_path):
     env = {"PATH": "", "BURNOUT_HOME": str(tmp_path), "BURNOUT_REQUIRE_RELOAD_TOKEN": "true"}
 
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "burnout"), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True
+        [str(Path(sys.executable).parent / "burnout"), "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
 
     assert result.returncode == 2
