@@ -218,7 +218,8 @@ def check_api_refuses_start_without_token(stack: Stack) -> str:
         raise StepFailed(
             f"service api started without a reload token (exit {result.returncode}):\n{tail(output)}"
         )
-    return f"exit {result.returncode}: {output.strip().splitlines()[-1][:100]}"
+    said = next(line for line in output.splitlines() if "BURNOUT_RELOAD_TOKEN is empty" in line)
+    return f"exit {result.returncode}: {said.strip()[:100]}"
 
 
 def check_pipeline_runs(stack: Stack, trials: int, timeout_s: float, run_timeout: float) -> str:

@@ -277,6 +277,18 @@ def test_published_ports_listen_on_localhost_unless_env_opens_them(services, env
     assert env["HOST_BIND_ADDRESS"] == "127.0.0.1"
 
 
+def test_minio_comes_from_quay_io(services):
+    # MinIO removed its images from Docker Hub (pulls of minio/minio fail): compose pulls before it starts.
+    assert services["minio"]["image"].startswith("quay.io/minio/minio:RELEASE.")
+
+
+def test_mlflow_allowed_hosts_are_opened_from_env(services, env):
+    allowed = services["mlflow"]["environment"]["MLFLOW_SERVER_ALLOWED_HOSTS"]
+    assert interpolate(allowed, env).split(",")[:2] == ["mlflow", "mlflow:*"]
+    assert "localhost:*" in interpolate(allowed, env).split(",")
+    assert interpolate(allowed, {**env, "MLFLOW_ALLOWED_HOSTS": "192.168.1.20:*"}).endswith(",192.168.1.20:*")
+
+
 def test_worker_can_be_scaled(services):
     worker = services["airflow-worker"]
     assert "container_name" not in worker and "ports" not in worker
