@@ -35,6 +35,8 @@ stop_daemon() {
   $SUDO iptables-restore <"$work/iptables.before"
   $SUDO sysctl -qw net.ipv4.ip_forward="$(cat "$work/ip_forward.before")"
   ip link show docker0 >/dev/null 2>&1 && $SUDO ip link delete docker0
+  # ... and its network namespace mount under the exec root, which would keep `make clean` from removing .stack.
+  findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r $SUDO umount
   say "engine stopped, iptables and bridge restored"
 }
 trap stop_daemon EXIT
