@@ -406,6 +406,8 @@ def run_steps(steps: list[tuple[str, Callable[[], str]]]) -> bool:
             status = "pass"
         except StepFailed as exc:
             detail, status, ok = str(exc), "FAIL", False
+        except Exception as exc:  # noqa: BLE001 (an unexpected error still ends in the report)
+            detail, status, ok = f"{type(exc).__name__}: {exc}", "FAIL", False
         report.append((name, status, time.monotonic() - started, detail))
         print(
             f"[stack] {status:4} {name} ({report[-1][2]:.0f}s): {detail.splitlines()[0] if detail else ''}",
@@ -446,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         ("airflow-worker scaled to 2, both healthy", lambda: check_workers_scale(stack)),
         ("a broken api is reported by name", lambda: check_broken_api_is_named(stack)),
     ]
+    # A run that was killed leaves containers and volumes behind: start from nothing, as a new user does.
+    stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False, timeout=600)
     try:
         ok = run_steps(steps)
     finally:
