@@ -57,8 +57,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The benchmarks live outside the runtime packages (benchmarks/, never in an image).
 bench: install system-deps
-	$(BIN)/burnout bench
+	$(BIN)/python -m benchmarks
 
 local-up: install
 	$(BIN)/burnout local up

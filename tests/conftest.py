@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATASET = REPO.parent / "shared" / "data" / "enriched_employee_dataset.csv"

@@ -63,14 +63,14 @@ def burnout_pipeline():
     @task
     def ingest(params: dict | None = None) -> dict:
         from burnout.dag_steps import ingest_raw_data
-        from burnout.settings import get_settings
+        from burnout_base.settings import get_settings
 
         return ingest_raw_data(get_settings(), params["input"])
 
     @task(execution_timeout=ETL_TIMEOUT)
     def run_etl(raw: dict, params: dict | None = None) -> dict:
         from burnout.dag_steps import to_plain
-        from burnout.settings import get_settings
+        from burnout_base.settings import get_settings
         from etl.run_etl import run_etl as run
 
         return to_plain(run(params["input"] or None, get_settings()))
@@ -78,7 +78,7 @@ def burnout_pipeline():
     @task(retries=0)
     def choose_budget(params: dict | None = None) -> dict:
         from burnout.dag_steps import resolve_budget
-        from burnout.settings import get_settings
+        from burnout_base.settings import get_settings
 
         variables = {key: Variable.get(name, default=None) for key, name in BUDGET_VARIABLES.items()}
         return resolve_budget(get_settings(), params["trials"], params["timeout_s"], variables)
@@ -86,14 +86,14 @@ def burnout_pipeline():
     @task(retries=1, execution_timeout=TRAIN_TIMEOUT)
     def train(family: str, dataset: dict, budget: dict, params: dict | None = None) -> dict:
         from burnout.dag_steps import train_or_reuse
-        from burnout.settings import get_settings
+        from burnout_base.settings import get_settings
 
         return train_or_reuse(family, get_settings(), dataset["dataset_version"], budget, params["retrain"])
 
     @task
     def promote(trained: list[dict]) -> dict:
         from burnout.dag_steps import to_plain
-        from burnout.settings import get_settings
+        from burnout_base.settings import get_settings
         from modeling.registry import promote_best
 
         return to_plain(promote_best(get_settings()))
@@ -101,7 +101,7 @@ def burnout_pipeline():
     @task
     def notify_api(decision: dict) -> dict:
         from burnout.notify import notify_reload
-        from burnout.settings import get_settings
+        from burnout_base.settings import get_settings
 
         return notify_reload(get_settings())
 

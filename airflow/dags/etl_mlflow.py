@@ -46,7 +46,7 @@ def etl_mlflow():
     @task(execution_timeout=ETL_TIMEOUT)
     def run_etl(params: dict | None = None) -> dict:
         from burnout.dag_steps import to_plain
-        from burnout.settings import get_settings
+        from burnout_base.settings import get_settings
         from etl.run_etl import run_etl as run
 
         return to_plain(run(params["input"] or None, get_settings()))

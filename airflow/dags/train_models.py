@@ -39,7 +39,7 @@ def build_training_dag(family: str):
         @task(retries=0)
         def choose_budget(params: dict | None = None) -> dict:
             from burnout.dag_steps import resolve_budget
-            from burnout.settings import get_settings
+            from burnout_base.settings import get_settings
 
             variables = {key: Variable.get(name, default=None) for key, name in BUDGET_VARIABLES.items()}
             return resolve_budget(get_settings(), params["trials"], params["timeout_s"], variables)
@@ -55,14 +55,14 @@ def build_training_dag(family: str):
         @task(retries=1, execution_timeout=TRAIN_TIMEOUT)
         def train(dataset: dict, budget: dict) -> dict:
             from burnout.dag_steps import train_or_reuse
-            from burnout.settings import get_settings
+            from burnout_base.settings import get_settings
 
             return train_or_reuse(family, get_settings(), dataset["dataset_version"], budget)
 
         @task
         def propose_champion(trained: dict) -> dict:
             from burnout.dag_steps import to_plain
-            from burnout.settings import get_settings
+            from burnout_base.settings import get_settings
             from modeling.registry import promote_if_better
 
             return to_plain(promote_if_better(get_settings(), trained["model_version"]))
@@ -70,7 +70,7 @@ def build_training_dag(family: str):
         @task
         def notify_api(decision: dict) -> dict:
             from burnout.notify import notify_reload
-            from burnout.settings import get_settings
+            from burnout_base.settings import get_settings
 
             return notify_reload(get_settings())
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
-from burnout.settings import Settings, get_settings
+from burnout_base.settings import Settings, get_settings
 
 log = logging.getLogger("init_lake")
 

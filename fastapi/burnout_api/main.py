@@ -9,12 +9,12 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-from burnout.settings import Settings
 from burnout_api.core import InferenceCore
 from burnout_api.graphql_api.schema import build_graphql_router
 from burnout_api.rest import health, models, predict, reload
 from burnout_api.rest import metrics as metrics_route
 from burnout_api.rest.errors import install_error_handlers
+from burnout_base.settings import Settings
 from fastapi import FastAPI
 
 log = logging.getLogger(__name__)

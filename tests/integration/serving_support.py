@@ -10,8 +10,8 @@ import uuid
 import mlflow
 from sklearn.pipeline import Pipeline
 
-from burnout.settings import Settings
-from burnout.tracking import configure_mlflow, ensure_experiment
+from burnout_base.settings import Settings
+from burnout_base.tracking import configure_mlflow, ensure_experiment
 from etl.contract import FEATURES, TARGET, burn_rate_to_class
 from etl.preprocess import build_preprocessor
 from etl.synthetic import generate_synthetic

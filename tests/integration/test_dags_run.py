@@ -51,7 +51,7 @@ def published_versions(settings) -> list[str]:
 
 
 def registry(settings) -> mlflow.MlflowClient:
-    from burnout.tracking import configure_mlflow
+    from burnout_base.tracking import configure_mlflow
 
     configure_mlflow(settings)
     return mlflow.MlflowClient()

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from burnout.cli import app
-from burnout.settings import get_settings
+from burnout_base.settings import get_settings
 from etl.synthetic import generate_synthetic
 
 

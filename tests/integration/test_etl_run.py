@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 from etl.contract import CLASSES, FEATURES, NUMERIC_FEATURES
 from etl.dataset import latest_version, load_dataset
 from etl.errors import InputError

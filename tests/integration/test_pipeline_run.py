@@ -9,7 +9,7 @@ import mlflow
 import pytest
 
 from burnout.pipeline import run_pipeline
-from burnout.tracking import configure_mlflow
+from burnout_base.tracking import configure_mlflow
 from etl.synthetic import write_synthetic_csv
 from modeling.families import FAMILIES
 

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from serving_support import isolated, pick_port, register_synthetic_model, wait_for
 
-from burnout.settings import Settings
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_api.schemas import EXAMPLE_RECORD
+from burnout_base.settings import Settings
 from etl.contract import CLASSES, FEATURES
 from etl.synthetic import generate_synthetic
 
@@ -265,7 +265,7 @@ def test_metrics_count_every_protocol(service, records):
 def test_a_moved_champion_is_served_without_a_restart(service, records):
     import mlflow
 
-    from burnout.tracking import configure_mlflow
+    from burnout_base.tracking import configure_mlflow
 
     configure_mlflow(service.settings)
     knn = service.versions["knn"]

@@ -13,9 +13,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from burnout.settings import Settings
 from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
 from burnout_api.validation import validate_records
+from burnout_base.settings import Settings
 
 pytestmark = pytest.mark.slow
 TOLERANCE = 1e-9

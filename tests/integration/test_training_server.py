@@ -12,7 +12,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from burnout.tracking import configure_mlflow
+from burnout_base.tracking import configure_mlflow
 from etl.contract import CLASSES, NULLABLE_FEATURES
 from etl.dataset import load_dataset
 from etl.run_etl import run_etl

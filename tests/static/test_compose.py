@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yaml"

@@ -1,1 +1,1 @@
-"""Platform glue: settings, MLflow wiring, the end-to-end pipeline and the `burnout` command line."""
+"""Platform glue: the end-to-end pipeline, DAG helpers and the `burnout` command line (demo, local stack)."""

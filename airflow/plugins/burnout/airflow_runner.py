@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from burnout.dag_defaults import TASK_FAILURE_LOGGER
-from burnout.settings import Settings
 from burnout.task_environment import settings_in_environment
+from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from burnout.settings import get_settings
+from burnout_base.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 local_app = typer.Typer(no_args_is_help=True, help="Run the platform's services as local processes.")
@@ -149,17 +149,6 @@ def demo(serve: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> N
     from burnout.demo import run_demo
 
     _run(run_demo, get_settings(), serve=serve)
-
-
-@app.command()
-def bench(
-    seconds: Annotated[float, typer.Option(help="per setting")] = 20.0,
-    pipeline: Annotated[bool, typer.Option("--pipeline/--no-pipeline", help="also time the pipeline")] = True,
-) -> None:
-    """Measure our service against MLflow's scoring server side by side, plus the pipeline's times."""
-    from burnout.bench.run import run_bench
-
-    _emit(_run(run_bench, get_settings(), seconds=seconds, pipeline=pipeline))
 
 
 @local_app.command("up")

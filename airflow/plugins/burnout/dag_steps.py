@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 from etl.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def find_trained_version(settings: Settings, family: str, dataset_version: str) 
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from burnout.tracking import configure_mlflow
+    from burnout_base.tracking import configure_mlflow
 
     configure_mlflow(settings)
     client = mlflow.MlflowClient()

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 PIPELINE_DAG = "burnout_pipeline"

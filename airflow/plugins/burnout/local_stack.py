@@ -31,7 +31,7 @@ from burnout.processes import (
     terminate,
     wait_until_answers,
 )
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 from etl.errors import InputError
 
 log = logging.getLogger(__name__)

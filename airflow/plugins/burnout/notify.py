@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 

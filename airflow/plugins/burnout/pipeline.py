@@ -10,7 +10,7 @@ from typing import Any
 
 import mlflow
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from burnout.settings import Settings, get_settings
+from burnout_base.settings import Settings, get_settings
 
 
 def settings_to_environment(settings: Settings) -> dict[str, str | None]:

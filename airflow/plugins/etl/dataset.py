@@ -15,7 +15,7 @@ from etl.publish import FILES, VERSION_PATTERN, list_manifests, parquet_to_frame
 from etl.split import LABEL
 
 if TYPE_CHECKING:
-    from burnout.settings import Settings
+    from burnout_base.settings import Settings
 
 
 @dataclass(frozen=True)

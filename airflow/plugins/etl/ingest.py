@@ -12,7 +12,7 @@ from etl.errors import InputError
 from etl.lake import Lake, lake_from_settings, parse_s3_uri, s3_lake_from_settings
 
 if TYPE_CHECKING:
-    from burnout.settings import Settings
+    from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 

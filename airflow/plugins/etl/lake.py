@@ -17,7 +17,7 @@ from etl.errors import InputError
 from etl.s3_lake import S3Lake, s3_lake_from_settings
 
 if TYPE_CHECKING:
-    from burnout.settings import Settings
+    from burnout_base.settings import Settings
 
 __all__ = ["Lake", "LocalLake", "S3Lake", "lake_from_settings", "parse_s3_uri", "s3_lake_from_settings"]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from burnout.settings import Settings
+    from burnout_base.settings import Settings
 
 
 @contextmanager
@@ -24,7 +24,7 @@ def etl_run(settings: Settings, dataset_version: str) -> Iterator[str]:
     """Open an MLflow run for one ETL publication; yield its id; close it FINISHED, or FAILED on error."""
     from mlflow import MlflowClient
 
-    from burnout.tracking import ensure_experiment
+    from burnout_base.tracking import ensure_experiment
 
     experiment_id = ensure_experiment(settings, settings.etl_experiment)
     client = MlflowClient()

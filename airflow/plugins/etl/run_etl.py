@@ -34,7 +34,7 @@ from etl.split import LABEL, count_classes, label_classes, split_train_test
 from etl.validate import Validation, validate_records
 
 if TYPE_CHECKING:
-    from burnout.settings import Settings
+    from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 

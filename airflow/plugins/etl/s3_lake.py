@@ -12,7 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
-    from burnout.settings import Settings
+    from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 

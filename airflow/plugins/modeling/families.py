@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import optuna
-from lightgbm import LGBMClassifier
-from sklearn.base import ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.svm import SVC
+from typing import TYPE_CHECKING, Any
 
 from etl.errors import InputError
+
+# The estimator libraries load when a model is built, not when this module is imported: every DAG parse and
+# the API import the families (names, trust lists) without training anything.
+if TYPE_CHECKING:
+    import optuna
+    from lightgbm import LGBMClassifier
+    from sklearn.base import ClassifierMixin
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.svm import SVC
 
 Params = dict[str, Any]
 
@@ -60,6 +63,8 @@ def suggest_lightgbm(trial: optuna.Trial) -> Params:
 
 
 def build_lightgbm(params: Params, seed: int) -> LGBMClassifier:
+    from lightgbm import LGBMClassifier
+
     # One thread: on ~17k rows a second one gains ~25% on an idle machine, but OpenMP threads spin and slow
     # down many-fold on a busy one, and the served model predicts small batches where threads add overhead.
     return LGBMClassifier(**params, subsample_freq=1, n_jobs=1, verbose=-1, random_state=seed)
@@ -74,6 +79,8 @@ def suggest_knn(trial: optuna.Trial) -> Params:
 
 
 def build_knn(params: Params, seed: int) -> KNeighborsClassifier:
+    from sklearn.neighbors import KNeighborsClassifier
+
     del seed  # KNN is deterministic.
     return KNeighborsClassifier(**params)
 
@@ -89,10 +96,14 @@ def suggest_svm(trial: optuna.Trial) -> Params:
 
 def build_svc(params: Params, seed: int) -> SVC:
     """The bare SVC: what tuning scores (its predictions need no probability model)."""
+    from sklearn.svm import SVC
+
     return SVC(**params, kernel="rbf", cache_size=500, random_state=seed)
 
 
 def build_svm(params: Params, seed: int) -> CalibratedClassifierCV:
+    from sklearn.calibration import CalibratedClassifierCV
+
     # Platt scaling fitted on 3 internal folds gives predict_proba, replacing SVC(probability=True)
     # (deprecated in scikit-learn 1.9); unlike it, predict() is the argmax of predict_proba, so the API's
     # class and probabilities never disagree.

@@ -16,8 +16,8 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from burnout.settings import Settings
-from burnout.tracking import configure_mlflow, ensure_experiment
+from burnout_base.settings import Settings
+from burnout_base.tracking import configure_mlflow, ensure_experiment
 from etl.dataset import ProcessedDataset, load_dataset
 from etl.errors import InputError
 from modeling.evaluate import macro_f1

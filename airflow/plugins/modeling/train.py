@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from burnout.settings import Settings
-from burnout.tracking import configure_mlflow, ensure_experiment
+from burnout_base.settings import Settings
+from burnout_base.tracking import configure_mlflow, ensure_experiment
 from etl.contract import NULLABLE_FEATURES
 from etl.dataset import ProcessedDataset, load_dataset
 from modeling.evaluate import evaluate_model, log_evaluation

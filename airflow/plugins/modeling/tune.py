@@ -17,7 +17,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 from modeling.families import Family, Params
 
 log = logging.getLogger(__name__)

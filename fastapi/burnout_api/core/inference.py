@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 
 import anyio
 
-from burnout.settings import Settings
 from burnout_api.core.errors import ModelUnavailable, NoModelYet, UnknownAlias
 from burnout_api.core.loaded_model import BatchPrediction, LoadedModel
 from burnout_api.core.metrics import ServiceMetrics
@@ -30,6 +29,7 @@ from burnout_api.core.snapshot import (
     list_aliases,
 )
 from burnout_api.validation import InvalidInput, parse_records, validate_records
+from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 # A request for an alias we have not seen refreshes the registry at most this often.

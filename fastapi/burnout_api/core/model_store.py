@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from burnout.settings import Settings
 from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
+from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 TEST_METRIC_PREFIX = "test_"
@@ -69,7 +69,7 @@ class ModelStore:
         return loaded
 
     def _load_pipeline(self, uri: str):
-        from burnout.tracking import configure_mlflow
+        from burnout_base.tracking import configure_mlflow
 
         loader = self._loader
         if loader is None:

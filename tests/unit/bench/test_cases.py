@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from burnout.bench.cases import (
+from benchmarks.cases import (
     GRPC_UNARY_C8,
     INPROC_1,
     MLFLOW,

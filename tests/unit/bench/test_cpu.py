@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from burnout.bench.cpu import cpu_percent_between, snapshot_tree_cpu
+from benchmarks.cpu import cpu_percent_between, snapshot_tree_cpu
 
 # Waits for `go`, burns 0.5 s of CPU (not wall time: the machine is shared), writes `done`, then idles.
 GRANDCHILD = """

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from burnout.bench.load import find_wrk, measurement_from_wrk, parse_wrk_output, run_wrk, write_load_files
+from benchmarks.load import find_wrk, measurement_from_wrk, parse_wrk_output, run_wrk, write_load_files
 
 SUMMARY = {
     "requests": 2000,

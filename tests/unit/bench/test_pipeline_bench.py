@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from burnout.bench.data import resolve_dataset
-from burnout.bench.pipeline_bench import describe_budget, isolated_settings, summarize_pipeline
-from burnout.settings import Settings
+from benchmarks.data import resolve_dataset
+from benchmarks.pipeline_bench import describe_budget, isolated_settings, summarize_pipeline
+from burnout_base.settings import Settings
 
 SUMMARY = {
     "dataset_version": "abc",

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from burnout.bench.records import (
+from benchmarks.records import (
     load_sample_records,
     missing_share,
     mlflow_body,

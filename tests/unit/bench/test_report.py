@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from burnout.bench.cases import MLFLOW, OURS, REST_SINGLE_C8, add_ratios, evaluate_targets
-from burnout.bench.report import format_table, render_markdown, save_report
+from benchmarks.cases import MLFLOW, OURS, REST_SINGLE_C8, add_ratios, evaluate_targets
+from benchmarks.report import format_table, render_markdown, save_report
 
 MACHINE = {
     "cpu": "Test CPU",

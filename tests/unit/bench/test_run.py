@@ -9,9 +9,9 @@ import json
 import psutil
 import pytest
 
-from burnout.bench import cases
-from burnout.bench.load import find_wrk
-from burnout.bench.run import run_bench
+from benchmarks import cases
+from benchmarks.load import find_wrk
+from benchmarks.run import run_bench
 
 
 @pytest.mark.slow

@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 
-from burnout.bench.servers import child_env, settings_env
+from benchmarks.servers import child_env, settings_env
 
 CHILD = """
 import json
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 s = Settings(_env_file=None)
 values = s.model_dump(mode="json", exclude={"reload_token"})
 print(json.dumps({**values, "token": s.reload_token.get_secret_value()}))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 
 
 @pytest.mark.parametrize("token", [None, "", "  "])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.dummy import DummyClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
-from burnout.tracking import ensure_experiment
+from burnout_base.tracking import ensure_experiment
 from etl.contract import CLASSES
 from modeling.evaluate import evaluate_model, log_evaluation, macro_f1
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
-from burnout.tracking import ensure_experiment
+from burnout_base.tracking import ensure_experiment
 from etl.contract import FEATURES, NULLABLE_FEATURES
 from modeling.model_io import TRUSTED_TYPES, build_signature, load_model, log_model, pip_requirements
 

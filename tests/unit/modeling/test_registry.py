@@ -10,7 +10,7 @@ from mlflow.exceptions import MlflowException
 from sklearn.dummy import DummyClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
-from burnout.tracking import configure_mlflow, ensure_experiment
+from burnout_base.tracking import configure_mlflow, ensure_experiment
 from etl.errors import InputError
 from modeling.model_io import log_model
 from modeling.registry import CHAMPION, promote_best, promote_if_better, set_champion

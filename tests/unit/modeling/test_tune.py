@@ -9,7 +9,7 @@ import numpy as np
 import optuna
 import pytest
 
-from burnout.tracking import configure_mlflow, ensure_experiment
+from burnout_base.tracking import configure_mlflow, ensure_experiment
 from etl.dataset import load_dataset
 from modeling.families import FAMILIES
 from modeling.tune import cross_validate, select_tuning_rows, study_name, tune_family

@@ -15,9 +15,9 @@ from collections import deque
 import pandas as pd
 import psutil
 
-from burnout.bench.cpu import cpu_percent_between, snapshot_tree_cpu
-from burnout.bench.measurement import Measurement, summarize_latencies
-from burnout.bench.records import SINGLE_RECORDS
+from benchmarks.cpu import cpu_percent_between, snapshot_tree_cpu
+from benchmarks.measurement import Measurement, summarize_latencies
+from benchmarks.records import SINGLE_RECORDS
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import logging
 
 import pandas as pd
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 from etl.contract import FEATURES
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 DATASET_NAME = "enriched_employee_dataset.csv"
 REAL_ROWS = 22_750
-# airflow/plugins/burnout/bench/data.py -> the project root is four folders up.
-PROJECT_ROOT = Path(__file__).resolve().parents[4]
+# benchmarks/data.py -> the project root is one folder up.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def find_real_dataset() -> Path | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 SMALL_TRIALS = 3
@@ -18,7 +18,7 @@ def find_champion(settings: Settings) -> dict | None:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from burnout.tracking import configure_mlflow
+    from burnout_base.tracking import configure_mlflow
 
     configure_mlflow(settings)
     client = mlflow.MlflowClient()
@@ -40,7 +40,7 @@ def ensure_champion(settings: Settings, data_folder: Path, dataset: Path | None 
     champion = find_champion(settings)
     if champion is not None:
         return champion
-    from burnout.bench.data import resolve_dataset
+    from benchmarks.data import resolve_dataset
     from burnout.pipeline import run_pipeline
 
     path, kind = resolve_dataset(data_folder, settings.seed, dataset)

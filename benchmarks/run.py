@@ -1,4 +1,4 @@
-"""`burnout bench`: our service against MLflow's scoring server on the champion, side by side in one run, the
+"""`make bench`: our service against MLflow's scoring server on the champion, side by side in one run, the
 in-process reference, optionally the pipeline's times; one table saved under BURNOUT_HOME/bench/."""
 
 from __future__ import annotations
@@ -8,16 +8,16 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from burnout.bench.cases import BATCH_ROWS, add_ratios, evaluate_targets
-from burnout.bench.champion import ensure_champion
-from burnout.bench.inprocess import measure_in_process
-from burnout.bench.load import find_wrk
-from burnout.bench.machine import describe_machine
-from burnout.bench.pipeline_bench import run_pipeline_bench
-from burnout.bench.records import SINGLE_RECORDS, load_sample_records, missing_share
-from burnout.bench.report import format_table, save_report
-from burnout.bench.serving import measure_servers
-from burnout.settings import Settings
+from benchmarks.cases import BATCH_ROWS, add_ratios, evaluate_targets
+from benchmarks.champion import ensure_champion
+from benchmarks.inprocess import measure_in_process
+from benchmarks.load import find_wrk
+from benchmarks.machine import describe_machine
+from benchmarks.pipeline_bench import run_pipeline_bench
+from benchmarks.records import SINGLE_RECORDS, load_sample_records, missing_share
+from benchmarks.report import format_table, save_report
+from benchmarks.serving import measure_servers
+from burnout_base.settings import Settings
 from etl.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def run_bench(
 
 
 def _load_pipeline(settings: Settings, version: int):
-    from burnout.tracking import configure_mlflow
+    from burnout_base.tracking import configure_mlflow
     from modeling.model_io import load_model
 
     configure_mlflow(settings)

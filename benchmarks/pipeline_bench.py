@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from burnout.bench.data import resolve_dataset
-from burnout.bench.servers import child_env, pick_free_port
-from burnout.settings import Settings
+from benchmarks.data import resolve_dataset
+from benchmarks.servers import child_env, pick_free_port
+from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 

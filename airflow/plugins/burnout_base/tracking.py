@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import mlflow
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 
 
 def configure_mlflow(settings: Settings) -> None:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pandas as pd
 import psutil
 
-from burnout.bench.cases import BATCH_ROWS, FAST_PATH, INPROC_1, INPROC_1000, PIPELINE
-from burnout.bench.measurement import Measurement, summarize_latencies
+from benchmarks.cases import BATCH_ROWS, FAST_PATH, INPROC_1, INPROC_1000, PIPELINE
+from benchmarks.measurement import Measurement, summarize_latencies
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def load_core_model(pipeline):
 def as_record_batch(records: pd.DataFrame):
     """Validate records the way the service does (a JSON round trip gives the same Python values it
     receives)."""
-    from burnout.bench.records import service_body
+    from benchmarks.records import service_body
     from burnout_api.validation import validate_records
 
     return validate_records(json.loads(service_body(records)), max_batch=len(records))

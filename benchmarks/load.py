@@ -12,8 +12,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from burnout.bench.cpu import cpu_percent_between, snapshot_tree_cpu
-from burnout.bench.measurement import Measurement
+from benchmarks.cpu import cpu_percent_between, snapshot_tree_cpu
+from benchmarks.measurement import Measurement
 
 log = logging.getLogger(__name__)
 RESULT_MARKER = "BENCH_RESULT "

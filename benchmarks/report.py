@@ -140,7 +140,7 @@ def plot_chart(rows: list[dict], path: Path) -> Path:
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend()
-    fig.suptitle("burnout bench: our service vs MLflow's scoring server (same model version, same run)")
+    fig.suptitle("make bench: our service vs MLflow's scoring server (same model version, same run)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

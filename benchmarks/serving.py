@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
-from burnout.bench import cases
-from burnout.bench.grpc_load import measure_grpc_stream, measure_grpc_unary
-from burnout.bench.load import measure_http, write_load_files
-from burnout.bench.measurement import Measurement
-from burnout.bench.records import mlflow_body, service_body, single_record_bodies
-from burnout.bench.servers import Server, pick_free_port, start_mlflow_server, start_service, stop_server
-from burnout.settings import Settings
+from benchmarks import cases
+from benchmarks.grpc_load import measure_grpc_stream, measure_grpc_unary
+from benchmarks.load import measure_http, write_load_files
+from benchmarks.measurement import Measurement
+from benchmarks.records import mlflow_body, service_body, single_record_bodies
+from benchmarks.servers import Server, pick_free_port, start_mlflow_server, start_service, stop_server
+from burnout_base.settings import Settings
 from etl.contract import CLASSES
 
 log = logging.getLogger(__name__)

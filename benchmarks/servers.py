@@ -18,7 +18,7 @@ import httpx
 import psutil
 from pydantic import SecretStr
 
-from burnout.settings import Settings
+from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 VENV_BIN = Path(sys.executable).parent
