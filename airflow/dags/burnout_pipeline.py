@@ -62,14 +62,14 @@ def burnout_pipeline():
 
     @task
     def ingest(params: dict | None = None) -> dict:
-        from burnout.dag_steps import ingest_raw_data
         from burnout_base.settings import get_settings
+        from etl.ingest import ingest_raw_data
 
         return ingest_raw_data(get_settings(), params["input"])
 
     @task(execution_timeout=ETL_TIMEOUT)
     def run_etl(raw: dict, params: dict | None = None) -> dict:
-        from burnout.dag_steps import to_plain
+        from burnout_base.plain import to_plain
         from burnout_base.settings import get_settings
         from etl.run_etl import run_etl as run
 
@@ -77,22 +77,22 @@ def burnout_pipeline():
 
     @task(retries=0)
     def choose_budget(params: dict | None = None) -> dict:
-        from burnout.dag_steps import resolve_budget
         from burnout_base.settings import get_settings
+        from modeling.budget import resolve_budget
 
         variables = {key: Variable.get(name, default=None) for key, name in BUDGET_VARIABLES.items()}
         return resolve_budget(get_settings(), params["trials"], params["timeout_s"], variables)
 
     @task(retries=1, execution_timeout=TRAIN_TIMEOUT)
     def train(family: str, dataset: dict, budget: dict, params: dict | None = None) -> dict:
-        from burnout.dag_steps import train_or_reuse
         from burnout_base.settings import get_settings
+        from modeling.train import train_or_reuse
 
         return train_or_reuse(family, get_settings(), dataset["dataset_version"], budget, params["retrain"])
 
     @task
     def promote(trained: list[dict]) -> dict:
-        from burnout.dag_steps import to_plain
+        from burnout_base.plain import to_plain
         from burnout_base.settings import get_settings
         from modeling.registry import promote_best
 

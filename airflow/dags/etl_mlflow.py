@@ -45,7 +45,7 @@ def etl_mlflow():
 
     @task(execution_timeout=ETL_TIMEOUT)
     def run_etl(params: dict | None = None) -> dict:
-        from burnout.dag_steps import to_plain
+        from burnout_base.plain import to_plain
         from burnout_base.settings import get_settings
         from etl.run_etl import run_etl as run
 

@@ -38,15 +38,15 @@ def build_training_dag(family: str):
 
         @task(retries=0)
         def choose_budget(params: dict | None = None) -> dict:
-            from burnout.dag_steps import resolve_budget
             from burnout_base.settings import get_settings
+            from modeling.budget import resolve_budget
 
             variables = {key: Variable.get(name, default=None) for key, name in BUDGET_VARIABLES.items()}
             return resolve_budget(get_settings(), params["trials"], params["timeout_s"], variables)
 
         @task(retries=0)
         def choose_dataset(params: dict | None = None, triggering_asset_events=None) -> dict:
-            from burnout.dag_steps import pick_dataset_version
+            from modeling.train import pick_dataset_version
 
             events = triggering_asset_events[PROCESSED_DATASET] if triggering_asset_events else []
             announced = [event.extra.get("dataset_version") for event in events]
@@ -54,14 +54,14 @@ def build_training_dag(family: str):
 
         @task(retries=1, execution_timeout=TRAIN_TIMEOUT)
         def train(dataset: dict, budget: dict) -> dict:
-            from burnout.dag_steps import train_or_reuse
             from burnout_base.settings import get_settings
+            from modeling.train import train_or_reuse
 
             return train_or_reuse(family, get_settings(), dataset["dataset_version"], budget)
 
         @task
         def propose_champion(trained: dict) -> dict:
-            from burnout.dag_steps import to_plain
+            from burnout_base.plain import to_plain
             from burnout_base.settings import get_settings
             from modeling.registry import promote_if_better
 

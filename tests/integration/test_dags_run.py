@@ -13,7 +13,7 @@ import pytest
 
 from burnout.airflow_runner import DagRunFailed, load_dag, require_success, run_dag
 from burnout.dag_defaults import PROCESSED_DATASET_ASSET
-from burnout.dag_steps import ingest_raw_data
+from etl.ingest import ingest_raw_data
 
 pytestmark = pytest.mark.slow
 ROWS = 600

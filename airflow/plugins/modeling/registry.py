@@ -11,6 +11,7 @@ which model-version tags cannot (they only hold the latest value).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
@@ -196,3 +197,24 @@ def set_champion(settings: Settings, version: int) -> dict:
         "forced by operator",
         forced=True,
     )
+
+
+def find_trained_version(settings: Settings, family: str, dataset_version: str) -> dict[str, Any] | None:
+    """The registered version behind alias `family` if it was trained on `dataset_version`, else None."""
+    configure_mlflow(settings)
+    client = mlflow.MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(settings.registered_model_name, family)
+    except MlflowException:
+        return None  # no registered model or no such alias yet
+    if version.tags.get("dataset_version") != dataset_version:
+        return None
+    metrics = client.get_run(version.run_id).data.metrics
+    return {
+        "family": family,
+        "model_version": int(version.version),
+        "dataset_version": dataset_version,
+        "run_id": version.run_id,
+        "test_macro_f1": metrics.get("test_macro_f1"),
+        "reused": True,
+    }

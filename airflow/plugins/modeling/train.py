@@ -1,5 +1,6 @@
 """Training one family end to end: tune on TRAIN, refit the best parameters on all of TRAIN, evaluate once on
-TEST through the raw-input model, log everything to MLflow and register the model under the family's alias."""
+TEST through the raw-input model, log everything to MLflow and register the model under the family's alias;
+or reuse the family's version when it was already trained on the dataset version asked for."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import logging
 import subprocess
 import time
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from burnout_base.plain import to_plain
 from burnout_base.settings import Settings
 from burnout_base.tracking import configure_mlflow, ensure_experiment
 from etl.contract import NULLABLE_FEATURES
@@ -21,6 +25,7 @@ from etl.dataset import ProcessedDataset, load_dataset
 from modeling.evaluate import evaluate_model, log_evaluation
 from modeling.families import get_family
 from modeling.model_io import log_model
+from modeling.registry import find_trained_version
 from modeling.tune import study_name, tune_family
 
 log = logging.getLogger(__name__)
@@ -128,3 +133,41 @@ def register_version(settings: Settings, model_version: int, tags: dict[str, str
     for key in ("family", "dataset_version", "git_commit"):
         client.set_model_version_tag(name, str(model_version), key, tags[key])
     client.set_registered_model_alias(name, tags["family"], str(model_version))
+
+
+def pick_dataset_version(requested: str | None, announced: Sequence[str | None] = ()) -> str | None:
+    """The dataset version to train on: the one asked for, else the newest announced by the triggering asset
+    events, else None (= the latest published)."""
+    if requested:
+        return requested
+    versions = [v for v in announced if v]
+    return versions[-1] if versions else None
+
+
+def train_or_reuse(
+    family: str,
+    settings: Settings,
+    dataset_version: str | None,
+    budget: Mapping[str, Any],
+    retrain: bool = True,
+) -> dict[str, Any]:
+    """Train `family` on `dataset_version`, unless `retrain` is off and the family's alias already points to a
+    version trained on it (then that version is reported with reused=True and nothing is registered)."""
+    if not retrain and dataset_version:
+        existing = find_trained_version(settings, family, dataset_version)
+        if existing is not None:
+            log.info(
+                "%s: version %s already trained on dataset %s; reusing it (retrain to train again)",
+                family,
+                existing["model_version"],
+                dataset_version,
+            )
+            return existing
+    result = train_family(
+        family,
+        settings,
+        dataset_version=dataset_version,
+        trials=budget.get("trials"),
+        timeout=budget.get("timeout_s"),
+    )
+    return {**to_plain(result), "reused": False}

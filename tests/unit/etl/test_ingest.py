@@ -3,10 +3,12 @@ path, a file:// URI, an s3:// URI or the raw object in the lake."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from etl.errors import InputError
-from etl.ingest import read_input, upload_raw
+from etl.ingest import find_raw_csv, ingest_raw_data, read_input, upload_raw
 from etl.lake import lake_from_settings
 
 
@@ -64,3 +66,70 @@ def test_read_input_unreachable_s3_is_an_input_error(make_settings):
     settings = make_settings(s3_endpoint_url="http://127.0.0.1:9", s3_access_key="k", s3_secret_key="s")
     with pytest.raises(InputError, match="cannot read s3://raw/x.csv"):
         read_input(settings, "s3://raw/x.csv")
+
+
+def test_ingest_generates_synthetic_csv_under_home_and_leaves_data_dir_alone(make_settings, tmp_path):
+    # The stack mounts data/ read-only: generating must not write there.
+    data = tmp_path / "data"
+    data.mkdir()
+    settings = make_settings(data_dir=data, synthetic_rows=50)
+
+    first = ingest_raw_data(settings)
+
+    assert first["generated"] and first["uploaded"]
+    assert list(data.iterdir()) == []
+    csv = settings.home / "generated" / settings.raw_key
+    assert first["source"] == str(csv)
+    assert csv.is_file() and len(csv.read_text().splitlines()) == 51  # header + rows
+    assert lake_from_settings(settings).read_bytes(settings.raw_bucket, settings.raw_key) == csv.read_bytes()
+
+
+def test_ingest_again_leaves_raw_object_alone(make_settings, tmp_path):
+    settings = make_settings(data_dir=tmp_path / "data", synthetic_rows=50)
+    generated = Path(ingest_raw_data(settings)["source"])
+    generated.unlink()  # a second run must not need (or regenerate) the CSV
+
+    again = ingest_raw_data(settings)
+
+    assert again == {"uri": again["uri"], "uploaded": False, "source": None, "generated": False}
+    assert not generated.exists()
+
+
+def test_ingest_uploads_the_csv_found_in_data_dir(make_settings, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "mine.csv").write_text("a,b\n1,2\n")
+    settings = make_settings(data_dir=data)
+
+    result = ingest_raw_data(settings)
+
+    assert result["uploaded"] and not result["generated"] and result["source"].endswith("mine.csv")
+    assert lake_from_settings(settings).read_bytes(settings.raw_bucket, settings.raw_key) == b"a,b\n1,2\n"
+
+
+def test_ingest_skips_when_an_explicit_input_is_given(make_settings, tmp_path):
+    settings = make_settings(data_dir=tmp_path / "data")
+
+    result = ingest_raw_data(settings, input="s3://elsewhere/data.csv")
+
+    assert result["uploaded"] is False and result["uri"] == "s3://elsewhere/data.csv"
+    assert not (tmp_path / "data").exists()
+
+
+def test_find_raw_csv_prefers_the_raw_key_name(tmp_path):
+    for name in ("other.csv", "raw.csv"):
+        (tmp_path / name).write_text("x\n")
+
+    assert find_raw_csv(tmp_path, "raw.csv") == tmp_path / "raw.csv"
+
+
+def test_find_raw_csv_refuses_to_guess_between_several(tmp_path):
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text("x\n")
+
+    with pytest.raises(InputError, match=r"several CSVs \(a.csv, b.csv\)"):
+        find_raw_csv(tmp_path, "raw.csv")
+
+
+def test_find_raw_csv_returns_none_without_csv(tmp_path):
+    assert find_raw_csv(tmp_path / "missing", "raw.csv") is None
