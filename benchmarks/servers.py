@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import psutil
-from pydantic import SecretStr
 
 from burnout_base.settings import Settings
 
@@ -47,15 +46,8 @@ def pick_free_port() -> int:
 
 def settings_env(settings: Settings, **overrides: object) -> dict[str, str]:
     """The `BURNOUT_*` variables that rebuild `settings` (plus `overrides`) in a child process."""
-    values = {**settings.model_dump(), **overrides}
-    env: dict[str, str] = {}
-    for field, value in values.items():
-        if value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[f"BURNOUT_{field.upper()}"] = str(value)
-    return env
+    environment = settings.model_copy(update=overrides).to_environment()
+    return {name: value for name, value in environment.items() if value is not None}
 
 
 def child_env(settings: Settings, **overrides: object) -> dict[str, str]:

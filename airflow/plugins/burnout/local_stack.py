@@ -19,8 +19,6 @@ import secrets
 import sys
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from burnout.processes import (
     Managed,
     find_marked,
@@ -172,16 +170,12 @@ def _service_env(settings: Settings) -> dict[str, str]:
     """The caller's environment plus these settings as BURNOUT_* variables; MLflow via its server."""
     env = dict(os.environ)
     env["PATH"] = f"{_venv_bin()}{os.pathsep}{env.get('PATH', '')}"
-    for field in Settings.model_fields:
-        env_name = f"BURNOUT_{field.upper()}"
-        value = getattr(settings, field)
+    # Relative paths (data_dir) mean the caller's folder, not the services' working folder: resolved here.
+    for name, value in settings.to_environment().items():
         if value is None:
-            env.pop(env_name, None)
-        elif isinstance(value, SecretStr):
-            env[env_name] = value.get_secret_value()
+            env.pop(name, None)
         else:
-            # Relative paths (data_dir) mean the caller's folder, not the services' working folder.
-            env[env_name] = str(value.resolve() if isinstance(value, Path) else value)
+            env[name] = value
     env["BURNOUT_MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{settings.mlflow_port}"
     env["BURNOUT_API_URL"] = f"http://127.0.0.1:{settings.api_port}"
     env[MARKER] = str(settings.home)

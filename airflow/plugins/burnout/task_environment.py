@@ -10,21 +10,10 @@ from collections.abc import Iterator
 from burnout_base.settings import Settings, get_settings
 
 
-def settings_to_environment(settings: Settings) -> dict[str, str | None]:
-    """`settings` as BURNOUT_* variables (None = unset), the way tasks read them back with get_settings()."""
-    env: dict[str, str | None] = {}
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if value is not None and hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[f"BURNOUT_{name.upper()}"] = None if value is None else str(value)
-    return env
-
-
 @contextlib.contextmanager
 def settings_in_environment(settings: Settings) -> Iterator[None]:
     """Hand `settings` to in-process tasks through the environment, restoring it afterwards."""
-    wanted = settings_to_environment(settings)
+    wanted = settings.to_environment()
     saved = {name: os.environ.get(name) for name in wanted}
     _apply_environment(wanted)
     get_settings.cache_clear()

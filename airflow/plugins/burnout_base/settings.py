@@ -96,6 +96,19 @@ class Settings(BaseSettings):
             raise ValueError("BURNOUT_LAKE_BACKEND=s3 needs BURNOUT_S3_ENDPOINT_URL (and the S3 keys).")
         return self
 
+    def to_environment(self) -> dict[str, str | None]:
+        """These settings as the BURNOUT_* variables that rebuild them in another process (None = unset):
+        secrets unmasked, relative paths resolved against this process's folder."""
+        env: dict[str, str | None] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, Path):
+                value = value.resolve()
+            env[f"BURNOUT_{name.upper()}"] = None if value is None else str(value)
+        return env
+
     def ensure_home(self) -> None:
         """Create the embedded-mode folders; called by commands, never at import time."""
         self.home.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,9 @@ def test_settings_env_round_trips_in_a_child_process(make_settings, tmp_path):
     child = json.loads(out)
     assert child.pop("api_port") == 9123
     assert child.pop("token") == "s3cret"  # secrets travel unmasked
-    assert child == settings.model_dump(mode="json", exclude={"api_port", "reload_token"})
+    # The child runs elsewhere: the relative data folder travels resolved against the parent's folder.
+    assert child.pop("data_dir") == str(settings.data_dir.resolve())
+    assert child == settings.model_dump(mode="json", exclude={"api_port", "reload_token", "data_dir"})
 
 
 def test_child_env_points_mlflow_at_our_store_and_venv_first(settings):

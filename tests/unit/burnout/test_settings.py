@@ -38,3 +38,21 @@ def test_serve_without_required_token_exits_with_one_line(tmp_path):
     assert result.returncode == 2
     assert "BURNOUT_RELOAD_TOKEN is empty" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_to_environment_rebuilds_the_settings_in_another_folder(tmp_path, monkeypatch):
+    settings = Settings(_env_file=None, home=tmp_path / "home", reload_token="s3cret", data_dir=Path("data"))
+    environment = settings.to_environment()
+    data_here = settings.data_dir.resolve()
+    monkeypatch.chdir(tmp_path / "..")
+    for name, value in environment.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+    rebuilt = Settings(_env_file=None)
+
+    assert rebuilt.reload_token.get_secret_value() == "s3cret"
+    assert rebuilt.data_dir == data_here and rebuilt.home == settings.home
+    assert environment["BURNOUT_S3_ENDPOINT_URL"] is None
