@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from benchmarks.data import resolve_dataset
-from benchmarks.servers import child_env, pick_free_port
+from benchmarks.servers import child_env
+from burnout.processes import free_port
 from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def isolated_settings(settings: Settings, home: Path) -> Settings:
         cv_folds=settings.cv_folds,
         registered_model_name=settings.registered_model_name,
         reload_token=None,
-        api_url=f"http://127.0.0.1:{pick_free_port()}",
+        api_url=f"http://127.0.0.1:{free_port()}",
     )
 
 

@@ -4,19 +4,14 @@ version."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-import psutil
-
+from burnout.processes import stop_process_tree, wait_until_answers
 from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,13 +32,6 @@ class Server:
         return self.process.pid
 
 
-def pick_free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def settings_env(settings: Settings, **overrides: object) -> dict[str, str]:
     """The `BURNOUT_*` variables that rebuild `settings` (plus `overrides`) in a child process."""
     environment = settings.model_copy(update=overrides).to_environment()
@@ -58,21 +46,6 @@ def child_env(settings: Settings, **overrides: object) -> dict[str, str]:
     env["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
     env["MLFLOW_REGISTRY_URI"] = settings.mlflow_tracking_uri
     return env
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float, log_path: Path) -> None:
-    """Poll `url` until it answers 200; fail with the server's log tail if it exits or times out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}: {_tail(log_path)}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} not ready after {timeout:.0f}s: {_tail(log_path)}")
 
 
 def start_service(
@@ -111,21 +84,8 @@ def start_mlflow_server(
 
 def stop_server(server: Server) -> None:
     """Terminate the server's whole process tree (MLflow's CLI runs uvicorn as a child)."""
-    try:
-        tree = [*psutil.Process(server.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        tree = []
-    server.process.terminate()
-    for child in tree:
-        _terminate(child)
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-    _, alive = psutil.wait_procs(tree, timeout=10)
-    for child in alive:
-        child.kill()
+    stop_process_tree(server.pid)
+    server.process.wait()
 
 
 def _start(
@@ -145,20 +105,8 @@ def _start(
     server = Server(name, process, url, log_path)
     log.info("started %s (pid %d) at %s", name, process.pid, url)
     try:
-        wait_ready(url + ready_path, process, timeout, log_path)
+        wait_until_answers(url + ready_path, name, lambda: process.poll() is None, log_path, timeout)
     except Exception:
         stop_server(server)
         raise
     return server
-
-
-def _terminate(process: psutil.Process) -> None:
-    with contextlib.suppress(psutil.NoSuchProcess):
-        process.terminate()
-
-
-def _tail(path: Path, chars: int = 2000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError:
-        return "(no log)"

@@ -15,7 +15,8 @@ from benchmarks.grpc_load import measure_grpc_stream, measure_grpc_unary
 from benchmarks.load import measure_http, write_load_files
 from benchmarks.measurement import Measurement
 from benchmarks.records import mlflow_body, service_body, single_record_bodies
-from benchmarks.servers import Server, pick_free_port, start_mlflow_server, start_service, stop_server
+from benchmarks.servers import Server, start_mlflow_server, start_service, stop_server
+from burnout.processes import free_port
 from burnout_base.settings import Settings
 from etl.contract import CLASSES
 
@@ -84,9 +85,9 @@ def measure_servers(
     }
     ours = mlflow = None
     try:
-        grpc_port = pick_free_port()
-        ours = start_service(settings, pick_free_port(), grpc_port, workdir / "logs")
-        mlflow = start_mlflow_server(settings, version, pick_free_port(), workdir / "logs")
+        grpc_port = free_port()
+        ours = start_service(settings, free_port(), grpc_port, workdir / "logs")
+        mlflow = start_mlflow_server(settings, version, free_port(), workdir / "logs")
         checks = check_answers(ours, mlflow, batch, version, reference)
         results: list[Measurement] = []
         rest_cases = (

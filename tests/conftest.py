@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from burnout.processes import free_port, stop_process_tree, wait_until_answers
 from burnout_base.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,36 +23,6 @@ os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 POSTGRES_ADMIN_URL = os.environ.get(
     "BURNOUT_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 90.0, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} not up after {timeout}s")
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -134,12 +102,13 @@ def mlflow_server(tmp_path_factory, postgres_url) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_http(f"{url}/health", timeout=120, process=process)
-        except Exception:
-            stop_process(process)
-            raise RuntimeError((root / "server.log").read_text()[-3000:]) from None
-        yield url
-        stop_process(process)
+            wait_until_answers(
+                f"{url}/health", "mlflow server", lambda: process.poll() is None, root / "server.log", 120
+            )
+            yield url
+        finally:
+            stop_process_tree(process.pid)
+            process.wait()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import os
 import queue
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,15 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from burnout.processes import free_port
+
 pytestmark = pytest.mark.slow
 BURNOUT = Path(sys.executable).parent / "burnout"
 PIPELINE_TIMEOUT_S = 900
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ registry through the platform's own model_io, wait for conditions, free ports.""
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 
@@ -15,12 +14,6 @@ from burnout_base.tracking import configure_mlflow, ensure_experiment
 from etl.contract import FEATURES, TARGET, burn_rate_to_class
 from etl.preprocess import build_preprocessor
 from etl.synthetic import generate_synthetic
-
-
-def pick_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def isolated(settings: Settings, **overrides) -> Settings:

@@ -4,7 +4,6 @@ on what the runs produced: dataset versions in the lake, asset events, registere
 
 from __future__ import annotations
 
-import socket
 import uuid
 from datetime import timedelta
 
@@ -13,17 +12,11 @@ import pytest
 
 from burnout.airflow_runner import DagRunFailed, load_dag, require_success, run_dag
 from burnout.dag_defaults import PROCESSED_DATASET_ASSET
+from burnout.processes import free_port
 from etl.ingest import ingest_raw_data
 
 pytestmark = pytest.mark.slow
 ROWS = 600
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, read, released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

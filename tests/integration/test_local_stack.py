@@ -13,9 +13,9 @@ import httpx
 import mlflow
 import psutil
 import pytest
-from conftest import free_port
 
 from burnout import local_stack
+from burnout.processes import free_port
 from etl.errors import InputError
 
 

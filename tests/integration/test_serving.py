@@ -15,8 +15,9 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-from serving_support import isolated, pick_port, register_synthetic_model, wait_for
+from serving_support import isolated, register_synthetic_model, wait_for
 
+from burnout.processes import free_port
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
@@ -52,8 +53,8 @@ def service(mlflow_server, tmp_path_factory):
     settings = isolated(
         base,
         api_host="127.0.0.1",
-        api_port=pick_port(),
-        grpc_port=pick_port(),
+        api_port=free_port(),
+        grpc_port=free_port(),
         alias_poll_s=0.5,
         max_batch=MAX_BATCH,
     )

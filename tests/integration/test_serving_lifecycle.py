@@ -10,8 +10,9 @@ from contextlib import suppress
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_support import isolated, pick_port, register_synthetic_model, wait_for
+from serving_support import isolated, register_synthetic_model, wait_for
 
+from burnout.processes import free_port
 from burnout_api.core import InferenceCore
 from burnout_api.main import create_app
 from burnout_api.schemas import EXAMPLE_RECORD
@@ -65,7 +66,7 @@ class TcpProxy:
     """Forwards a local port to MLflow; `stop()` makes MLflow unreachable, `start()` brings it back."""
 
     def __init__(self, target_port: int):
-        self.port, self._target = pick_port(), ("127.0.0.1", target_port)
+        self.port, self._target = free_port(), ("127.0.0.1", target_port)
         self._listener: socket.socket | None = None
         self._connections: list[socket.socket] = []
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from burnout.processes import (
     Managed,
     find_marked,
+    is_alive,
     port_in_use,
     read_running,
     start_detached,
@@ -72,7 +73,14 @@ def up(settings: Settings, services: tuple[str, ...] = SERVICES) -> dict:
                     running[name] = _start(name, settings)
                     started.append(name)
             else:
-                wait_until_answers(_health_url(name, settings), running[name], STARTUP_TIMEOUT_S[name])
+                managed = running[name]
+                wait_until_answers(
+                    _health_url(name, settings),
+                    name,
+                    lambda managed=managed: is_alive(managed),
+                    managed.log,
+                    STARTUP_TIMEOUT_S[name],
+                )
     except BaseException:
         # Leave nothing half-started behind: what this call started is stopped again.
         for name in started:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,21 +67,36 @@ def read_running(run_dir: Path, name: str) -> Managed | None:
     return Managed(name, record["pid"], record["create_time"], run_dir / f"{name}.log")
 
 
-def wait_until_answers(url: str, managed: Managed, timeout: float) -> None:
-    """Poll `url` until it answers with a status below 500; fail early if the process dies."""
+def wait_until_answers(url: str, name: str, alive: Callable[[], bool], log: Path, timeout: float) -> None:
+    """Poll `url` until it answers with a status below 500 (a readiness probe's 503 keeps waiting); fail
+    early, with the last lines of `log`, when `alive()` says the process died, and at the deadline."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _is_alive(managed):
-            raise RuntimeError(f"{managed.name} exited during startup; last log lines:\n{tail(managed.log)}")
+        if not alive():
+            raise RuntimeError(f"{name} exited during startup; last log lines:\n{tail(log)}")
         try:
             if httpx.get(url, timeout=3).status_code < 500:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(1)
-    raise RuntimeError(
-        f"{managed.name} did not answer {url} within {timeout:.0f}s; last log lines:\n{tail(managed.log)}"
-    )
+        time.sleep(0.3)
+    raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f}s; last log lines:\n{tail(log)}")
+
+
+def stop_process_tree(pid: int, timeout: float = 15) -> None:
+    """Stop a process and every descendant (MLflow's and uvicorn's CLIs run their servers as children)."""
+    targets = []
+    with _ignore_gone():
+        root = psutil.Process(pid)
+        targets = [root, *root.children(recursive=True)]
+    terminate(targets, timeout)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def stop_tree(run_dir: Path, name: str, timeout: float = 30) -> int | None:
@@ -140,7 +156,8 @@ def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _is_alive(managed: Managed) -> bool:
+def is_alive(managed: Managed) -> bool:
+    """Whether the process recorded as `managed` still runs (the same process, not a reused pid)."""
     try:
         process = psutil.Process(managed.pid)
         return process.create_time() == managed.create_time and process.status() != psutil.STATUS_ZOMBIE

@@ -11,7 +11,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from burnout.processes import find_marked, read_running, start_detached, stop_tree, wait_until_answers
+from burnout.processes import (
+    find_marked,
+    is_alive,
+    read_running,
+    start_detached,
+    stop_tree,
+    wait_until_answers,
+)
 
 # A parent that starts a grandchild in a session of its own (as Airflow's task supervisor does), then waits.
 PARENT = """
@@ -70,7 +77,9 @@ def test_wait_until_answers_reports_early_exit_with_log(tmp_path):
         cwd=tmp_path,
     )
     with pytest.raises(RuntimeError, match="bad config: port"):
-        wait_until_answers("http://127.0.0.1:9/health", managed, timeout=30)
+        wait_until_answers(
+            "http://127.0.0.1:9/health", "broken", lambda: is_alive(managed), managed.log, timeout=30
+        )
     stop_tree(tmp_path / "run", "broken")
 
 
