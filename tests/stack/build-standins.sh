@@ -50,7 +50,9 @@ build() {
   say "$tag: building from standins/$folder"
   rm -rf "$context" && cp -r "$here/standins/$folder" "$context"
   cp "$repo/requirements.lock" "$context/constraints.txt"
-  docker build --quiet --tag "$tag" "$context" >/dev/null
+  # The legacy builder's deprecation notice is noise here: the log is shown only when the build fails.
+  docker build --tag "$tag" "$context" >"$work/build-$folder.log" 2>&1 \
+    || { tail -30 "$work/build-$folder.log" >&2; say "$tag: build failed"; exit 1; }
   rm -rf "$context"
 }
 
