@@ -1,16 +1,18 @@
 """Promotion by alias: which version of the registered model answers as `champion`, and why.
 
 A candidate takes the alias `champion` only if its macro-F1 beats the incumbent's, both computed now on the
-TEST split of the latest published dataset by loading each model as served (ties keep the incumbent; with no
-champion the candidate is promoted). Every decision, forced ones included, is recorded as its own run named
-`promotion` in the training experiment (tags: decision, versions, dataset; metrics: both scores; artifact:
-the returned dict as promotion.json). A run per decision keeps the full history searchable in the MLflow UI,
-which model-version tags cannot (they only hold the latest value).
+TEST split of the dataset version the candidate was trained on, by loading each model as served (ties keep
+the incumbent; with no champion the candidate is promoted); the decision names that dataset version. Every
+decision, forced ones included, is recorded as its own run named `promotion` in the training experiment
+(tags: decision, versions, dataset; metrics: both scores; artifact: the returned dict as promotion.json). A
+run per decision keeps the full history searchable in the MLflow UI, which model-version tags cannot (they
+only hold the latest value).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import mlflow
@@ -83,6 +85,47 @@ def record_decision(settings: Settings, decision: dict) -> str:
     return run.info.run_id
 
 
+@dataclass(frozen=True)
+class PromotionDecision:
+    """What promotion decided about one candidate, and on which evidence."""
+
+    decision: str  # "promoted" or "kept"
+    reason: str
+    forced: bool
+    candidate: ModelVersion
+    champion: ModelVersion | None  # the incumbent before the decision
+    candidate_macro_f1: float | None
+    champion_macro_f1: float | None
+    dataset_version: str | None  # the TEST split both were scored on
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values, as recorded in MLflow and returned to callers."""
+        winner = self.candidate if self.decision == "promoted" else self.champion
+        return {
+            "decision": self.decision,
+            "reason": self.reason,
+            "forced": self.forced,
+            "candidate_version": int(self.candidate.version),
+            "candidate_family": self.candidate.tags.get("family"),
+            "candidate_macro_f1": self.candidate_macro_f1,
+            "champion_version": int(self.champion.version) if self.champion else None,
+            "champion_macro_f1": self.champion_macro_f1,
+            "current_champion_version": int(winner.version),
+            "dataset_version": self.dataset_version,
+        }
+
+
+def dataset_of(settings: Settings, candidate: ModelVersion) -> ProcessedDataset:
+    """The dataset version `candidate` was trained on (its TEST split is the fair one to judge it by); the
+    latest published one for a version registered without that tag."""
+    version = candidate.tags.get("dataset_version")
+    if version is None:
+        log.warning(
+            "version %s has no dataset_version tag: scoring it on the latest dataset", candidate.version
+        )
+    return load_dataset(settings, version)
+
+
 def decide(settings: Settings, candidate: ModelVersion, dataset: ProcessedDataset, cache: dict) -> dict:
     """Compare `candidate` with the champion on `dataset`, move the alias if it wins, record the decision."""
     champion = find_champion(settings)
@@ -100,59 +143,45 @@ def decide(settings: Settings, candidate: ModelVersion, dataset: ProcessedDatase
         mlflow.MlflowClient().set_registered_model_alias(
             settings.registered_model_name, CHAMPION, candidate.version
         )
-    return finish(
-        settings,
-        candidate,
-        champion,
-        candidate_score,
-        champion_score,
-        dataset.version,
-        "promoted" if promote else "kept",
-        reason,
+    decision = PromotionDecision(
+        decision="promoted" if promote else "kept",
+        reason=reason,
         forced=False,
+        candidate=candidate,
+        champion=champion,
+        candidate_macro_f1=candidate_score,
+        champion_macro_f1=champion_score,
+        dataset_version=dataset.version,
     )
+    return record(settings, decision)
 
 
-def finish(
-    settings,
-    candidate,
-    champion,
-    candidate_score,
-    champion_score,
-    dataset_version,
-    decision,
-    reason,
-    forced: bool,
-) -> dict:
-    """Assemble, record and log a decision."""
-    result = {
-        "decision": decision,
-        "reason": reason,
-        "forced": forced,
-        "candidate_version": int(candidate.version),
-        "candidate_family": candidate.tags.get("family"),
-        "candidate_macro_f1": candidate_score,
-        "champion_version": int(champion.version) if champion else None,
-        "champion_macro_f1": champion_score,
-        "current_champion_version": int((candidate if decision == "promoted" else champion).version),
-        "dataset_version": dataset_version,
-    }
+def record(settings: Settings, decision: PromotionDecision) -> dict:
+    """Record `decision` as a `promotion` run, log it, and return it as plain values with the run's id."""
+    result = decision.as_dict()
     result["run_id"] = record_decision(settings, result)
-    log.info("promotion: %s v%s (%s)", decision, result["candidate_version"], reason)
+    log.info(
+        "promotion: %s v%s (%s) on dataset %s",
+        decision.decision,
+        result["candidate_version"],
+        decision.reason,
+        decision.dataset_version,
+    )
     return result
 
 
 def promote_if_better(settings: Settings, candidate: str | int) -> dict:
-    """Promote `candidate` (alias or version) to champion if it beats the incumbent on the current TEST."""
+    """Promote `candidate` (alias or version) to champion if it beats the incumbent on the TEST split of the
+    dataset version the candidate was trained on."""
     configure_mlflow(settings)
-    dataset = load_dataset(settings)
-    return decide(settings, resolve_version(settings, candidate), dataset, cache={})
+    version = resolve_version(settings, candidate)
+    return decide(settings, version, dataset_of(settings, version), cache={})
 
 
 def promote_best(settings: Settings) -> dict:
-    """Propose the best of the family aliases (scored on the current TEST) via `promote_if_better`'s rule."""
+    """Propose the best of the family aliases via `promote_if_better`'s rule. All are scored on one TEST
+    split: the dataset version of the newest of them (the run that just trained)."""
     configure_mlflow(settings)
-    dataset = load_dataset(settings)
     client, name, cache = mlflow.MlflowClient(), settings.registered_model_name, {}
     candidates: dict[str, ModelVersion] = {}
     for family in FAMILIES:
@@ -162,6 +191,7 @@ def promote_best(settings: Settings) -> dict:
             continue
     if not candidates:
         raise InputError(f"model {name!r} has no version with a family alias: run `burnout train` first")
+    dataset = dataset_of(settings, max(candidates.values(), key=lambda mv: int(mv.version)))
     scores = {family: score_version(settings, mv, dataset, cache) for family, mv in candidates.items()}
     best = max(scores, key=scores.get)  # on a tie between families, the first in FAMILIES order
     result = decide(settings, candidates[best], dataset, cache)
@@ -186,17 +216,17 @@ def set_champion(settings: Settings, version: int) -> dict:
     mlflow.MlflowClient().set_registered_model_alias(
         settings.registered_model_name, CHAMPION, candidate.version
     )
-    return finish(
-        settings,
-        candidate,
-        champion,
-        candidate_score,
-        champion_score,
-        dataset.version if dataset else None,
-        "promoted",
-        "forced by operator",
+    decision = PromotionDecision(
+        decision="promoted",
+        reason="forced by operator",
         forced=True,
+        candidate=candidate,
+        champion=champion,
+        candidate_macro_f1=candidate_score,
+        champion_macro_f1=champion_score,
+        dataset_version=dataset.version if dataset else None,
     )
+    return record(settings, decision)
 
 
 def find_trained_version(settings: Settings, family: str, dataset_version: str) -> dict[str, Any] | None:

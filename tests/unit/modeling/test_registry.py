@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from types import SimpleNamespace
 
 import mlflow
 import pytest
@@ -13,7 +14,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from burnout_base.tracking import configure_mlflow, ensure_experiment
 from etl.errors import InputError
 from modeling.model_io import log_model
-from modeling.registry import CHAMPION, promote_best, promote_if_better, set_champion
+from modeling.registry import CHAMPION, dataset_of, promote_best, promote_if_better, set_champion
 from modeling.train import register_version
 
 
@@ -117,3 +118,15 @@ def test_promotion_of_unknown_candidates_is_a_clear_input_error(registry, client
     empty = registry.model_copy(update={"registered_model_name": "never-trained"})
     with pytest.raises(InputError, match="run `burnout train` first"):
         promote_best(empty)
+
+
+def test_promotion_judges_a_candidate_on_its_own_dataset_version(registry, client, dataset):
+    trained_on = client.get_model_version(registry.registered_model_name, "2").tags["dataset_version"]
+
+    result = promote_if_better(registry, "knn")
+
+    assert result["dataset_version"] == trained_on == dataset.version
+    # Not the latest published version: a candidate of a version that is gone cannot be judged.
+    gone = SimpleNamespace(version="9", tags={"dataset_version": "0" * 16})
+    with pytest.raises(InputError, match="is not published"):
+        dataset_of(registry, gone)
