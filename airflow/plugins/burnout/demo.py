@@ -81,7 +81,7 @@ def summarize_pipeline(run: dict[str, Any], settings: Settings) -> dict[str, Any
                 "family": r["family"],
                 "model_version": r["model_version"],
                 "reused": r.get("reused", False),
-                "test_macro_f1": r.get("test_macro_f1", (r.get("test_metrics") or {}).get("macro_f1")),
+                "test_macro_f1": r["test_metrics"].get("macro_f1"),
             }
             for r in outputs.get("train", [])
         ],

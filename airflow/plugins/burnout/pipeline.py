@@ -45,14 +45,14 @@ def describe_champion(settings: Settings, promotion: dict, trained: dict[str, di
                 "test_metrics": summary["test_metrics"],
                 "macro_f1_current_test": current_f1,
             }
-    client = mlflow.MlflowClient()
-    model_version = client.get_model_version(settings.registered_model_name, str(version))
-    metrics = client.get_run(model_version.run_id).data.metrics
+    from modeling.model_io import describe_version
+
+    described = describe_version(mlflow.MlflowClient(), settings.registered_model_name, version)
     return {
-        "family": model_version.tags.get("family"),
+        "family": described["family"],
         "version": version,
-        "dataset_version": model_version.tags.get("dataset_version"),
-        "test_metrics": {k.removeprefix("test_"): v for k, v in metrics.items() if k.startswith("test_")},
+        "dataset_version": described["dataset_version"],
+        "test_metrics": described["test_metrics"],
         "macro_f1_current_test": current_f1,
     }
 

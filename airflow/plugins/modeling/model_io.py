@@ -90,3 +90,29 @@ def load_model(model_uri: str) -> Pipeline:
         pipeline = skops.io.load(local / flavor["pickled_model"], trusted=TRUSTED_TYPES)
     log.info("loaded %s", model_uri)
     return pipeline
+
+
+TEST_METRIC_PREFIX = "test_"
+
+
+def describe_version(client: mlflow.MlflowClient, name: str, version: int | str) -> dict:
+    """What the registry and the training run say about a registered version, in the one shape every caller
+    uses: {family, model_version, run_id, dataset_version, test_metrics} (test_metrics without the "test_"
+    prefix of the run's metric names, as training returns them)."""
+    model_version = client.get_model_version(name, str(version))
+    tags = dict(model_version.tags or {})
+    run_tags, metrics = {}, {}
+    if model_version.run_id:
+        run = client.get_run(model_version.run_id)
+        run_tags, metrics = run.data.tags, run.data.metrics
+    return {
+        "family": tags.get("family") or run_tags.get("family"),
+        "model_version": int(model_version.version),
+        "run_id": model_version.run_id,
+        "dataset_version": tags.get("dataset_version") or run_tags.get("dataset_version"),
+        "test_metrics": {
+            key.removeprefix(TEST_METRIC_PREFIX): value
+            for key, value in metrics.items()
+            if key.startswith(TEST_METRIC_PREFIX)
+        },
+    }

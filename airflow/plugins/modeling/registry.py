@@ -25,7 +25,7 @@ from etl.dataset import ProcessedDataset, load_dataset
 from etl.errors import InputError
 from modeling.evaluate import macro_f1
 from modeling.families import FAMILIES
-from modeling.model_io import load_model
+from modeling.model_io import describe_version, load_model
 
 log = logging.getLogger(__name__)
 CHAMPION = "champion"
@@ -230,7 +230,8 @@ def set_champion(settings: Settings, version: int) -> dict:
 
 
 def find_trained_version(settings: Settings, family: str, dataset_version: str) -> dict[str, Any] | None:
-    """The registered version behind alias `family` if it was trained on `dataset_version`, else None."""
+    """The registered version behind alias `family` (described as training describes it, reused=True) if it
+    was trained on `dataset_version`, else None."""
     configure_mlflow(settings)
     client = mlflow.MlflowClient()
     try:
@@ -239,12 +240,4 @@ def find_trained_version(settings: Settings, family: str, dataset_version: str) 
         return None  # no registered model or no such alias yet
     if version.tags.get("dataset_version") != dataset_version:
         return None
-    metrics = client.get_run(version.run_id).data.metrics
-    return {
-        "family": family,
-        "model_version": int(version.version),
-        "dataset_version": dataset_version,
-        "run_id": version.run_id,
-        "test_macro_f1": metrics.get("test_macro_f1"),
-        "reused": True,
-    }
+    return {**describe_version(client, settings.registered_model_name, version.version), "reused": True}

@@ -12,7 +12,6 @@ from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
 from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
-TEST_METRIC_PREFIX = "test_"
 
 
 class ModelStore:
@@ -38,24 +37,16 @@ class ModelStore:
 
     def load_version(self, version: int) -> LoadedModel:
         """Load `models:/<name>/<version>` and what the registry and its training run say about it."""
-        client = self._mlflow()
-        model_version = client.get_model_version(self.name, str(version))
-        tags = dict(model_version.tags or {})
-        run_tags, metrics = {}, {}
-        if model_version.run_id:
-            run = client.get_run(model_version.run_id)
-            run_tags, metrics = run.data.tags, run.data.metrics
+        from modeling.model_io import describe_version
+
+        described = describe_version(self._mlflow(), self.name, version)
         pipeline = self._load_pipeline(f"models:/{self.name}/{version}")
         metadata = ModelMetadata(
-            version=int(version),
-            family=tags.get("family") or run_tags.get("family"),
-            run_id=model_version.run_id,
-            dataset_version=tags.get("dataset_version") or run_tags.get("dataset_version"),
-            test_metrics={
-                k.removeprefix(TEST_METRIC_PREFIX): v
-                for k, v in metrics.items()
-                if k.startswith(TEST_METRIC_PREFIX)
-            },
+            version=described["model_version"],
+            family=described["family"],
+            run_id=described["run_id"],
+            dataset_version=described["dataset_version"],
+            test_metrics=described["test_metrics"],
             loaded_at=datetime.now(UTC),
         )
         loaded = LoadedModel(pipeline, metadata)

@@ -87,7 +87,7 @@ def test_summarize_pipeline_reports_data_models_and_champion(make_settings):
             "run_etl": {"dataset_version": "abc", "reused": True, "rows_in": 10},
             "train": [
                 {"family": "knn", "model_version": 2, "test_metrics": {"macro_f1": 0.8}, "reused": False},
-                {"family": "svm", "model_version": 1, "test_macro_f1": 0.7, "reused": True},
+                {"family": "svm", "model_version": 1, "test_metrics": {"macro_f1": 0.7}, "reused": True},
             ],
             "promote": {"decision": "kept", "champion_version": 1},
         },
