@@ -28,13 +28,15 @@ mkdir -p "$work"
 started_daemon=""
 stop_daemon() {
   [ -n "$started_daemon" ] || return 0
+  # Clean-up must run to the end and keep the run's own exit status, whatever fails here.
+  set +e
   say "stopping the dockerd this run started"
-  $SUDO kill "$(cat "$work/dockerd.pid")" 2>/dev/null || true
+  $SUDO kill "$(cat "$work/dockerd.pid")" 2>/dev/null
   for _ in $(seq 60); do [ -e "$work/dockerd.pid" ] || break; sleep 1; done
   # dockerd leaves its chains, NAT rules and bridge behind: put iptables back as it was before the run.
   $SUDO iptables-restore <"$work/iptables.before"
   $SUDO sysctl -qw net.ipv4.ip_forward="$(cat "$work/ip_forward.before")"
-  ip link show docker0 >/dev/null 2>&1 && $SUDO ip link delete docker0
+  if ip link show docker0 >/dev/null 2>&1; then $SUDO ip link delete docker0; fi
   # ... and its network namespace mount under the exec root, which would keep `make clean` from removing .stack.
   findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r $SUDO umount
   say "engine stopped, iptables and bridge restored"
