@@ -19,6 +19,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from burnout.airflow_runner import DAGS_FOLDER, airflow_environment
 from burnout.processes import (
     Managed,
     find_marked,
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 SERVICES = ("mlflow", "airflow", "api")
 # Every process of the stack carries this variable (value: the home), so `down` finds strays by it.
 MARKER = "BURNOUT_LOCAL_STACK"
-REPO_DAGS = Path(__file__).resolve().parents[2] / "dags"
 AIRFLOW_PARALLELISM = "2"
 STARTUP_TIMEOUT_S = {"mlflow": 180.0, "airflow": 400.0, "api": 180.0}
 # Airflow does not need MLflow to start (only its tasks do), so the two boot side by side; the API waits for
@@ -151,20 +151,17 @@ def _mlflow_command(settings: Settings) -> list[str]:
 
 def _airflow_env(settings: Settings) -> dict[str, str]:
     """Airflow standalone's configuration: everything under `<home>/airflow`, nothing read from ~/airflow."""
-    if not REPO_DAGS.is_dir():
+    if not DAGS_FOLDER.is_dir():
         raise InputError(
-            f"DAGs folder {REPO_DAGS} not found; run `local up` from a checkout of the repository"
+            f"DAGs folder {DAGS_FOLDER} not found; run `local up` from a checkout of the repository"
         )
     home = settings.home / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     port = settings.airflow_port
     return {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        **airflow_environment(home),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", AIRFLOW_PARALLELISM),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__WORKERS": "1",
