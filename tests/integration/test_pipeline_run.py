@@ -1,5 +1,6 @@
-"""run_pipeline end to end on tiny synthetic data: ETL, every family, promotion, one JSON summary; a second
-run on the same input reuses the dataset and the studies, and its identical models tie: the champion stays."""
+"""run_pipeline end to end on tiny synthetic data, as the burnout_pipeline DAG runs it: ingest, ETL, every
+family, promotion, one JSON summary; a second run on the same input reuses the dataset and the families'
+models; with retrain it reuses the studies, and its identical models tie: the champion stays."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import mlflow
 import pytest
 
 from burnout.pipeline import run_pipeline
+from burnout.processes import free_port
 from burnout_base.tracking import configure_mlflow
 from etl.synthetic import write_synthetic_csv
 from modeling.families import FAMILIES
@@ -16,6 +18,7 @@ from modeling.families import FAMILIES
 
 @pytest.mark.slow
 def test_run_pipeline_promotes_the_best_family_then_a_rerun_keeps_it(settings, tmp_path):
+    settings = settings.model_copy(update={"api_url": f"http://127.0.0.1:{free_port()}"})  # no API there
     path = tmp_path / "input.csv"
     write_synthetic_csv(path, rows=500, seed=17)
 
@@ -23,7 +26,9 @@ def test_run_pipeline_promotes_the_best_family_then_a_rerun_keeps_it(settings, t
 
     assert json.loads(json.dumps(first)) == first  # JSON-able as printed by the CLI
     assert set(first["families"]) == set(FAMILIES)
-    assert set(first["seconds"]) == {"etl", "promote", "total", *(f"train_{f}" for f in FAMILIES)}
+    assert set(first["seconds"]) == {"ingest", "etl", "promote", "total", *(f"train_{f}" for f in FAMILIES)}
+    assert first["api_reload"]["status"] == "skipped"
+    assert not any(summary["reused"] for summary in first["families"].values())
     assert first["seconds"]["total"] >= sum(v for k, v in first["seconds"].items() if k != "total") - 1
     champion = first["champion"]
     candidates = first["promotion"]["candidates"]
@@ -35,7 +40,14 @@ def test_run_pipeline_promotes_the_best_family_then_a_rerun_keeps_it(settings, t
     alias = client.get_model_version_by_alias(settings.registered_model_name, "champion")
     assert int(alias.version) == champion["version"] and alias.tags["family"] == champion["family"]
 
-    again = run_pipeline(settings, input=str(path), trials=1)
+    reused = run_pipeline(settings, input=str(path), trials=1)
+
+    assert reused["etl"]["reused"] is True and reused["dataset_version"] == first["dataset_version"]
+    for family, summary in reused["families"].items():
+        assert summary["reused"] and summary["model_version"] == first["families"][family]["model_version"]
+    assert reused["champion"]["version"] == champion["version"]
+
+    again = run_pipeline(settings, input=str(path), trials=1, retrain=True)
 
     assert again["etl"]["reused"] is True and again["dataset_version"] == first["dataset_version"]
     for family, summary in again["families"].items():

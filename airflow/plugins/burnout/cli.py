@@ -128,11 +128,15 @@ def pipeline(
     input: Annotated[str | None, typer.Option("--input", help="CSV path or s3:// URI")] = None,
     trials: Annotated[int | None, typer.Option(min=1)] = None,
     timeout: Annotated[float | None, typer.Option(help="seconds per family")] = None,
+    retrain: Annotated[
+        bool, typer.Option("--retrain/--reuse", help="train a family even if this dataset already has one")
+    ] = False,
 ) -> None:
-    """ETL, then the three families, then promotion: one JSON summary with the time of each step."""
+    """burnout_pipeline's steps in this process: ingest, ETL, the three families (reused when this dataset
+    version already has them), promotion, API reload; one JSON summary with the time of each step."""
     from burnout.pipeline import run_pipeline
 
-    _emit(_run(run_pipeline, get_settings(), input=input, trials=trials, timeout=timeout))
+    _emit(_run(run_pipeline, get_settings(), input=input, trials=trials, timeout=timeout, retrain=retrain))
 
 
 @app.command()

@@ -1,5 +1,6 @@
-"""The whole flow in one call: ETL, then every model family, then promotion; one JSON-able summary with the
-champion and the seconds each step took. The Airflow DAGs run the same steps as separate tasks."""
+"""The whole flow in one call, step for step what the `burnout_pipeline` DAG runs as tasks: ingest, ETL, the
+tuning budget, every family trained (or reused), promotion and the API's reload; one JSON-able summary with
+the champion and the seconds each step took."""
 
 from __future__ import annotations
 
@@ -58,57 +59,62 @@ def describe_champion(settings: Settings, promotion: dict, trained: dict[str, di
 
 
 def run_pipeline(
-    settings: Settings, input: str | None = None, trials: int | None = None, timeout: float | None = None
+    settings: Settings,
+    input: str | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    retrain: bool = False,
 ) -> dict:
-    """ETL `input` (None = the lake's raw object), train every family on that version, promote the best.
+    """The `burnout_pipeline` DAG's steps in this process, with the same library calls and the same defaults.
 
-    `trials`/`timeout` are per family and override the settings' tuning budget. The summary holds
-    dataset_version; champion {family, version, dataset_version, test_metrics, macro_f1_current_test};
-    promotion (promote_best's dict); families {name: {model_version, run_id, cv_macro_f1, test_metrics,
-    best_params, seconds}}; etl (run_etl's dict); seconds {etl, train_<family>..., promote, total}.
+    `input` (None = the data folder's CSV, uploaded to the lake's raw object once); `trials`/`timeout` per
+    family (None = settings); `retrain` trains a family even if this dataset version already has a model of
+    it. The summary holds dataset_version; champion {family, version, dataset_version, test_metrics,
+    macro_f1_current_test}; promotion (promote_best's dict); families {name: {model_version, run_id, reused,
+    cv_macro_f1, test_metrics, best_params, seconds}} (a reused family has no cv_macro_f1, best_params or
+    seconds); etl (run_etl's dict); api_reload; seconds {ingest, etl, train_<family>..., promote, total}.
     """
+    from burnout.notify import notify_reload
+    from etl.ingest import ingest_raw_data
     from etl.run_etl import run_etl
+    from modeling.budget import resolve_budget
     from modeling.families import FAMILIES
     from modeling.registry import promote_best
-    from modeling.train import train_family
+    from modeling.train import train_or_reuse
 
     started = time.monotonic()
     seconds: dict[str, float] = {}
+    run_timed(seconds, "ingest", ingest_raw_data, settings, input)
     etl = run_timed(seconds, "etl", run_etl, input, settings)
     version = etl["dataset_version"]
+    budget = resolve_budget(settings, trials, timeout)
     trained = {
         family: run_timed(
-            seconds,
-            f"train_{family}",
-            train_family,
-            family,
-            settings,
-            dataset_version=version,
-            trials=trials,
-            timeout=timeout,
+            seconds, f"train_{family}", train_or_reuse, family, settings, version, budget, retrain
         )
         for family in FAMILIES
     }
     promotion = run_timed(seconds, "promote", promote_best, settings)
+    api_reload = notify_reload(settings)
     seconds["total"] = round(time.monotonic() - started, 1)
+    family_keys = (
+        "model_version",
+        "run_id",
+        "reused",
+        "cv_macro_f1",
+        "test_metrics",
+        "best_params",
+        "seconds",
+    )
     return {
         "dataset_version": version,
         "champion": describe_champion(settings, promotion, trained),
         "promotion": promotion,
         "families": {
-            family: {
-                key: summary[key]
-                for key in (
-                    "model_version",
-                    "run_id",
-                    "cv_macro_f1",
-                    "test_metrics",
-                    "best_params",
-                    "seconds",
-                )
-            }
+            family: {key: summary[key] for key in (*family_keys, "seconds") if key in summary}
             for family, summary in trained.items()
         },
         "etl": etl,
+        "api_reload": api_reload,
         "seconds": seconds,
     }
