@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Param, Variable, dag, task
+from airflow.sdk import Param, dag, task
 
 from burnout.dag_defaults import (
     BUDGET_PARAMS,
-    BUDGET_VARIABLES,
-    ETL_TIMEOUT,
     PIPELINE_TIMEOUT,
     START_DATE,
     TRAIN_TIMEOUT,
     task_defaults,
 )
+from burnout.dag_tasks import choose_budget, notify_api, run_etl
 from modeling.families import FAMILIES
 
 
@@ -67,22 +66,6 @@ def burnout_pipeline():
 
         return ingest_raw_data(get_settings(), params["input"])
 
-    @task(execution_timeout=ETL_TIMEOUT)
-    def run_etl(raw: dict, params: dict | None = None) -> dict:
-        from burnout_base.plain import to_plain
-        from burnout_base.settings import get_settings
-        from etl.run_etl import run_etl as run
-
-        return to_plain(run(params["input"] or None, get_settings()))
-
-    @task(retries=0)
-    def choose_budget(params: dict | None = None) -> dict:
-        from burnout_base.settings import get_settings
-        from modeling.budget import resolve_budget
-
-        variables = {key: Variable.get(name, default=None) for key, name in BUDGET_VARIABLES.items()}
-        return resolve_budget(get_settings(), params["trials"], params["timeout_s"], variables)
-
     @task(retries=1, execution_timeout=TRAIN_TIMEOUT)
     def train(family: str, dataset: dict, budget: dict, params: dict | None = None) -> dict:
         from burnout_base.settings import get_settings
@@ -97,13 +80,6 @@ def burnout_pipeline():
         from modeling.registry import promote_best
 
         return to_plain(promote_best(get_settings()))
-
-    @task
-    def notify_api(decision: dict) -> dict:
-        from burnout.notify import notify_reload
-        from burnout_base.settings import get_settings
-
-        return notify_reload(get_settings())
 
     dataset = run_etl(ingest())
     trained = train.partial(dataset=dataset, budget=choose_budget()).expand(family=list(FAMILIES))

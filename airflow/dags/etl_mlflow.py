@@ -6,6 +6,7 @@ from airflow.sdk import Asset, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from burnout.dag_defaults import ETL_TIMEOUT, PROCESSED_DATASET_ASSET, START_DATE, task_defaults
+from burnout.dag_tasks import run_etl
 
 PROCESSED_DATASET = Asset(PROCESSED_DATASET_ASSET)
 
@@ -42,14 +43,6 @@ def etl_mlflow():
     A **new** version updates the asset `burnout_processed_dataset`, which schedules `train_lightgbm`,
     `train_knn` and `train_svm`; re-running on the same input publishes nothing and triggers nothing.
     """
-
-    @task(execution_timeout=ETL_TIMEOUT)
-    def run_etl(params: dict | None = None) -> dict:
-        from burnout_base.plain import to_plain
-        from burnout_base.settings import get_settings
-        from etl.run_etl import run_etl as run
-
-        return to_plain(run(params["input"] or None, get_settings()))
 
     @task(outlets=[PROCESSED_DATASET])
     def announce_dataset(summary: dict, outlet_events=None) -> dict:

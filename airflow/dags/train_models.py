@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, Param, Variable, dag, task
+from airflow.sdk import Asset, Param, dag, task
 
 from burnout.dag_defaults import (
     BUDGET_PARAMS,
-    BUDGET_VARIABLES,
     PROCESSED_DATASET_ASSET,
     START_DATE,
     TRAIN_TIMEOUT,
     task_defaults,
 )
+from burnout.dag_tasks import choose_budget, notify_api
 from modeling.families import FAMILIES
 
 PROCESSED_DATASET = Asset(PROCESSED_DATASET_ASSET)
@@ -37,14 +37,6 @@ def build_training_dag(family: str):
         """
 
         @task(retries=0)
-        def choose_budget(params: dict | None = None) -> dict:
-            from burnout_base.settings import get_settings
-            from modeling.budget import resolve_budget
-
-            variables = {key: Variable.get(name, default=None) for key, name in BUDGET_VARIABLES.items()}
-            return resolve_budget(get_settings(), params["trials"], params["timeout_s"], variables)
-
-        @task(retries=0)
         def choose_dataset(params: dict | None = None, triggering_asset_events=None) -> dict:
             from modeling.train import pick_dataset_version
 
@@ -66,13 +58,6 @@ def build_training_dag(family: str):
             from modeling.registry import promote_if_better
 
             return to_plain(promote_if_better(get_settings(), trained["model_version"]))
-
-        @task
-        def notify_api(decision: dict) -> dict:
-            from burnout.notify import notify_reload
-            from burnout_base.settings import get_settings
-
-            return notify_reload(get_settings())
 
         notify_api(propose_champion(train(choose_dataset(), choose_budget())))
 
