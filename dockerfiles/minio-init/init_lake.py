@@ -11,7 +11,6 @@ publishes a new dataset version). Prints one JSON summary on stdout.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import shutil
@@ -19,10 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
-from botocore.exceptions import ClientError
-
 from burnout_base.settings import Settings, get_settings
+from etl.s3_lake import s3_lake_from_settings
 
 log = logging.getLogger("init_lake")
 
@@ -33,15 +30,9 @@ def init_lake(
     """Create the buckets and upload the dataset; return what was created and uploaded."""
     if settings.lake_backend != "s3":
         raise SystemExit("init_lake needs BURNOUT_LAKE_BACKEND=s3 and the BURNOUT_S3_* variables")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
-        aws_secret_access_key=settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
-    )
+    lake = s3_lake_from_settings(settings)
     buckets = [settings.raw_bucket, settings.processed_bucket, *extra_buckets]
-    created = [bucket for bucket in dict.fromkeys(buckets) if ensure_bucket(s3, bucket)]
+    created = [bucket for bucket in dict.fromkeys(buckets) if lake.ensure_bucket(bucket)]
     csvs = sorted(data_dir.glob("*.csv"))
     generated = None
     if not csvs:
@@ -58,43 +49,16 @@ def init_lake(
                 data_dir,
                 settings.raw_key,
             )
-    uploaded = [key for key, path in uploads.items() if upload_if_changed(s3, settings.raw_bucket, key, path)]
+    bucket = settings.raw_bucket
+    uploaded = [key for key, path in uploads.items() if lake.write_if_changed(bucket, key, path.read_bytes())]
+    for key in uploads:
+        log.info("s3://%s/%s %s", bucket, key, "uploaded" if key in uploaded else "is up to date")
     return {
         "buckets_created": created,
         "generated": str(generated) if generated else None,
         "uploaded": uploaded,
         "unchanged": [key for key in uploads if key not in uploaded],
     }
-
-
-def ensure_bucket(s3, bucket: str) -> bool:
-    """Create `bucket` unless it exists; True when it was created."""
-    try:
-        s3.head_bucket(Bucket=bucket)
-        return False
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchBucket", "NotFound"}:
-            raise
-    s3.create_bucket(Bucket=bucket)
-    log.info("created bucket %s", bucket)
-    return True
-
-
-def upload_if_changed(s3, bucket: str, key: str, path: Path) -> bool:
-    """Upload `path` as `bucket/key` unless an identical object is there; True when uploaded."""
-    body = path.read_bytes()
-    digest = hashlib.md5(body, usedforsecurity=False).hexdigest()
-    try:
-        # A single-part upload's ETag is the MD5 of its content.
-        if s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"') == digest:
-            log.info("s3://%s/%s is up to date", bucket, key)
-            return False
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
-            raise
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/csv")
-    log.info("uploaded %s to s3://%s/%s (%d bytes)", path, bucket, key, len(body))
-    return True
 
 
 def generate_dataset(out: Path, rows: int | None) -> Path:

@@ -3,6 +3,7 @@ region from settings. An S3 PUT is atomic by nature: readers see the old object 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -65,6 +66,31 @@ class S3Lake:
             self._create_bucket(bucket)
             self.client.put_object(Bucket=bucket, Key=key, Body=data)
         return self.uri(bucket, key)
+
+    def write_if_changed(self, bucket: str, key: str, data: bytes) -> bool:
+        """Write `data` unless the object already holds exactly it; True when written. A single-part
+        upload's ETag is the MD5 of its content, so nothing is downloaded to compare."""
+        digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        try:
+            if self.client.head_object(Bucket=bucket, Key=key)["ETag"].strip('"') == digest:
+                return False
+        except ClientError as exc:
+            if _error_code(exc) not in _NOT_FOUND:
+                raise
+        self.write_bytes(bucket, key, data)
+        return True
+
+    def ensure_bucket(self, bucket: str) -> bool:
+        """Create `bucket` unless it exists; True when it was created."""
+        try:
+            self.client.head_bucket(Bucket=bucket)
+            return False
+        except ClientError as exc:
+            if _error_code(exc) not in _NOT_FOUND:
+                raise
+        log.info("creating bucket %s", bucket)
+        self._create_bucket(bucket)
+        return True
 
     def _create_bucket(self, bucket: str) -> None:
         kwargs = {}
