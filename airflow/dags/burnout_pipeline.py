@@ -6,10 +6,10 @@ from airflow.sdk import Param, dag, task
 
 from burnout.dag_defaults import (
     BUDGET_PARAMS,
+    INPUT_PARAM,
     PIPELINE_TIMEOUT,
-    START_DATE,
     TRAIN_TIMEOUT,
-    task_defaults,
+    common_dag_arguments,
 )
 from burnout.dag_tasks import choose_budget, notify_api, run_etl
 from modeling.families import FAMILIES
@@ -18,20 +18,11 @@ from modeling.families import FAMILIES
 @dag(
     dag_id="burnout_pipeline",
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    dagrun_timeout=PIPELINE_TIMEOUT,
-    default_args=task_defaults(),
+    **common_dag_arguments(PIPELINE_TIMEOUT),
     tags=["burnout", "pipeline", "etl", "training"],
     params={
         **{name: Param(**spec) for name, spec in BUDGET_PARAMS.items()},
-        "input": Param(
-            None,
-            type=["null", "string"],
-            title="Input",
-            description="CSV path or s3://bucket/key; empty = the raw object in the lake.",
-        ),
+        "input": Param(**INPUT_PARAM),
         "retrain": Param(
             False,
             type="boolean",

@@ -5,7 +5,12 @@ from __future__ import annotations
 from airflow.sdk import Asset, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from burnout.dag_defaults import ETL_TIMEOUT, PROCESSED_DATASET_ASSET, START_DATE, task_defaults
+from burnout.dag_defaults import (
+    ETL_TIMEOUT,
+    INPUT_PARAM,
+    PROCESSED_DATASET_ASSET,
+    common_dag_arguments,
+)
 from burnout.dag_tasks import run_etl
 
 PROCESSED_DATASET = Asset(PROCESSED_DATASET_ASSET)
@@ -14,19 +19,10 @@ PROCESSED_DATASET = Asset(PROCESSED_DATASET_ASSET)
 @dag(
     dag_id="etl_mlflow",
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    dagrun_timeout=ETL_TIMEOUT,
-    default_args=task_defaults(),
+    **common_dag_arguments(ETL_TIMEOUT),
     tags=["burnout", "etl", "mlflow"],
     params={
-        "input": Param(
-            None,
-            type=["null", "string"],
-            title="Input",
-            description="CSV path or s3://bucket/key; empty = the raw object in the lake.",
-        ),
+        "input": Param(**INPUT_PARAM),
     },
 )
 def etl_mlflow():

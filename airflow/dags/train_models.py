@@ -7,9 +7,8 @@ from airflow.sdk import Asset, Param, dag, task
 from burnout.dag_defaults import (
     BUDGET_PARAMS,
     PROCESSED_DATASET_ASSET,
-    START_DATE,
     TRAIN_TIMEOUT,
-    task_defaults,
+    common_dag_arguments,
 )
 from burnout.dag_tasks import choose_budget, notify_api
 from modeling.families import FAMILIES
@@ -68,11 +67,7 @@ def build_training_dag(family: str):
         # Active from the start: an asset consumer left paused (the stack pauses new DAGs) would never run
         # when etl_mlflow publishes a new dataset version.
         is_paused_upon_creation=False,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        dagrun_timeout=TRAIN_TIMEOUT,
-        default_args=task_defaults(),
+        **common_dag_arguments(TRAIN_TIMEOUT),
         tags=["burnout", "training", family],
         params={
             **{name: Param(**spec) for name, spec in BUDGET_PARAMS.items()},

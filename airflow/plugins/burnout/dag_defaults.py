@@ -34,9 +34,27 @@ BUDGET_PARAMS: dict[str, dict[str, Any]] = {
         "description": "Per family; empty = Variable burnout_tuning_timeout_s, else settings.",
     },
 }
+# The trigger form's input field, shared by the DAGs that run the ETL.
+INPUT_PARAM: dict[str, Any] = {
+    "default": None,
+    "type": ["null", "string"],
+    "title": "Input",
+    "description": "CSV path or s3://bucket/key; empty = the raw object in the lake.",
+}
 ETL_TIMEOUT = timedelta(hours=1)
 TRAIN_TIMEOUT = timedelta(hours=3)
 PIPELINE_TIMEOUT = timedelta(hours=4)
+
+
+def common_dag_arguments(timeout: timedelta) -> dict[str, Any]:
+    """The `dag(...)` arguments every DAG of the project shares: one run at a time, no catch-up, a timeout."""
+    return {
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "dagrun_timeout": timeout,
+        "default_args": task_defaults(),
+    }
 
 
 def task_defaults(retries: int = 3, retry_delay: timedelta = timedelta(seconds=30)) -> dict[str, Any]:
