@@ -50,12 +50,13 @@ class Stack:
             )
         return result
 
-    def url(self, port_variable: str, default: int, path: str = "") -> str:
-        return f"http://127.0.0.1:{self.env.get(port_variable) or default}{path}"
+    def url(self, port_variable: str, default: int) -> str:
+        """The published port's URL on this host (ports come from .env, as for users)."""
+        return f"http://127.0.0.1:{self.env.get(port_variable) or default}"
 
-    def containers(self, service: str | None = None) -> list[dict]:
-        """`docker inspect` of the project's containers (of one service), stopped ones included."""
-        ids = self.compose("ps", "--all", "-q", *([service] if service else [])).stdout.split()
+    def containers(self) -> list[dict]:
+        """`docker inspect` of the project's containers, stopped ones included."""
+        ids = self.compose("ps", "--all", "-q").stdout.split()
         if not ids:
             return []
         return json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True).stdout)
@@ -227,7 +228,9 @@ def check_pipeline_runs(stack: Stack, trials: int, timeout_s: float, run_timeout
     # The DAG processor parses the mounted dags/ folder after start-up.
     if not wait_until(lambda: airflow.dag("burnout_pipeline"), timeout=180):
         raise StepFailed("service airflow-dag-processor: burnout_pipeline not listed after 180s")
-    for family in ("lightgbm", "knn", "svm"):
+    from modeling.families import FAMILIES
+
+    for family in FAMILIES:
         dag = wait_until(lambda f=family: airflow.dag(f"train_{f}"), timeout=60)
         if not dag or dag["is_paused"]:
             raise StepFailed(
@@ -257,6 +260,8 @@ def check_pipeline_runs(stack: Stack, trials: int, timeout_s: float, run_timeout
 def check_lake(stack: Stack) -> str:
     import boto3
 
+    from burnout_base.settings import Settings
+
     s3 = boto3.client(
         "s3",
         endpoint_url=stack.url("MINIO_API_HOST_PORT", 9000),
@@ -264,9 +269,11 @@ def check_lake(stack: Stack) -> str:
         aws_secret_access_key=stack.env["MINIO_ROOT_PASSWORD"],
         region_name="us-east-1",
     )
-    raw = [o["Key"] for o in s3.list_objects_v2(Bucket="raw").get("Contents", [])]
-    processed = [o["Key"] for o in s3.list_objects_v2(Bucket="processed").get("Contents", [])]
-    if "enriched_employee_dataset.csv" not in raw:
+    # The stack runs with the settings' default bucket and object names.
+    names = Settings(_env_file=None)
+    raw = [o["Key"] for o in s3.list_objects_v2(Bucket=names.raw_bucket).get("Contents", [])]
+    processed = [o["Key"] for o in s3.list_objects_v2(Bucket=names.processed_bucket).get("Contents", [])]
+    if names.raw_key not in raw:
         raise StepFailed(f"service minio: raw bucket lacks the dataset (has {raw})")
     manifests = [key for key in processed if key.endswith("manifest.json")]
     if not manifests:
@@ -279,9 +286,12 @@ def check_lake(stack: Stack) -> str:
 def champion_in_mlflow(stack: Stack) -> tuple[int, str]:
     from mlflow import MlflowClient
 
+    from burnout_base.settings import Settings
+    from modeling.registry import CHAMPION
+
     client = MlflowClient(tracking_uri=stack.url("MLFLOW_HOST_PORT", 5001))
     try:
-        version = client.get_model_version_by_alias("burnout-risk", "champion")
+        version = client.get_model_version_by_alias(Settings(_env_file=None).registered_model_name, CHAMPION)
         experiments = client.search_experiments()
     except Exception as exc:  # noqa: BLE001 (any client error is a failed check of that service)
         raise StepFailed(f"service mlflow: {type(exc).__name__}: {exc}") from None
