@@ -287,7 +287,7 @@ def champion_in_mlflow(stack: Stack) -> tuple[int, str]:
     from mlflow import MlflowClient
 
     from burnout_base.settings import Settings
-    from modeling.registry import CHAMPION
+    from modeling.registry_names import CHAMPION
 
     client = MlflowClient(tracking_uri=stack.url("MLFLOW_HOST_PORT", 5001))
     try:

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from etl.contract import BY_NAME, FEATURES
 from etl.preprocess import PREPROCESSOR_TRUSTED_TYPES
 from modeling.families import FAMILIES
+from modeling.registry_names import DATASET_VERSION_TAG, FAMILY_TAG
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +107,10 @@ def describe_version(client: mlflow.MlflowClient, name: str, version: int | str)
         run = client.get_run(model_version.run_id)
         run_tags, metrics = run.data.tags, run.data.metrics
     return {
-        "family": tags.get("family") or run_tags.get("family"),
+        "family": tags.get(FAMILY_TAG) or run_tags.get(FAMILY_TAG),
         "model_version": int(model_version.version),
         "run_id": model_version.run_id,
-        "dataset_version": tags.get("dataset_version") or run_tags.get("dataset_version"),
+        "dataset_version": tags.get(DATASET_VERSION_TAG) or run_tags.get(DATASET_VERSION_TAG),
         "test_metrics": {
             key.removeprefix(TEST_METRIC_PREFIX): value
             for key, value in metrics.items()

@@ -26,9 +26,9 @@ from etl.errors import InputError
 from modeling.evaluate import macro_f1
 from modeling.families import FAMILIES
 from modeling.model_io import describe_version, load_model
+from modeling.registry_names import CHAMPION, DATASET_VERSION_TAG, FAMILY_TAG
 
 log = logging.getLogger(__name__)
-CHAMPION = "champion"
 
 
 def resolve_version(settings: Settings, candidate: str | int) -> ModelVersion:
@@ -106,7 +106,7 @@ class PromotionDecision:
             "reason": self.reason,
             "forced": self.forced,
             "candidate_version": int(self.candidate.version),
-            "candidate_family": self.candidate.tags.get("family"),
+            "candidate_family": self.candidate.tags.get(FAMILY_TAG),
             "candidate_macro_f1": self.candidate_macro_f1,
             "champion_version": int(self.champion.version) if self.champion else None,
             "champion_macro_f1": self.champion_macro_f1,
@@ -118,7 +118,7 @@ class PromotionDecision:
 def dataset_of(settings: Settings, candidate: ModelVersion) -> ProcessedDataset:
     """The dataset version `candidate` was trained on (its TEST split is the fair one to judge it by); the
     latest published one for a version registered without that tag."""
-    version = candidate.tags.get("dataset_version")
+    version = candidate.tags.get(DATASET_VERSION_TAG)
     if version is None:
         log.warning(
             "version %s has no dataset_version tag: scoring it on the latest dataset", candidate.version
@@ -238,6 +238,6 @@ def find_trained_version(settings: Settings, family: str, dataset_version: str) 
         version = client.get_model_version_by_alias(settings.registered_model_name, family)
     except MlflowException:
         return None  # no registered model or no such alias yet
-    if version.tags.get("dataset_version") != dataset_version:
+    if version.tags.get(DATASET_VERSION_TAG) != dataset_version:
         return None
     return {**describe_version(client, settings.registered_model_name, version.version), "reused": True}

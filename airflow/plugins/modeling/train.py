@@ -26,6 +26,7 @@ from modeling.evaluate import evaluate_model, log_evaluation
 from modeling.families import get_family
 from modeling.model_io import log_model
 from modeling.registry import find_trained_version
+from modeling.registry_names import DATASET_VERSION_TAG, FAMILY_TAG
 from modeling.tune import study_name, tune_family
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def train_family(
     dataset = load_dataset(settings, dataset_version)
     experiment_id = ensure_experiment(settings, settings.training_experiment)
     configure_mlflow(settings)
-    tags = {"family": spec.name, "dataset_version": dataset.version, "git_commit": read_git_commit()}
+    tags = {FAMILY_TAG: spec.name, DATASET_VERSION_TAG: dataset.version, "git_commit": read_git_commit()}
 
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-{dataset.version}") as run:
         mlflow.set_tags({**tags, "optuna_study": study_name(spec.name, dataset.version)})
@@ -132,7 +133,7 @@ def register_version(settings: Settings, model_version: int, tags: dict[str, str
     name = settings.registered_model_name
     for key in ("family", "dataset_version", "git_commit"):
         client.set_model_version_tag(name, str(model_version), key, tags[key])
-    client.set_registered_model_alias(name, tags["family"], str(model_version))
+    client.set_registered_model_alias(name, tags[FAMILY_TAG], str(model_version))
 
 
 def pick_dataset_version(requested: str | None, announced: Sequence[str | None] = ()) -> str | None:

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from burnout_api.core.loaded_model import LoadedModel
-
-CHAMPION = "champion"
+from modeling.registry_names import CHAMPION
 
 
 @dataclass(frozen=True)
