@@ -13,6 +13,7 @@ from burnout_api.core import InferenceCore
 from burnout_api.graphql_api.schema import build_graphql_router
 from burnout_api.rest import health, models, predict, reload
 from burnout_api.rest import metrics as metrics_route
+from burnout_api.rest.body_limit import BodySizeLimit
 from burnout_api.rest.errors import install_error_handlers
 from burnout_base.settings import Settings
 from fastapi import FastAPI
@@ -47,6 +48,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         f"over gRPC on port {settings.grpc_port}.",
     )
     app.state.core, app.state.settings = core, settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     # /predict first: routes are matched in order and it is the hot one.
     for router in (predict.router, health.router, models.router, reload.router, metrics_route.router):

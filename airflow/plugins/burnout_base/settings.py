@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     mlflow_port: int = 5001
     alias_poll_s: float = Field(default=10.0, gt=0)
     max_batch: int = Field(default=10_000, ge=1)
+    # A batch of max_batch records takes about 4 MB of JSON; bigger bodies are refused (413) as they arrive.
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     reload_token: SecretStr | None = None
     # Set where the service faces other clients (the compose stack): no token means no start.
     require_reload_token: bool = False
