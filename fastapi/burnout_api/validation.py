@@ -126,6 +126,21 @@ def parse_records(body: bytes, max_batch: int) -> RecordBatch:
     )
 
 
+def check_batch_size(count: int, max_batch: int) -> None:
+    """Refuse a batch over the limit; adapters call it before converting any record."""
+    if count > max_batch:
+        raise InvalidInput(
+            [
+                FieldError(
+                    None,
+                    None,
+                    "batch_too_large",
+                    f"the batch has {count} records; the maximum is {max_batch}",
+                )
+            ]
+        )
+
+
 def validate_records(records: object, max_batch: int) -> RecordBatch:
     """Check a list of records (dicts keyed by dataset column names) and return them as a `RecordBatch`."""
     if not isinstance(records, list):
@@ -136,17 +151,7 @@ def validate_records(records: object, max_batch: int) -> RecordBatch:
         raise InvalidInput(
             [FieldError(None, None, "empty_batch", "the batch is empty: send at least one record")]
         )
-    if len(records) > max_batch:
-        raise InvalidInput(
-            [
-                FieldError(
-                    None,
-                    None,
-                    "batch_too_large",
-                    f"the batch has {len(records)} records; the maximum is {max_batch}",
-                )
-            ]
-        )
+    check_batch_size(len(records), max_batch)
     errors: list[FieldError] = []
     numeric_rows: list[list[float]] = []
     categorical_rows: list[tuple[str, ...]] = []

@@ -63,7 +63,9 @@ def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> Non
 async def _start(
     core: InferenceCore, host: str, port: int, loop: asyncio.AbstractEventLoop
 ) -> tuple[grpc.aio.Server, int]:
-    server = grpc.aio.server()
+    # The body cap of REST and GraphQL holds for gRPC messages too: gRPC refuses a larger one itself
+    # (RESOURCE_EXHAUSTED) before it is decoded.
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", core.settings.max_body_bytes)])
     pb_grpc.add_BurnoutRiskServicer_to_server(BurnoutRiskServicer(core), server)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

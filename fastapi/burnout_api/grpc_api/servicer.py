@@ -13,6 +13,7 @@ from burnout_api.features import FIELD_BY_KEY
 from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_api.rendering import build_prediction_payload
+from burnout_api.validation import check_batch_size
 
 log = logging.getLogger(__name__)
 STATUS = {
@@ -30,6 +31,7 @@ def as_record(employee: pb.Employee) -> dict:
 
 async def build_response(request: pb.PredictRequest, core: InferenceCore) -> pb.PredictResponse:
     alias = request.model or CHAMPION
+    check_batch_size(len(request.records), core.settings.max_batch)
     result = await core.predict_async([as_record(e) for e in request.records], alias, "grpc")
     payload = build_prediction_payload(result, alias)
     model = payload["model"]

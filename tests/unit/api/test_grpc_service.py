@@ -154,3 +154,44 @@ def test_the_employee_message_mirrors_the_contract():
         field = fields[feature.key]
         assert proto_kinds[field.type] == kinds[feature.column.kind], feature.name
         assert field.has_presence, f"{feature.key} must be optional so that missing is not 0"
+
+
+@pytest.fixture
+def small_limits(make_settings, make_store, lightgbm_pipeline):
+    """A server with a 3-record batch limit and a 2 KiB message cap."""
+    core = InferenceCore(
+        make_settings(max_batch=3, max_body_bytes=2048),
+        store=make_store({1: lightgbm_pipeline}, {"champion": 1}),
+    )
+    core.refresh()
+    server, port = start_grpc_server(core, "127.0.0.1", 0)
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    yield channel
+    channel.close()
+    server.stop(0)
+
+
+def test_batch_limit_is_checked_before_any_record_is_converted(small_limits, monkeypatch):
+    from burnout_api.grpc_api import servicer
+
+    def never(_):
+        raise AssertionError("a record was converted before the batch limit was checked")
+
+    monkeypatch.setattr(servicer, "as_record", never)
+    stub = pb_grpc.BurnoutRiskStub(small_limits)
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.Predict(pb.PredictRequest(records=[as_message(EXAMPLE_RECORD)] * 4))
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "the maximum is 3" in refused.value.details()
+
+
+def test_message_over_the_body_cap_is_refused_by_grpc(small_limits):
+    stub = pb_grpc.BurnoutRiskStub(small_limits)
+    big = pb.PredictRequest(records=[as_message(EXAMPLE_RECORD)] * 3, model="x" * 4096)
+
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.Predict(big)
+
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert len(stub.Predict(pb.PredictRequest(records=[as_message(EXAMPLE_RECORD)])).predictions) == 1
