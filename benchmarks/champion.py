@@ -19,18 +19,21 @@ def find_champion(settings: Settings) -> dict | None:
     from mlflow.exceptions import MlflowException
 
     from burnout_base.tracking import configure_mlflow
+    from modeling.model_io import describe_version
+    from modeling.registry_names import CHAMPION
 
     configure_mlflow(settings)
     client = mlflow.MlflowClient()
     try:
-        version = client.get_model_version_by_alias(settings.registered_model_name, "champion")
+        version = client.get_model_version_by_alias(settings.registered_model_name, CHAMPION)
     except MlflowException:
         return None  # neither the registered model nor the alias exists yet
+    described = describe_version(client, settings.registered_model_name, version.version)
     return {
-        "version": int(version.version),
-        "family": version.tags.get("family"),
-        "dataset_version": version.tags.get("dataset_version"),
-        "run_id": version.run_id,
+        "version": described["model_version"],
+        "family": described["family"],
+        "dataset_version": described["dataset_version"],
+        "run_id": described["run_id"],
     }
 
 

@@ -111,7 +111,7 @@ def run_pipeline(
         "champion": describe_champion(settings, promotion, trained),
         "promotion": promotion,
         "families": {
-            family: {key: summary[key] for key in (*family_keys, "seconds") if key in summary}
+            family: {key: summary[key] for key in family_keys if key in summary}
             for family, summary in trained.items()
         },
         "etl": etl,

@@ -85,11 +85,15 @@ def wait_until_answers(url: str, name: str, alive: Callable[[], bool], log: Path
 
 def stop_process_tree(pid: int, timeout: float = 15) -> None:
     """Stop a process and every descendant (MLflow's and uvicorn's CLIs run their servers as children)."""
-    targets = []
+    terminate(process_tree(pid), timeout)
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants; empty when it is gone."""
     with _ignore_gone():
         root = psutil.Process(pid)
-        targets = [root, *root.children(recursive=True)]
-    terminate(targets, timeout)
+        return [root, *root.children(recursive=True)]
+    return []
 
 
 def free_port() -> int:
@@ -105,10 +109,7 @@ def stop_tree(run_dir: Path, name: str, timeout: float = 30) -> int | None:
     _pid_file(run_dir, name).unlink(missing_ok=True)
     if managed is None:
         return None
-    targets = []
-    with _ignore_gone():
-        root = psutil.Process(managed.pid)
-        targets = [root, *root.children(recursive=True)]
+    targets = process_tree(managed.pid)  # listed before the signal, while they are still its children
     # Some descendants (Airflow's task supervisors) move into process groups of their own, so they are
     # signalled one by one as well as through the group we created.
     with _ignore_gone():
