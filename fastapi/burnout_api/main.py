@@ -9,8 +9,11 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
+from starlette.requests import ClientDisconnect
+
 from burnout_api.core import InferenceCore
 from burnout_api.graphql_api.schema import build_graphql_router
+from burnout_api.http_server import build_http_server, client_gone
 from burnout_api.rest import health, models, predict, reload
 from burnout_api.rest import metrics as metrics_route
 from burnout_api.rest.body_limit import BodySizeLimit
@@ -26,7 +29,6 @@ MLFLOW_CLIENT_ENV = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
-GRPC_GRACE_S = 5.0
 
 
 def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI:
@@ -50,6 +52,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
     app.state.core, app.state.settings = core, settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     # /predict first: routes are matched in order and it is the hot one.
     for router in (predict.router, health.router, models.router, reload.router, metrics_route.router):
         app.include_router(router)
@@ -58,8 +61,8 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
 
 
 def serve(settings: Settings) -> None:
-    """REST + GraphQL on `api_port` and gRPC on `grpc_port` until SIGINT/SIGTERM, then a graceful stop."""
-    import uvicorn
+    """REST + GraphQL on `api_port` and gRPC on `grpc_port` until SIGINT/SIGTERM, then a drain bounded by
+    `shutdown_grace_s`: after a signal the process exits within it plus 5 s, so call this last."""
     from threadpoolctl import threadpool_limits
 
     from burnout_api.grpc_api.server import start_grpc_server
@@ -69,27 +72,23 @@ def serve(settings: Settings) -> None:
     # Concurrency comes from requests, not from threads inside one prediction: BLAS/OpenMP pools oversubscribe
     # the cores under load (a KNN single-record answer measured 69 ms with 2 threads, 1.6 ms with 1).
     threadpool_limits(limits=1)
+    grace = settings.shutdown_grace_s
     core = InferenceCore(settings)
     core.start()
     grpc_server = None
     try:
         grpc_server, _ = start_grpc_server(core, settings.api_host, settings.grpc_port)
-        config = uvicorn.Config(
-            create_app(settings, core),
-            host=settings.api_host,
-            port=settings.api_port,
-            loop="uvloop",
-            http="httptools",
-            access_log=False,
-            lifespan="on",
-            log_config=None,
-        )
+
+        def drain() -> None:  # the first step of the HTTP server's drain, on its event loop
+            core.begin_drain()  # /ready 503 "draining", gRPC health NOT_SERVING: balancers stop sending
+            log.info("stopping gRPC: new calls refused, calls in flight get %g s", grace)
+            grpc_server.begin_stop(grace)  # concurrent with the HTTP drain, under the same grace
+
         with _signals_logged():
-            uvicorn.Server(config).run()  # returns after a graceful HTTP shutdown on SIGINT/SIGTERM
+            build_http_server(create_app(settings, core), settings, drain).run()
     finally:
-        log.info("stopping gRPC (%.0f s grace) and the alias poller", GRPC_GRACE_S)
         if grpc_server is not None:
-            grpc_server.stop(GRPC_GRACE_S)
+            grpc_server.stop(grace)  # already stopping if the drain began: this waits for it
         core.stop()
 
 

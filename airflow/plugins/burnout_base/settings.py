@@ -71,6 +71,24 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=10_000, ge=1)
     # A batch of max_batch records takes about 4 MB of JSON; bigger bodies are refused (413) as they arrive.
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    shutdown_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="On SIGTERM: /ready turns 503 and gRPC health NOT_SERVING, new calls are refused, and "
+        "calls in flight get this long to finish; the process exits 0 within it + 5 s, whatever clients do.",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A request's headers must be complete this long after its first byte (or after the "
+        "connection opened); otherwise 408 and the connection is closed.",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request's whole body must arrive within this long once it is being served (8 MiB at "
+        "280 kB/s); otherwise 408 and the connection is closed.",
+    )
     reload_token: SecretStr | None = None
     # Set where the service faces other clients (the compose stack): no token means no start.
     require_reload_token: bool = False

@@ -8,6 +8,7 @@ calls that may load a model or score a large batch go to worker threads, as REST
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 
@@ -24,6 +25,7 @@ from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BurnoutRisk"].full_name
 START_TIMEOUT_S = 30.0
+STOP_MARGIN_S = 2.0
 
 
 class GrpcServer:
@@ -31,10 +33,21 @@ class GrpcServer:
 
     def __init__(self, server: grpc.aio.Server, loop: asyncio.AbstractEventLoop, thread: threading.Thread):
         self._server, self._loop, self._thread = server, loop, thread
+        self._stopping: concurrent.futures.Future | None = None
+
+    def begin_stop(self, grace: float | None) -> None:
+        """Refuse new calls from now on and give calls in flight up to `grace` seconds; returns at once, so
+        the HTTP drain runs meanwhile under the same grace. Later calls change nothing."""
+        if self._stopping is None:
+            self._stopping = asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop)
 
     def stop(self, grace: float | None) -> None:
-        """Let calls in flight finish for up to `grace` seconds, then stop the loop and its thread."""
-        asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop).result()
+        """`begin_stop`, wait for it (at most `grace` + a margin), then stop the loop and its thread."""
+        self.begin_stop(grace)
+        try:
+            self._stopping.result(timeout=(grace or 0.0) + STOP_MARGIN_S)
+        except concurrent.futures.TimeoutError:
+            log.warning("gRPC did not stop within its grace + %g s; stopping its loop anyway", STOP_MARGIN_S)
         _stop_loop(self._loop, self._thread)
 
 
