@@ -67,6 +67,7 @@ def serve(settings: Settings) -> None:
 
     from burnout_api.grpc_api.server import start_grpc_server
 
+    settings.check_serving()  # fail closed: no reload token, no service
     for name, value in MLFLOW_CLIENT_ENV.items():
         os.environ.setdefault(name, value)
     # Concurrency comes from requests, not from threads inside one prediction: BLAS/OpenMP pools oversubscribe

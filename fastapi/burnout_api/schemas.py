@@ -83,7 +83,7 @@ class ModelList(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
-    state: Literal["ready", "starting", "no_model", "mlflow_unreachable", "loading_failed"]
+    state: Literal["ready", "starting", "no_model", "mlflow_unreachable", "loading_failed", "draining"]
     mlflow: Literal["reachable", "unreachable", "unknown"]
     champion_version: int | None
     last_error: str | None

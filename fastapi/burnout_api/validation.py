@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from numbers import Real
 from operator import attrgetter
@@ -24,6 +25,8 @@ from msgspec import Meta
 from burnout_api.features import CATEGORICAL_COLUMNS, FEATURE_FIELDS, NUMERIC_COLUMNS, identifier_of
 
 MAX_REPORTED_ERRORS = 20
+MAX_ALIAS_LENGTH = 255  # MLflow's own limit
+_ALIAS = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ALIAS_LENGTH}}}")
 _MISSING = object()
 _FEATURE_NAMES = frozenset(f.name for f in FEATURE_FIELDS)
 _EXPECTED = ", ".join(repr(f.name) for f in FEATURE_FIELDS)
@@ -71,18 +74,29 @@ class RecordBatch:
         return len(self.categorical)
 
 
+class MalformedBody(InvalidInput):
+    """The body is not JSON at all (400), as opposed to JSON whose records break the contract (422)."""
+
+
 def decode_json(body: bytes) -> object:
-    """Parse a request body; malformed JSON is the client's error like any other."""
+    """Parse a request body; malformed JSON (invalid UTF-8 and deep nesting included) is the client's error
+    like any other."""
     try:
         return _decode(body)  # about three times faster than the standard library
-    except msgspec.DecodeError:
-        pass
-    try:  # NaN and Infinity literals: the standard library reads them, and the check names the field
-        return json.loads(body)
-    except ValueError as exc:
-        raise InvalidInput(
-            [FieldError(None, None, "invalid_json", f"the body is not valid JSON: {exc}")]
-        ) from None
+    except msgspec.DecodeError as exc:
+        problem = str(exc)
+    except UnicodeDecodeError:  # msgspec passes these two through from its C decoder
+        problem = "a string is not valid UTF-8"
+    except RecursionError:
+        problem = "nested too deeply"
+    # NaN and Infinity literals: only the standard library reads them, and the record check then names the
+    # field. Anything else msgspec refused is refused with msgspec's words (they say where, in bytes).
+    if b"NaN" in body or b"Infinity" in body:
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            pass
+    raise MalformedBody([FieldError(None, None, "invalid_json", f"the body is not valid JSON: {problem}")])
 
 
 def _typed_record() -> type[msgspec.Struct]:
@@ -116,7 +130,7 @@ def parse_records(body: bytes, max_batch: int) -> RecordBatch:
     verdict and errors."""
     try:
         records = _decode_typed(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
         records = None
     if records is None or not 0 < len(records) <= max_batch:
         return validate_records(decode_json(body), max_batch)
@@ -124,6 +138,23 @@ def parse_records(body: bytes, max_batch: int) -> RecordBatch:
     return RecordBatch(
         numeric.reshape(len(records), len(NUMERIC_COLUMNS)), list(map(_categories_of, records))
     )
+
+
+def check_alias(alias: str) -> None:
+    """Refuse an alias MLflow could not have (its rule: letters, digits, '_' and '-'), before it reaches the
+    registry or a log; only its start is quoted back."""
+    if not _ALIAS.fullmatch(alias):
+        shown = alias[:40] + ("..." if len(alias) > 40 else "")
+        raise InvalidInput(
+            [
+                FieldError(
+                    None,
+                    "model",
+                    "invalid_alias",
+                    f"must be 1 to {MAX_ALIAS_LENGTH} letters, digits, '_' or '-', got {shown!r}",
+                )
+            ]
+        )
 
 
 def check_batch_size(count: int, max_batch: int) -> None:

@@ -80,6 +80,7 @@ def service(mlflow_server, tmp_path_factory):
                 "max_batch",
             )
         },
+        "BURNOUT_RELOAD_TOKEN": "serving-test-token",
     }
     log = home / "serve.log"
     with open(log, "w") as out:

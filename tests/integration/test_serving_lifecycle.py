@@ -112,7 +112,9 @@ class TcpProxy:
 def test_an_unreachable_mlflow_keeps_the_champion_serving(server_settings, fast_failing_mlflow):
     proxy = TcpProxy(int(server_settings.mlflow_tracking_uri.rsplit(":", 1)[1]))
     proxy.start()
-    settings = isolated(server_settings, mlflow_tracking_uri=proxy.url, alias_poll_s=0.3)
+    settings = isolated(
+        server_settings, mlflow_tracking_uri=proxy.url, alias_poll_s=0.3, reload_token="t0ken"
+    )
     version = register_synthetic_model(settings, aliases=("champion",))
     core = InferenceCore(settings)
     with TestClient(create_app(settings, core)) as client:
@@ -124,7 +126,7 @@ def test_an_unreachable_mlflow_keeps_the_champion_serving(server_settings, fast_
         assert down["ready"] is True and down["champion_version"] == version and down["last_error"]
         answer = client.post("/predict", json=[EXAMPLE_RECORD])
         assert answer.status_code == 200 and answer.json()["model"]["version"] == version
-        assert client.post("/reload").status_code == 503
+        assert client.post("/reload", headers={"Authorization": "Bearer t0ken"}).status_code == 503
         proxy.start()
         assert wait_for(lambda: client.get("/ready").json()["mlflow"] == "reachable", timeout=40)
     proxy.stop()

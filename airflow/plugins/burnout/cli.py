@@ -48,11 +48,12 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
 def _run(fn, *args, **kwargs):
     """Call a library function, turning user errors into one clear line instead of a traceback."""
     from burnout.airflow_runner import DagRunFailed
+    from burnout_base.settings import SettingsError
     from etl.errors import InputError
 
     try:
         return fn(*args, **kwargs)
-    except (InputError, UserError, FileNotFoundError) as exc:
+    except (InputError, UserError, SettingsError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
     except DagRunFailed as exc:  # the failed task's own log line, above, says why
@@ -144,7 +145,7 @@ def serve() -> None:
     """Serve REST + GraphQL (BURNOUT_API_PORT, 8800) and gRPC (BURNOUT_GRPC_PORT, 50051)."""
     from burnout_api.main import serve as run_server
 
-    run_server(get_settings())
+    _run(run_server, get_settings())
 
 
 @app.command()

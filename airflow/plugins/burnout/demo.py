@@ -31,6 +31,7 @@ def run_demo(settings: Settings, serve: bool = True) -> dict[str, Any]:
         run_dag,
     )
 
+    settings = settings.with_session_token()  # the in-process DAG's /reload call and the API share it
     settings.ensure_home()
     configure_airflow(settings.home / "airflow")
     ensure_airflow_db()

@@ -58,6 +58,7 @@ def up(settings: Settings, services: tuple[str, ...] = SERVICES) -> dict:
     unknown = set(services) - set(SERVICES)
     if unknown:
         raise InputError(f"unknown local services {sorted(unknown)}; choose from {list(SERVICES)}")
+    settings = settings.with_session_token()  # the API and Airflow's /reload calls share it
     settings.ensure_home()
     run_dir = _run_dir(settings)
     running: dict[str, Managed] = {}

@@ -8,12 +8,17 @@ for the full stack: docker compose passes them through `.env`.
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """Settings that load but cannot do what was asked (e.g. serve without a reload token)."""
 
 
 class Settings(BaseSettings):
@@ -61,7 +66,8 @@ class Settings(BaseSettings):
     demo_trials: int = Field(default=3, ge=1, description="Optuna trials per family in `burnout demo`.")
 
     # Serving.
-    api_host: str = "0.0.0.0"
+    # Loopback unless told otherwise: the compose stack sets 0.0.0.0 inside its container.
+    api_host: str = "127.0.0.1"
     api_port: int = 8800
     grpc_port: int = 50051
     # Ports of the other UIs when they run as local processes (`burnout local up`).
@@ -89,10 +95,16 @@ class Settings(BaseSettings):
         description="A request's whole body must arrive within this long once it is being served (8 MiB at "
         "280 kB/s); otherwise 408 and the connection is closed.",
     )
+    # The bearer token of POST /reload. The service does not start without one (fail closed); `burnout demo`
+    # and `burnout local up` make one up for their run when none is set (`with_session_token`).
     reload_token: SecretStr | None = None
-    # Set where the service faces other clients (the compose stack): no token means no start.
-    require_reload_token: bool = False
     api_url: str = Field(default="http://localhost:8800", description="Where DAGs POST /reload.")
+    # GraphQL documents are checked before they execute; records come in variables (max_batch). A record
+    # written inline takes about 45 tokens, so the default token limit fits about a hundred of them.
+    graphql_max_query_chars: int = Field(default=64 * 1024, ge=1024, description="Length of the query text.")
+    graphql_max_tokens: int = Field(default=5_000, ge=100, description="Tokens the parser reads at most.")
+    graphql_max_depth: int = Field(default=8, ge=2, description="Nesting of selections.")
+    graphql_max_aliases: int = Field(default=20, ge=1, description="Aliased fields per document.")
 
     @model_validator(mode="after")
     def _fill_embedded_defaults(self) -> Settings:
@@ -105,13 +117,8 @@ class Settings(BaseSettings):
             self.mlflow_artifact_root = (self.home / "mlartifacts").as_uri()
         if self.optuna_storage is None:
             self.optuna_storage = f"sqlite:///{self.home / 'optuna.db'}"
-        if self.require_reload_token and not (
-            self.reload_token and self.reload_token.get_secret_value().strip()
-        ):
-            raise ValueError(
-                "BURNOUT_REQUIRE_RELOAD_TOKEN is set but BURNOUT_RELOAD_TOKEN is empty: POST /reload would "
-                "be open to anyone (set API_RELOAD_TOKEN in .env for docker compose)."
-            )
+        if self.reload_token is not None and not self.reload_token.get_secret_value().strip():
+            self.reload_token = None  # an empty token is no token, never a token anyone can send
         if self.lake_backend == "s3" and not self.s3_endpoint_url:
             raise ValueError("BURNOUT_LAKE_BACKEND=s3 needs BURNOUT_S3_ENDPOINT_URL (and the S3 keys).")
         return self
@@ -128,6 +135,28 @@ class Settings(BaseSettings):
                 value = value.resolve()
             env[f"BURNOUT_{name.upper()}"] = None if value is None else str(value)
         return env
+
+    def check_serving(self) -> None:
+        """Refuse to serve without a reload token: POST /reload would otherwise be open to anyone."""
+        if self.reload_token is None:
+            raise SettingsError(
+                "BURNOUT_RELOAD_TOKEN is empty: the service does not start without the bearer token of "
+                "POST /reload (docker compose: set API_RELOAD_TOKEN in .env; `burnout demo` and "
+                "`burnout local up` make one up for their run)"
+            )
+
+    def with_session_token(self) -> Settings:
+        """These settings, with a reload token when none is set: a random one kept in `<home>/reload_token`
+        (readable by this user only), so the API and the Airflow tasks that call /reload share it through
+        the environment, across `local up` runs too."""
+        if self.reload_token is not None:
+            return self
+        path = self.home / "reload_token"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(24))
+        return self.model_copy(update={"reload_token": SecretStr(path.read_text().strip())})
 
     def ensure_home(self) -> None:
         """Create the embedded-mode folders; called by commands, never at import time."""

@@ -1,6 +1,14 @@
 """The inference core: the only part of the service that knows about MLflow."""
 
-from burnout_api.core.errors import InvalidInput, ModelUnavailable, NoModelYet, Unauthorized, UnknownAlias
+from burnout_api.core.errors import (
+    Forbidden,
+    InvalidInput,
+    MalformedBody,
+    ModelUnavailable,
+    NoModelYet,
+    Unauthorized,
+    UnknownAlias,
+)
 from burnout_api.core.inference import InferenceCore
 from burnout_api.core.loaded_model import BatchPrediction, LoadedModel, ModelMetadata
 from burnout_api.core.snapshot import CHAMPION, Snapshot
@@ -8,9 +16,11 @@ from burnout_api.core.snapshot import CHAMPION, Snapshot
 __all__ = [
     "CHAMPION",
     "BatchPrediction",
+    "Forbidden",
     "InferenceCore",
     "InvalidInput",
     "LoadedModel",
+    "MalformedBody",
     "ModelMetadata",
     "ModelUnavailable",
     "NoModelYet",

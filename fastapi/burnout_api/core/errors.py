@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from burnout_api.validation import FieldError, InvalidInput
+from burnout_api.validation import FieldError, InvalidInput, MalformedBody
 
-__all__ = ["FieldError", "InvalidInput", "ModelUnavailable", "NoModelYet", "UnknownAlias", "Unauthorized"]
+__all__ = [
+    "FieldError",
+    "Forbidden",
+    "InvalidInput",
+    "MalformedBody",
+    "ModelUnavailable",
+    "NoModelYet",
+    "UnknownAlias",
+    "Unauthorized",
+]
 
 
 class NoModelYet(LookupError):
@@ -32,3 +41,7 @@ class ModelUnavailable(RuntimeError):
 
 class Unauthorized(PermissionError):
     """A protected operation without the right token."""
+
+
+class Forbidden(PermissionError):
+    """A protected operation nobody may call here (e.g. /reload when the service has no token)."""

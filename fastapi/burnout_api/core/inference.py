@@ -28,12 +28,14 @@ from burnout_api.core.snapshot import (
     describe_readiness,
     list_aliases,
 )
-from burnout_api.validation import InvalidInput, parse_records, validate_records
+from burnout_api.validation import InvalidInput, check_alias, parse_records, validate_records
 from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
-# A request for an alias we have not seen refreshes the registry at most this often.
+# A request for an alias we have not seen asks for a refresh at most this often, and waits for it at most
+# ALIAS_WAIT_S: past that (MLflow slow or hanging) it is answered from what is known, 404 or 503.
 ON_DEMAND_REFRESH_S = 1.0
+ALIAS_WAIT_S = 2.0
 INLINE_RECORDS, INLINE_BYTES = 32, 16_384
 
 
@@ -47,8 +49,13 @@ class InferenceCore:
         self.snapshot = Snapshot()
         self._write_lock = threading.Lock()
         self._last_refresh = float("-inf")
+        # Counts finished refreshes: requests waiting for "the next one" wait on it.
+        self._refreshed = threading.Condition()
+        self._generation = 0
+        self._load_failures: dict[int, str] = {}  # version -> the error last logged for it
         self._listeners: list[Callable[[bool], None]] = []
         self._poller: Poller | None = None
+        self._draining = False
 
     # Lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -61,6 +68,15 @@ class InferenceCore:
         if self._poller is not None:
             self._poller.stop()
             self._poller = None
+
+    def begin_drain(self) -> None:
+        """The process is stopping: report not ready from now on (/ready 503, gRPC health NOT_SERVING), so
+        load balancers stop sending, while calls already in flight finish."""
+        was_ready = self.is_ready()
+        self._draining = True
+        if was_ready:
+            for listener in self._listeners:
+                listener(False)
 
     def add_readiness_listener(self, listener: Callable[[bool], None]) -> None:
         """Call `listener(ready)` now and whenever readiness changes (the gRPC health service uses it)."""
@@ -107,52 +123,90 @@ class InferenceCore:
         model = self.snapshot.models.get(alias)
         if model is not None:
             return model
-        if time.monotonic() - self._last_refresh >= ON_DEMAND_REFRESH_S:
-            self.refresh()
+        check_alias(alias)
+        self._await_fresh_registry()
         snapshot = self.snapshot
         if alias in snapshot.models:
             return snapshot.models[alias]
         if alias in snapshot.registry or snapshot.mlflow != "reachable":
             raise ModelUnavailable(
                 f"the model behind alias {alias!r} is not loaded: "
-                f"{snapshot.last_error or 'MLflow not reached yet'}"
+                f"{snapshot.last_error or 'the registry has not answered yet'}"
             )
         if alias == CHAMPION:
             raise NoModelYet(self.store.name, alias)
         raise UnknownAlias(self.store.name, alias, sorted(snapshot.registry))
 
     # Refreshing --------------------------------------------------------------------------------------------
+    def _await_fresh_registry(self) -> None:
+        """Single flight: ask the poller for a refresh (unless one finished within ON_DEMAND_REFRESH_S) and
+        wait for the next one to finish, at most ALIAS_WAIT_S. However many requests ask at once, the
+        registry is read once; none waits longer than that, even when MLflow hangs."""
+        if time.monotonic() - self._last_refresh < ON_DEMAND_REFRESH_S:
+            return
+        if self._poller is None:  # not started (a script or a test): nobody else would refresh
+            self.refresh()
+            return
+        with self._refreshed:
+            seen = self._generation
+        self._poller.poke()
+        with self._refreshed:
+            self._refreshed.wait_for(lambda: self._generation > seen, timeout=ALIAS_WAIT_S)
+
     def refresh(self) -> Snapshot:
         """Read the aliases and serve each one, the champion first, publishing each newly loaded version at
         once; an alias whose new version fails to load stays on its previous one (the error lands in the
         snapshot)."""
-        with self._write_lock:
-            self._last_refresh = time.monotonic()
-            old, now = self.snapshot, datetime.now(UTC)
-            try:
-                registry = self.store.fetch_aliases()
-            except Exception as exc:
-                log.warning("MLflow unreachable, serving what is loaded: %s", exc)
-                return self._publish(Snapshot(old.models, old.registry, "unreachable", _describe(exc), now))
-            models = {alias: model for alias, model in old.models.items() if alias in registry}
-            errors: list[str] = []
-            loaded = False
-            for alias in sorted(registry, key=lambda a: (a != CHAMPION, a)):
-                version = registry[alias]
-                if alias in models and models[alias].metadata.version == version:
-                    continue
-                try:
-                    models[alias] = self._model_for(version, models)
-                except Exception as exc:
-                    log.exception("could not load alias %s (version %s)", alias, version)
-                    errors.append(f"alias {alias!r} version {version}: {_describe(exc)}")
-                    continue
-                loaded = True
-                self._publish(Snapshot(dict(models), registry, "reachable", old.last_error, now))
-            snapshot = self._publish(Snapshot(models, registry, "reachable", "; ".join(errors) or None, now))
+        try:
+            with self._write_lock:
+                snapshot, loaded = self._refresh_locked()
+        finally:
+            with self._refreshed:
+                self._generation += 1
+                self._refreshed.notify_all()
         if loaded:
             _settle_heap()
         return snapshot
+
+    def _refresh_locked(self) -> tuple[Snapshot, bool]:
+        self._last_refresh = time.monotonic()
+        old, now = self.snapshot, datetime.now(UTC)
+        try:
+            registry = self.store.fetch_aliases()
+        except Exception as exc:
+            # Logged when it starts failing, not at every poll; clients read a sentence without internals.
+            if old.mlflow != "unreachable":
+                log.warning("MLflow unreachable, serving what is loaded: %s", _describe(exc))
+            unreachable = Snapshot(old.models, old.registry, "unreachable", "MLflow is unreachable", now)
+            return self._publish(unreachable), False
+        models = {alias: model for alias, model in old.models.items() if alias in registry}
+        errors: dict[int, str] = {}  # version -> why it failed: two aliases on one version try it once
+        loaded = False
+        for alias in sorted(registry, key=lambda a: (a != CHAMPION, a)):
+            version = registry[alias]
+            if alias in models and models[alias].metadata.version == version:
+                continue
+            if version not in errors:
+                try:
+                    models[alias] = self._model_for(version, models)
+                except Exception as exc:
+                    errors[version] = f"version {version} could not be loaded (the service log says why)"
+                    self._log_load_failure(version, exc)
+                    continue
+                loaded = True
+                self._load_failures.pop(version, None)
+                self._publish(Snapshot(dict(models), registry, "reachable", old.last_error, now))
+        last_error = "; ".join(errors.values()) or None
+        return self._publish(Snapshot(models, registry, "reachable", last_error, now)), loaded
+
+    def _log_load_failure(self, version: int, exc: Exception) -> None:
+        """A traceback the first time a version fails this way, one line at each later poll."""
+        described = _describe(exc)
+        if self._load_failures.get(version) == described:
+            log.warning("version %s still cannot be loaded: %s", version, described)
+        else:
+            log.error("could not load version %s", version, exc_info=exc)
+        self._load_failures[version] = described
 
     def _model_for(self, version: int, models: dict[str, LoadedModel]) -> LoadedModel:
         """Reuse a loaded version (two aliases often share one) or load it."""
@@ -182,11 +236,11 @@ class InferenceCore:
 
     # Introspection -----------------------------------------------------------------------------------------
     def is_ready(self) -> bool:
-        return CHAMPION in self.snapshot.models
+        return not self._draining and CHAMPION in self.snapshot.models
 
     def readiness(self) -> dict:
         """Whether a champion is served, and why not; the body of /ready."""
-        return describe_readiness(self.snapshot)
+        return describe_readiness(self.snapshot, draining=self._draining)
 
     def list_models(self) -> list[dict]:
         """Every alias of the registered model (as last read) with the metadata of those loaded."""

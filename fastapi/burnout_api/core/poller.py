@@ -24,13 +24,19 @@ class Poller:
         self._refresh = refresh
         self._interval = interval
         self._stopping = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    def poke(self) -> None:
+        """Refresh now instead of at the next interval (a no-op when a refresh is already due)."""
+        self._wake.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -43,4 +49,6 @@ class Poller:
                 log.exception("refresh failed")
                 healthy = False
             failures = 0 if healthy else failures + 1
-            self._stopping.wait(backoff_delay(self._interval, failures))
+            # A poke that came during the refresh still counts: its caller waits for the next one.
+            self._wake.wait(backoff_delay(self._interval, failures))
+            self._wake.clear()

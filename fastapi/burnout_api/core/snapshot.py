@@ -20,10 +20,13 @@ class Snapshot:
     checked_at: datetime | None = None
 
 
-def describe_readiness(snapshot: Snapshot) -> dict:
-    """Whether a champion is served and, if not, why: the body of /ready."""
+def describe_readiness(snapshot: Snapshot, draining: bool = False) -> dict:
+    """Whether a champion is served and, if not, why: the body of /ready. A draining process (shutting
+    down) is not ready, whatever it has loaded."""
     champion = snapshot.models.get(CHAMPION)
-    if champion is not None:
+    if draining:
+        state = "draining"
+    elif champion is not None:
         state = "ready"
     elif snapshot.checked_at is None:
         state = "starting"
@@ -34,7 +37,7 @@ def describe_readiness(snapshot: Snapshot) -> dict:
     else:
         state = "no_model"
     return {
-        "ready": champion is not None,
+        "ready": champion is not None and not draining,
         "state": state,
         "mlflow": snapshot.mlflow,
         "champion_version": champion.metadata.version if champion else None,

@@ -1,17 +1,25 @@
-"""The GraphQL schema (health, models, model(alias), predict) and its FastAPI router."""
+"""The GraphQL schema (health, models, model(alias), predict) and its FastAPI router.
+
+Limits hold before a document executes, with the library's own tools: strawberry's token, depth and alias
+limiters, and a validation rule allowing one `predict` per request (twenty aliased predicts of one
+10,000-record variable would score 200,000 records). Records come in variables, bounded by the batch limit
+before graphql-core converts them, and the document itself by `graphql_max_query_chars`.
+"""
 
 from __future__ import annotations
 
 import logging
 
 import strawberry
-from strawberry.fastapi import GraphQLRouter
+from graphql import FieldNode, GraphQLError, ValidationRule
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from burnout_api.core import CHAMPION, InferenceCore
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.graphql_api.errors import CoreErrors, is_expected
+from burnout_api.graphql_api.router import OffLoopGraphQLRouter
 from burnout_api.graphql_api.types import (
     ClassProbabilities,
     EmployeeInput,
@@ -22,14 +30,18 @@ from burnout_api.graphql_api.types import (
     ServedModel,
 )
 from burnout_api.rendering import build_prediction_payload
+from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
+LOGGED_MESSAGE_CHARS = 300
 
 
 def _core(info: Info) -> InferenceCore:
     return info.context["core"]
 
 
+# The resolvers are plain functions: the whole request runs in a worker thread (see router), so they may
+# block on a model load or score a large batch without holding up the event loop.
 @strawberry.type
 class Query:
     @strawberry.field(description="Liveness and readiness of the service.")
@@ -48,15 +60,17 @@ class Query:
         return [ModelInfo(**m) for m in _core(info).list_models()]
 
     @strawberry.field(description="One alias (champion, lightgbm, knn, svm); loads it if needed.")
-    async def model(self, info: Info, alias: str = CHAMPION) -> ModelInfo:
-        from anyio import to_thread
+    def model(self, info: Info, alias: str = CHAMPION) -> ModelInfo:
+        return ModelInfo(**_core(info).describe_model(alias or CHAMPION))
 
-        return ModelInfo(**await to_thread.run_sync(_core(info).describe_model, alias))
-
-    @strawberry.field(description="Risk class and probabilities per record, from the model behind `model`.")
-    async def predict(self, info: Info, records: list[EmployeeInput], model: str = CHAMPION) -> PredictResult:  # type: ignore[valid-type]
+    @strawberry.field(
+        description="Risk class and probabilities per record, from the model behind `model` (empty: "
+        "champion). One predict per request; send the records as a variable."
+    )
+    def predict(self, info: Info, records: list[EmployeeInput], model: str = CHAMPION) -> PredictResult:  # type: ignore[valid-type]
+        alias = model or CHAMPION
         rows = [_as_record(r) for r in records]
-        payload = build_prediction_payload(await _core(info).predict_async(rows, model, "graphql"), model)
+        payload = build_prediction_payload(_core(info).predict(rows, alias, "graphql"), alias)
         return PredictResult(
             model=ServedModel(**payload["model"]),
             predictions=[
@@ -76,17 +90,51 @@ def _as_record(employee: object) -> dict:
     return {name: value for name, value in values if value is not None}
 
 
+class OnePredictPerRequest(ValidationRule):
+    """At most one `predict` field in a document, however it is aliased or spread."""
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.seen = 0
+
+    def enter_field(self, node: FieldNode, *_args) -> None:
+        if node.name.value == "predict":
+            self.seen += 1
+            if self.seen == 2:
+                self.report_error(
+                    GraphQLError("one predict per request: put every record in its `records`", node)
+                )
+
+
 class BurnoutSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         for error in errors:
-            if is_expected(error):
-                log.info("GraphQL request refused: %s", error.message)
+            if is_expected(error):  # the caller's mistake: one short line, never the caller's whole text
+                log.info("GraphQL request refused: %s", error.message[:LOGGED_MESSAGE_CHARS])
             else:
                 super().process_errors([error], execution_context)
 
 
-def build_graphql_router(core: InferenceCore) -> GraphQLRouter:
-    schema = BurnoutSchema(
-        query=Query, extensions=[CoreErrors], config=StrawberryConfig(auto_camel_case=False)
+def build_schema(settings: Settings) -> BurnoutSchema:
+    return BurnoutSchema(
+        query=Query,
+        extensions=[
+            CoreErrors,
+            MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+            QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+            MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+            AddValidationRules([OnePredictPerRequest]),
+        ],
+        config=StrawberryConfig(auto_camel_case=False),
     )
-    return GraphQLRouter(schema, context_getter=lambda: {"core": core}, tags=["graphql"])
+
+
+def build_graphql_router(core: InferenceCore) -> OffLoopGraphQLRouter:
+    return OffLoopGraphQLRouter(
+        build_schema(core.settings),
+        core.settings,
+        context_getter=lambda: {"core": core},
+        # GET serves GraphiQL only: every operation comes by POST, which runs off the event loop.
+        allow_queries_via_get=False,
+        tags=["graphql"],
+    )

@@ -18,12 +18,9 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from burnout_api.core import InferenceCore
-from burnout_api.grpc_api.servicer import BurnoutRiskServicer
-from burnout_api.grpc_gen import burnout_pb2 as pb
-from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
+from burnout_api.grpc_api.servicer import SERVICE_NAME, add_burnout_risk
 
 log = logging.getLogger(__name__)
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BurnoutRisk"].full_name
 START_TIMEOUT_S = 30.0
 STOP_MARGIN_S = 2.0
 
@@ -79,7 +76,7 @@ async def _start(
     # The body cap of REST and GraphQL holds for gRPC messages too: gRPC refuses a larger one itself
     # (RESOURCE_EXHAUSTED) before it is decoded.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", core.settings.max_body_bytes)])
-    pb_grpc.add_BurnoutRiskServicer_to_server(BurnoutRiskServicer(core), server)
+    add_burnout_risk(core, server)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
 

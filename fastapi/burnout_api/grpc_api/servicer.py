@@ -1,5 +1,7 @@
 """The BurnoutRisk service: converts messages to the core's records and back. Core errors map to status
-codes here, once: bad input INVALID_ARGUMENT, unknown alias NOT_FOUND, no model or no registry UNAVAILABLE."""
+codes here, once: bad input INVALID_ARGUMENT (undecodable messages included), unknown alias NOT_FOUND, no
+model or no registry UNAVAILABLE; anything else INTERNAL with a generic message, the traceback in the log
+only. Messages over BURNOUT_MAX_BODY_BYTES never get here: gRPC refuses them, RESOURCE_EXHAUSTED."""
 
 from __future__ import annotations
 
@@ -7,13 +9,22 @@ import logging
 from collections.abc import AsyncIterator
 
 import grpc
+from google.protobuf.message import DecodeError
 
-from burnout_api.core import CHAMPION, InferenceCore, InvalidInput, ModelUnavailable, NoModelYet, UnknownAlias
+from burnout_api.core import (
+    CHAMPION,
+    InferenceCore,
+    InvalidInput,
+    MalformedBody,
+    ModelUnavailable,
+    NoModelYet,
+    UnknownAlias,
+)
 from burnout_api.features import FIELD_BY_KEY
 from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_api.rendering import build_prediction_payload
-from burnout_api.validation import check_batch_size
+from burnout_api.validation import FieldError, check_batch_size
 
 log = logging.getLogger(__name__)
 STATUS = {
@@ -24,13 +35,65 @@ STATUS = {
 }
 
 
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BurnoutRisk"].full_name
+
+
+class Malformed:
+    """Stands for a request whose bytes are not a valid message: the handler refuses it with its code."""
+
+
+MALFORMED = Malformed()
+
+
+def lenient(message_type):
+    """A request deserializer that does not raise: grpc would answer a decoding error with a bare
+    INTERNAL/UNKNOWN status, while the caller deserves INVALID_ARGUMENT."""
+
+    def parse(data: bytes):
+        try:
+            return message_type.FromString(data)
+        except DecodeError:
+            return MALFORMED
+
+    return parse
+
+
+def add_burnout_risk(core: InferenceCore, server: grpc.aio.Server) -> None:
+    """Register BurnoutRisk on `server`, as the generated add_BurnoutRiskServicer_to_server would, with
+    lenient request deserializers."""
+    servicer = BurnoutRiskServicer(core)
+    handlers = {
+        "Predict": grpc.unary_unary_rpc_method_handler(
+            servicer.Predict,
+            request_deserializer=lenient(pb.PredictRequest),
+            response_serializer=pb.PredictResponse.SerializeToString,
+        ),
+        "PredictStream": grpc.stream_stream_rpc_method_handler(
+            servicer.PredictStream,
+            request_deserializer=lenient(pb.PredictRequest),
+            response_serializer=pb.PredictResponse.SerializeToString,
+        ),
+        "ListModels": grpc.unary_unary_rpc_method_handler(
+            servicer.ListModels,
+            request_deserializer=lenient(pb.ListModelsRequest),
+            response_serializer=pb.ListModelsResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
 def as_record(employee: pb.Employee) -> dict:
     """An Employee message -> the dataset-named record the core checks; unset fields are missing."""
     return {FIELD_BY_KEY[field.name].name: value for field, value in employee.ListFields()}
 
 
-async def build_response(request: pb.PredictRequest, core: InferenceCore) -> pb.PredictResponse:
-    alias = request.model or CHAMPION
+async def build_response(request: pb.PredictRequest | Malformed, core: InferenceCore) -> pb.PredictResponse:
+    if request is MALFORMED:
+        raise MalformedBody(
+            [FieldError(None, None, "invalid_message", "the message is not a PredictRequest")]
+        )
+    alias = request.model or CHAMPION  # proto3 cannot tell an unset string from an empty one
     check_batch_size(len(request.records), core.settings.max_batch)
     result = await core.predict_async([as_record(e) for e in request.records], alias, "grpc")
     payload = build_prediction_payload(result, alias)
@@ -46,16 +109,17 @@ async def build_response(request: pb.PredictRequest, core: InferenceCore) -> pb.
     )
 
 
-async def abort_for(context: grpc.aio.ServicerContext, exc: Exception) -> None:
-    """Abort the call with the status matching a core error (raises); other errors propagate as INTERNAL."""
+async def abort_for(context: grpc.aio.ServicerContext, exc: Exception, where: str = "") -> None:
+    """Abort the call with the status matching a core error, or INTERNAL for anything else (raises)."""
     code = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), None)
     if code is None:
-        raise exc
-    if isinstance(exc, InvalidInput):
+        log.error("unexpected error in a gRPC call", exc_info=exc)
+        code, message = grpc.StatusCode.INTERNAL, "internal error: the service logged it"
+    elif isinstance(exc, InvalidInput):
         message = "; ".join(error.describe() for error in exc.errors)
     else:
         message = str(exc)
-    await context.abort(code, message)
+    await context.abort(code, where + message)
 
 
 class BurnoutRiskServicer(pb_grpc.BurnoutRiskServicer):
@@ -77,18 +141,15 @@ class BurnoutRiskServicer(pb_grpc.BurnoutRiskServicer):
         async for request in requests:
             try:
                 yield await build_response(request, self._core)
-            except InvalidInput as exc:
-                await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"stream message {index}: " + "; ".join(e.describe() for e in exc.errors),
-                )
             except Exception as exc:
-                await abort_for(context, exc)
+                await abort_for(context, exc, f"stream message {index}: ")
             index += 1
 
     async def ListModels(  # noqa: N802
-        self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListModelsRequest | Malformed, context: grpc.aio.ServicerContext
     ) -> pb.ListModelsResponse:
+        if request is MALFORMED:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the message is not a ListModelsRequest")
         models = [
             pb.ModelInfo(
                 alias=m["alias"],

@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from burnout_api.core import CHAMPION
 from burnout_api.rendering import render_prediction_json
@@ -55,8 +56,14 @@ def _document_inputs() -> dict:
     openapi_extra=_document_inputs(),
     responses={
         200: {"model": PredictResponse, "description": "One prediction per record, in order."},
+        400: {"model": ErrorResponse, "description": "The body is not JSON."},
         404: {"model": ErrorResponse, "description": "Unknown model alias."},
-        422: {"model": ErrorResponse, "description": "Bad input: each error names the record and the field."},
+        413: {"model": ErrorResponse, "description": "The body is over BURNOUT_MAX_BODY_BYTES."},
+        415: {"model": ErrorResponse, "description": "The body is not application/json."},
+        422: {
+            "model": ErrorResponse,
+            "description": "Invalid records or alias: each error names the record and the field.",
+        },
         503: {
             "model": ErrorResponse,
             "description": "No model yet (run burnout_pipeline) or MLflow unreachable.",
@@ -64,6 +71,10 @@ def _document_inputs() -> dict:
     },
 )
 async def predict(request: Request) -> Response:
-    alias = request.query_params.get("model", CHAMPION)
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise HTTPException(415, f"POST /predict takes application/json, got {content_type[:100]!r}")
+    alias = request.query_params.get("model") or CHAMPION  # empty means the champion, as on gRPC
     result = await request.app.state.core.predict_async(await request.body(), alias, "rest")
     return Response(render_prediction_json(result, alias), media_type="application/json")

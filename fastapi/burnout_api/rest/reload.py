@@ -6,19 +6,19 @@ import secrets
 
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from burnout_api.core import InferenceCore, ModelUnavailable, Unauthorized
+from burnout_api.core import Forbidden, InferenceCore, ModelUnavailable, Unauthorized
 from burnout_api.rest.deps import get_core
 from burnout_api.schemas import ErrorResponse
 from fastapi import APIRouter, Depends, Request
 
 router = APIRouter(tags=["models"])
-bearer = HTTPBearer(auto_error=False, description="BURNOUT_RELOAD_TOKEN, when the service has one.")
+bearer = HTTPBearer(auto_error=False, description="The service's BURNOUT_RELOAD_TOKEN.")
 
 
 @router.post(
     "/reload",
     summary="Reload the aliases from the registry now",
-    responses={401: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
 )
 def reload(
     request: Request,
@@ -26,10 +26,11 @@ def reload(
     core: InferenceCore = Depends(get_core),
 ) -> dict:
     expected = request.app.state.settings.reload_token
-    if expected is not None:
-        given = credentials.credentials if credentials else ""
-        if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
-            raise Unauthorized("POST /reload needs header 'Authorization: Bearer <BURNOUT_RELOAD_TOKEN>'")
+    if expected is None:  # fail closed: no token configured means nobody may reload
+        raise Forbidden("POST /reload is disabled: the service was started without BURNOUT_RELOAD_TOKEN")
+    given = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise Unauthorized("POST /reload needs header 'Authorization: Bearer <BURNOUT_RELOAD_TOKEN>'")
     snapshot = core.refresh()
     if snapshot.mlflow != "reachable":
         raise ModelUnavailable(f"MLflow unreachable, still serving the loaded models: {snapshot.last_error}")

@@ -99,8 +99,13 @@ class FakeStore:
         self.reachable = True
         self.loads: list[int] = []
         self.load_gate: threading.Event | None = None  # set by a test to hold a load half-way
+        self.fetch_gate: threading.Event | None = None  # set by a test to make the registry hang
+        self.fetches = 0
 
     def fetch_aliases(self) -> dict[str, int]:
+        self.fetches += 1
+        if self.fetch_gate is not None:
+            self.fetch_gate.wait(30)
         if not self.reachable:
             raise ConnectionError("MLflow is down")
         return dict(self.aliases)

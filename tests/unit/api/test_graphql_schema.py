@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from contextlib import contextmanager
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -24,12 +27,24 @@ def as_input(record: dict) -> dict:
 
 
 @pytest.fixture
-def client(make_settings, make_store, lightgbm_pipeline, knn_pipeline):
-    store = make_store({1: lightgbm_pipeline, 2: knn_pipeline}, {"champion": 1, "knn": 2})
-    settings = make_settings()
-    with TestClient(create_app(settings, InferenceCore(settings, store=store))) as client:
-        client.app.state.core.refresh()
+def client(client_with):
+    with client_with() as client:
         yield client
+
+
+@pytest.fixture
+def client_with(make_settings, make_store, lightgbm_pipeline, knn_pipeline):
+    """A client over a service built with these settings."""
+
+    @contextmanager
+    def build(**overrides):
+        store = make_store({1: lightgbm_pipeline, 2: knn_pipeline}, {"champion": 1, "knn": 2})
+        settings = make_settings(**overrides)
+        with TestClient(create_app(settings, InferenceCore(settings, store=store))) as client:
+            client.app.state.core.refresh()
+            yield client
+
+    return build
 
 
 def graphql(client: TestClient, query: str, **variables) -> dict:
@@ -115,3 +130,67 @@ def test_without_a_model_predict_is_unavailable(make_settings, make_store, light
         core.refresh()
         errors = graphql(client, PREDICT, records=[as_input(EXAMPLE_RECORD)])["errors"]
     assert errors[0]["extensions"]["code"] == "UNAVAILABLE" and "burnout_pipeline" in errors[0]["message"]
+
+
+def first_error(answer) -> dict:
+    return answer.json()["errors"][0]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "query", "words"),
+    [
+        (
+            {"graphql_max_depth": 2},
+            "{ predict(records: []) { predictions { probabilities { Low } } } }",
+            "depth",
+        ),
+        ({}, "{ " + " ".join(f"h{i}: health {{ status }}" for i in range(21)) + " }", "aliases"),
+        ({}, "{ health { " + "status " * 6000 + "} }", "token"),
+        (
+            {},
+            "query($r: [EmployeeInput!]!) { a: predict(records: $r) { model { version } } "
+            "b: predict(records: $r) { model { version } } }",
+            "one predict per request",
+        ),
+    ],
+)
+def test_documents_over_a_limit_are_refused_before_they_execute(client_with, overrides, query, words):
+    with client_with(**overrides) as client:
+        answer = client.post("/graphql", json={"query": query, "variables": {"r": []}})
+        assert answer.status_code == 200
+        assert answer.json()["data"] is None and words in first_error(answer)["message"]
+        assert (
+            client.app.state.core.metrics.render().count(b'burnout_predict_requests_total{protocol="graphql"')
+            == 0
+        )
+
+
+def test_a_batch_over_the_limit_is_refused_before_any_record_is_converted(client_with):
+    with client_with(max_batch=3) as client:
+        records = [as_input(EXAMPLE_RECORD)] * 4
+        answer = client.post("/graphql", json={"query": PREDICT, "variables": {"records": records}})
+        assert answer.status_code == 400
+        assert first_error(answer)["extensions"]["code"] == "INVALID_ARGUMENT"
+        assert "4 records; the maximum is 3" in first_error(answer)["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b'{"query": "{ health { status } }", "variables": {"x": "\xff"}}', "application/json", 400),
+        (b'{"query": ' + b"[" * 5000, "application/json", 400),
+        (b"[]", "application/json", 400),
+        (b'{"query": 3}', "application/json", 400),
+        (b'{"query": "{ health { status } }"}', "text/plain", 415),
+        (json.dumps({"query": "{ health { status } }" + " " * 70_000}).encode(), "application/json", 413),
+    ],
+)
+def test_malformed_requests_are_4xx_in_graphql_error_shape(client, body, content_type, status):
+    answer = client.post("/graphql", content=body, headers={"Content-Type": content_type})
+    assert answer.status_code == status
+    assert answer.json()["data"] is None and first_error(answer)["message"]
+
+
+def test_queries_by_get_are_not_executed_graphiql_is_served(client):
+    assert client.get("/graphql", params={"query": "{ health { status } }"}).status_code != 200
+    assert "graphiql" in client.get("/graphql", headers={"Accept": "text/html"}).text.lower()

@@ -101,7 +101,7 @@ def test_an_unreachable_registry_keeps_the_loaded_models_serving(make_core, make
     core.refresh()
     readiness = core.readiness()
     assert readiness["ready"] is True and readiness["mlflow"] == "unreachable"
-    assert "MLflow is down" in readiness["last_error"]
+    assert readiness["last_error"] == "MLflow is unreachable"  # the exception's own text stays in the log
     assert core.predict([EXAMPLE_RECORD]).model.version == 1
     assert "burnout_mlflow_reachable 0.0" in core.metrics.render().decode()
     store.reachable = True
@@ -116,7 +116,7 @@ def test_without_registry_nor_model_the_state_says_mlflow_is_unreachable(make_co
     core.refresh()
     assert core.readiness()["state"] == "mlflow_unreachable"
     time.sleep(1.05)
-    with pytest.raises(ModelUnavailable, match="MLflow is down"):
+    with pytest.raises(ModelUnavailable, match="MLflow is unreachable"):
         core.predict([EXAMPLE_RECORD])
 
 
@@ -127,7 +127,7 @@ def test_a_version_that_fails_to_load_leaves_the_alias_on_the_previous_one(make_
     store.aliases["champion"] = 99  # no such pipeline: the load raises
     core.refresh()
     assert core.predict([EXAMPLE_RECORD]).model.version == 1
-    assert "alias 'champion' version 99" in core.readiness()["last_error"]
+    assert core.readiness()["last_error"] == "version 99 could not be loaded (the service log says why)"
 
 
 def test_bad_input_is_refused_before_any_model_is_needed(make_core, make_store, pipelines):
@@ -172,3 +172,58 @@ def test_backoff_grows_while_the_registry_fails():
     assert backoff_delay(10.0, 0) == 10.0
     assert [backoff_delay(10.0, n) for n in (1, 2, 3, 6, 9)] == [1.0, 2.0, 4.0, 30.0, 30.0]
     assert [backoff_delay(0.2, n) for n in (1, 2, 9)] == [0.2, 0.4, 30.0]
+
+
+def test_unknown_aliases_share_one_refresh_and_answer_in_bounded_time_while_mlflow_hangs(
+    make_core, make_store, pipelines
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from burnout_api.core.inference import ALIAS_WAIT_S
+
+    store = make_store(pipelines, {"champion": 1})
+    core = make_core(store, alias_poll_s=60)
+    core.start()
+    wait_until(lambda: core.is_ready())
+    time.sleep(1.05)  # past the on-demand refresh interval
+    store.fetch_gate = threading.Event()  # from now on the registry hangs
+    fetches = store.fetches
+
+    def ask(index: int) -> tuple[str, float]:
+        started = time.monotonic()
+        try:
+            core.predict([EXAMPLE_RECORD], alias=f"unknown{index}")
+        except Exception as exc:
+            return type(exc).__name__, time.monotonic() - started
+        return "answered", time.monotonic() - started
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(ask, range(16)))
+    store.fetch_gate.set()
+    assert {kind for kind, _ in answers} == {"UnknownAlias"}
+    assert max(seconds for _, seconds in answers) < ALIAS_WAIT_S + 1.0
+    assert store.fetches - fetches == 1  # one refresh for all sixteen
+    assert core.predict([EXAMPLE_RECORD]).model.version == 1  # the champion was served throughout
+
+
+def test_a_version_two_aliases_share_is_tried_once_per_refresh_when_it_fails(
+    make_core, make_store, pipelines
+):
+    store = make_store(pipelines, {"champion": 99, "lightgbm": 99, "knn": 99})
+    core = make_core(store)
+    attempts = []
+    original = store.load_version
+    store.load_version = lambda version: attempts.append(version) or original(version)
+    core.refresh()
+    assert attempts == [99]
+
+
+def test_an_alias_mlflow_could_not_have_is_refused_before_the_registry(make_core, make_store, pipelines):
+    store = make_store(pipelines, {"champion": 1})
+    core = make_core(store)
+    core.refresh()
+    fetches = store.fetches
+    for alias in ("", "x" * 300, "a b", "champion\n"):
+        with pytest.raises(InvalidInput, match="model"):
+            core.predict([EXAMPLE_RECORD], alias=alias)
+    assert store.fetches == fetches

@@ -86,7 +86,6 @@ def test_the_swagger_example_is_accepted(client):
         (json.dumps([{**EXAMPLE_RECORD, "Sleep Hours": math.nan}]), 0, "Sleep Hours", "not_finite"),
         ([], None, None, "empty_batch"),
         ([EXAMPLE_RECORD] * 4, None, None, "batch_too_large"),
-        ("[{", None, None, "invalid_json"),
     ],
 )
 def test_bad_input_is_422_naming_record_and_field(client_for, store, body, record, field, kind):
@@ -98,6 +97,33 @@ def test_bad_input_is_422_naming_record_and_field(client_for, store, body, recor
     assert (first["record"], first["field"], first["type"]) == (record, field, kind)
     if field is not None:
         assert f"record {record}, field {field!r}" in answer.json()["message"]
+
+
+@pytest.mark.parametrize("body", [b"[{", b'[{"Gender": "\xff"}]', b"[" * 5000, b"\xef\xbb\xbf[]"])
+def test_a_body_that_is_not_json_is_400(client, body):
+    answer = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["detail"][0]["type"] == "invalid_json"
+    assert answer.json()["message"].startswith("the body is not valid JSON")
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_is_not_declared_json_is_415(client, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    answer = client.post("/predict", content=json.dumps([EXAMPLE_RECORD]), headers=headers)
+    assert answer.status_code == 415 and "application/json" in answer.json()["message"]
+
+
+def test_framework_refusals_come_in_the_same_envelope(client):
+    for answer, status in ((client.get("/nowhere"), 404), (client.get("/predict"), 405)):
+        assert answer.status_code == status and set(answer.json()) == {"message", "detail"}
+
+
+def test_an_alias_mlflow_could_not_have_is_422_and_empty_means_champion(client):
+    answer = client.post("/predict?model=" + "x" * 5000, json=[EXAMPLE_RECORD])
+    assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "model"
+    assert len(answer.text) < 500
+    assert client.post("/predict?model=", json=[EXAMPLE_RECORD]).json()["model"]["alias"] == "champion"
 
 
 def test_an_unknown_alias_is_404(client):
@@ -116,11 +142,16 @@ def test_models_list_aliases_with_metadata(client):
     assert knn["family"] == "family-2" and knn["test_metrics"] == {"macro_f1": 0.52} and knn["fast_path"]
 
 
-def test_reload_picks_up_a_moved_alias_now(client, store):
+def test_reload_picks_up_a_moved_alias_now(client_for, store):
+    client = client_for(store, reload_token="s3cret")
     store.aliases["champion"] = 2
-    answer = client.post("/reload")
+    answer = client.post("/reload", headers={"Authorization": "Bearer s3cret"})
     assert answer.status_code == 200 and answer.json()["readiness"]["champion_version"] == 2
     assert client.post("/predict", json=[EXAMPLE_RECORD]).json()["model"]["version"] == 2
+
+
+def test_reload_is_forbidden_when_the_service_has_no_token(client):
+    assert client.post("/reload").status_code == 403
 
 
 def test_reload_needs_the_token_when_one_is_set(client_for, store):
@@ -130,9 +161,10 @@ def test_reload_needs_the_token_when_one_is_set(client_for, store):
     assert client.post("/reload", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
-def test_reload_is_503_when_mlflow_is_unreachable_but_predictions_go_on(client, store):
+def test_reload_is_503_when_mlflow_is_unreachable_but_predictions_go_on(client_for, store):
+    client = client_for(store, reload_token="s3cret")
     store.reachable = False
-    answer = client.post("/reload")
+    answer = client.post("/reload", headers={"Authorization": "Bearer s3cret"})
     assert answer.status_code == 503 and "MLflow unreachable" in answer.json()["message"]
     assert client.post("/predict", json=[EXAMPLE_RECORD]).status_code == 200
     assert client.get("/ready").json()["mlflow"] == "unreachable"

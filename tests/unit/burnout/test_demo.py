@@ -37,12 +37,14 @@ def test_rest_example_is_a_valid_batch(usage):
 def test_graphql_example_validates_against_the_schema(usage):
     from graphql import parse, validate
 
-    from burnout_api.graphql_api.schema import build_graphql_router
+    from burnout_api.graphql_api.schema import build_schema
+    from burnout_base.settings import Settings
 
     query = json.loads(_payload(usage, "curl -s -X POST http://localhost:8801/graphql"))["query"]
-    schema = build_graphql_router(core=None).schema._schema
+    schema = build_schema(Settings(_env_file=None))
 
-    assert validate(schema, parse(query)) == []
+    assert validate(schema._schema, parse(query)) == []
+    assert schema.execute_sync(query, context_value={"core": None}).errors[0].path == ["predict"]  # past limits
 
 
 def test_grpcurl_example_parses_as_predict_request(usage):

@@ -7,25 +7,39 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from burnout_base.settings import Settings
 
 
 @pytest.mark.parametrize("token", [None, "", "  "])
-def test_required_reload_token_missing_is_refused(token):
-    with pytest.raises(ValidationError, match="BURNOUT_RELOAD_TOKEN is empty"):
-        Settings(_env_file=None, require_reload_token=True, reload_token=token)
+def test_an_empty_reload_token_is_no_token_and_serving_is_refused(token):
+    settings = Settings(_env_file=None, reload_token=token)
+
+    assert settings.reload_token is None
+    with pytest.raises(ValueError, match="BURNOUT_RELOAD_TOKEN is empty"):
+        settings.check_serving()
 
 
-def test_required_reload_token_present_is_accepted():
-    settings = Settings(_env_file=None, require_reload_token=True, reload_token="s3cret")
+def test_a_reload_token_allows_serving():
+    settings = Settings(_env_file=None, reload_token="s3cret")
 
+    settings.check_serving()
     assert settings.reload_token.get_secret_value() == "s3cret"
 
 
-def test_serve_without_required_token_exits_with_one_line(tmp_path):
-    env = {"PATH": "", "BURNOUT_HOME": str(tmp_path), "BURNOUT_REQUIRE_RELOAD_TOKEN": "true"}
+def test_the_embedded_modes_share_one_session_token_kept_under_home(tmp_path):
+    first = Settings(_env_file=None, home=tmp_path).with_session_token()
+    again = Settings(_env_file=None, home=tmp_path).with_session_token()
+    given = Settings(_env_file=None, home=tmp_path, reload_token="mine").with_session_token()
+
+    assert len(first.reload_token.get_secret_value()) >= 24
+    assert again.reload_token.get_secret_value() == first.reload_token.get_secret_value()
+    assert (tmp_path / "reload_token").stat().st_mode & 0o077 == 0
+    assert given.reload_token.get_secret_value() == "mine"
+
+
+def test_serve_without_a_token_exits_with_one_line(tmp_path):
+    env = {"PATH": "", "BURNOUT_HOME": str(tmp_path)}
 
     result = subprocess.run(
         [str(Path(sys.executable).parent / "burnout"), "serve"],
@@ -33,6 +47,7 @@ def test_serve_without_required_token_exits_with_one_line(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
+        timeout=120,
     )
 
     assert result.returncode == 2
