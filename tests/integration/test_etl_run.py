@@ -1,12 +1,15 @@
-"""run_etl end to end on synthetic data with malformed rows mixed in: every row accounted for, a complete
-version published (manifest last), the preprocessor fitted on TRAIN only, MLflow told everything, and a
-re-run on the same input reusing the version without rewriting anything."""
+"""run_etl end to end on synthetic data with malformed rows mixed in: every row and line accounted for (an
+unterminated quote costs its own line only), a complete version published (manifest last), the preprocessor
+fitted on TRAIN only, MLflow told everything, a re-run on the same input reusing the version without
+rewriting anything, and the quarantine published even when no row is left to publish."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import unquote, urlparse
 
 import mlflow
 import numpy as np
@@ -21,7 +24,7 @@ from etl.ingest import upload_raw
 from etl.lake import LocalLake, lake_from_settings
 from etl.parse_csv import LINE, REASON
 from etl.preprocess import fit_preprocessor
-from etl.publish import FILES, MANIFEST, parquet_to_frame
+from etl.publish import ETL_VERSION, FILES, MANIFEST, QUARANTINE_PREFIX, parquet_to_frame
 from etl.run_etl import run_etl
 from etl.synthetic import generate_synthetic
 
@@ -71,6 +74,7 @@ def test_run_etl_accounts_for_every_row(published):
     assert s["rows_in"] == GOOD_ROWS + 1
     assert s["rows_quarantined"] == len(BREAKAGES) + 1
     assert s["rows_in"] == s["rows_kept"] + sum(s["rows_dropped"].values()) + s["rows_quarantined"]
+    assert 1 + s["rows_in"] + s["blank_lines"] == len(published.csv.read_bytes().splitlines())
     assert s["train_rows"] + s["test_rows"] == s["rows_kept"]
     assert s["test_rows"] == pytest.approx(0.2 * s["rows_kept"], abs=1)
     assert sum(s["class_balance"].values()) == s["rows_kept"] and list(s["class_balance"]) == list(CLASSES)
@@ -106,7 +110,8 @@ def test_manifest_describes_the_version(published):
     manifest = load_dataset(published.settings).manifest
     s = published.summary
     assert manifest["dataset_version"] == s["dataset_version"]
-    assert manifest["params"] == {"seed": 13, "test_size": 0.2, "etl_version": 1}
+    assert manifest["params"] == {"seed": 13, "test_size": 0.2, "etl_version": ETL_VERSION}
+    assert manifest["preprocessor_fit_rows"] == s["train_rows"]
     assert manifest["counts"]["rows_in"] == s["rows_in"]
     assert manifest["input"]["bytes"] == published.csv.stat().st_size
     assert (
@@ -236,6 +241,47 @@ def test_run_etl_without_usable_rows_explains_why(published, tmp_path):
         InputError, match=r"20 quarantined by field \{'Gender': 20\}.*unknown category 'Robot'"
     ):
         run_etl(path, published.settings)
+
+
+def test_run_etl_counts_every_line_after_an_unterminated_quote(published, tmp_path):
+    # The issue's case: a quote opened on line 11 that never closes used to swallow the 30 lines after it
+    # into one quarantined record (rows_in 11 instead of 40).
+    lines = generate_synthetic(40, seed=9).to_csv(index=False).splitlines()
+    lines[10] = lines[10].replace(",", ',"', 1)
+    path = tmp_path / "quote.csv"
+    path.write_text("\n".join(lines) + "\n")
+    summary = run_etl(path, published.settings)
+    assert summary["rows_in"] == 40 and summary["rows_quarantined"] == 1
+    assert summary["rows_kept"] + sum(summary["rows_dropped"].values()) == 39
+    quarantine = load_quarantine(published.settings, summary["dataset_version"])
+    assert quarantine[LINE].tolist() == [11]
+    assert quarantine[REASON].iloc[0].startswith("record: unterminated quote starting on line 11")
+
+
+def test_run_etl_publishes_the_quarantine_when_nothing_is_kept(tmp_path):
+    settings = build_settings(tmp_path / "home")
+    frame = generate_synthetic(30, seed=2)
+    frame["Gender"] = "Robot"
+    path = tmp_path / "robots.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"no row is left to publish.*quarantine was published to") as caught:
+        run_etl(path, settings)
+
+    uri = str(caught.value).rsplit(" ", 1)[-1]
+    folder = Path(unquote(urlparse(uri).path)).parent
+    assert folder.parent.name == QUARANTINE_PREFIX and uri.endswith(FILES["quarantine"])
+    quarantine = parquet_to_frame(Path(unquote(urlparse(uri).path)).read_bytes())
+    assert quarantine[LINE].tolist() == list(range(2, 32))
+    assert quarantine[REASON].str.startswith("Gender: unknown category 'Robot'").all()
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["dataset_published"] is False and manifest["dataset_version"] == folder.name
+    assert manifest["counts"]["rows_in"] == manifest["counts"]["rows_quarantined"] == 30
+    assert latest_version(settings) is None  # a quarantine alone is not a dataset version
+
+
+def load_quarantine(settings: Settings, version: str) -> pd.DataFrame:
+    lake = lake_from_settings(settings)
+    return parquet_to_frame(lake.read_bytes(settings.processed_bucket, f"{version}/{FILES['quarantine']}"))
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
-"""Cleaning, as the original analysis did: drop the columns that carry no signal (ID, join date, Years in
-Company), drop rows without a target, and drop rows missing two or more values (too little left to impute)."""
+"""Cleaning, as the original analysis did: keep only the features and the target (the ID, join date and Years
+in Company carry no signal; validation does not even keep them), drop rows without a target, and drop rows
+missing two or more values (too little left to impute)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from etl.contract import DROPPED, FEATURES, TARGET
+from etl.contract import FEATURES, TARGET
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class Cleaned:
 
 def clean_records(valid: pd.DataFrame) -> Cleaned:
     """Clean validated records; every removed row is counted under exactly one reason."""
-    frame = valid.drop(columns=list(DROPPED))[[*FEATURES, TARGET]]
+    frame = valid[[*FEATURES, TARGET]]
     no_target = frame[TARGET].isna()
     # The target is checked first, so a row missing it counts there even when features are missing too.
     too_sparse = ~no_target & (frame[list(FEATURES)].isna().sum(axis=1) > MAX_MISSING_FEATURES)

@@ -1,6 +1,10 @@
 """Publishing a dataset version: `<version>/` in the processed bucket, data files first and `manifest.json`
 last, so a version exists for readers exactly when its manifest does. The version is a content hash of the
-input bytes and of the parameters that change the output, so the same input is never published twice."""
+input bytes and of the parameters that change the output, so the same input is never published twice.
+
+An input that leaves nothing to publish as a dataset (every row quarantined or dropped) still has its
+quarantine published, alone, under `quarantine/<version>/` (quarantine file first, manifest last): outside the
+version folders, so readers of dataset versions never mistake it for one."""
 
 from __future__ import annotations
 
@@ -17,9 +21,12 @@ from etl.lake import Lake
 log = logging.getLogger(__name__)
 
 # Bump when a code change alters what the ETL publishes for the same input and parameters.
-ETL_VERSION = 1
+# 2: strict line-by-line CSV parsing, blank lines counted, the preprocessor fitted on at most
+# preprocess.FIT_MAX_ROWS rows, the quarantine published when nothing is kept.
+ETL_VERSION = 2
 MANIFEST = "manifest.json"
 VERSION_PATTERN = re.compile(r"[0-9a-f]{16}")
+QUARANTINE_PREFIX = "quarantine"
 # Logical name -> file name inside the version folder.
 FILES = {
     "X_train": "X_train.parquet",
@@ -79,9 +86,27 @@ def publish_dataset(lake: Lake, bucket: str, version: str, files: dict[str, byte
     return uri
 
 
+def publish_quarantine(lake: Lake, bucket: str, version: str, quarantine: bytes, manifest: dict) -> str:
+    """Write the quarantine of an input that yields no dataset under `quarantine/<version>/`, then its
+    manifest; return the quarantine file's URI. An identical earlier publication is left as it is."""
+    folder = f"{QUARANTINE_PREFIX}/{version}"
+    uri = lake.uri(bucket, f"{folder}/{FILES['quarantine']}")
+    if lake.exists(bucket, f"{folder}/{MANIFEST}"):
+        return uri
+    lake.write_bytes(bucket, f"{folder}/{FILES['quarantine']}", quarantine)
+    lake.write_bytes(bucket, f"{folder}/{MANIFEST}", json.dumps(manifest, indent=2).encode())
+    log.info("nothing to publish as a dataset; published the quarantine of %s to %s", version, uri)
+    return uri
+
+
 def frame_to_parquet(frame: pd.DataFrame) -> bytes:
+    """The bytes `frame.to_parquet(index=True)` writes, converted on this thread: Arrow's allocator keeps
+    the pages each thread frees, so conversion threads would keep a copy's worth of memory each."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=True, nthreads=1), buffer)
     return buffer.getvalue()
 
 

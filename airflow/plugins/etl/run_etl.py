@@ -1,37 +1,50 @@
 """The ETL job: read the input, validate, clean, split, fit the preprocessor on TRAIN, publish a versioned
 dataset and log it to MLflow. One call, one JSON-able summary; the same function runs from the CLI, a DAG and
-tests. Every input row is accounted for: rows_in == rows_kept + sum(rows_dropped) + rows_quarantined."""
+tests. Every input row is accounted for: rows_in == rows_kept + sum(rows_dropped) + rows_quarantined, and so
+is every line: 1 (the header) + rows_in + blank_lines (parse_csv says what a row is).
+
+An input that leaves no row to publish still has its quarantine published (publish.publish_quarantine), and
+the run fails with an InputError saying where it went.
+
+Memory follows the input's size: the input is parsed and validated in chunks into compact columns, the input's
+bytes and the full validated frame are let go as soon as the next step has what it needs, the published files
+are serialized one at a time, and the memory each step freed is handed back before the next.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from etl.clean import Cleaned, clean_records
-from etl.contract import BY_NAME, CLASSES, FEATURES, TARGET
+from etl.column_types import contract_types
+from etl.contract import BY_NAME, CATEGORICAL_FEATURES, CLASSES, FEATURES, TARGET
 from etl.describe import describe_features
 from etl.errors import InputError
 from etl.ingest import read_input
 from etl.lake import lake_from_settings
+from etl.memory import release_freed_memory, system_arrow_allocator
 from etl.mlflow_logging import etl_run, log_etl_details
-from etl.parse_csv import LINE, REASON, parse_csv
-from etl.preprocess import dump_preprocessor, fit_preprocessor, transform_features
+from etl.parse_csv import LINE, TEXT
+from etl.prepare import PreparedRows, prepare_rows
+from etl.preprocess import dump_preprocessor, fit_preprocessor, select_fit_rows, transform_features
 from etl.publish import (
     ETL_VERSION,
     FILES,
     compute_dataset_version,
     frame_to_parquet,
     publish_dataset,
+    publish_quarantine,
     read_manifest,
 )
-from etl.split import LABEL, count_classes, label_classes, split_train_test
-from etl.validate import Validation, validate_records
+from etl.split import LABEL, count_classes, label_classes
+from etl.validate import validate_csv
 
 if TYPE_CHECKING:
     from burnout_base.settings import Settings
@@ -55,73 +68,94 @@ def run_etl(input: str | Path | None, settings: Settings) -> dict:
         log.info("dataset %s already published from identical input; reusing it", version)
         return summarize(existing, reused=True)
 
-    parsed = parse_csv(data)
-    validation = validate_records(parsed)
-    cleaned = clean_records(validation.valid)
-    try:
-        train, test = split_train_test(cleaned.frame, settings.test_size, settings.seed)
-    except InputError as exc:  # say why so few rows were left, since nothing gets published
-        first = validation.quarantine[REASON].head(3).tolist()
-        raise InputError(
-            f"{exc} ({parsed.rows} rows in, {len(validation.quarantine)} quarantined by field "
-            f"{validation.problems}, dropped {cleaned.dropped}; first reasons: {first})"
-        ) from None
-    preprocessor = fit_preprocessor(train, settings.seed)
-    X_train, X_test = transform_features(preprocessor, train), transform_features(preprocessor, test)
-    y_train, y_test = label_classes(train[TARGET]), label_classes(test[TARGET])
-
+    described_input = {"uri": source, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    with system_arrow_allocator():
+        validation = validate_csv(data)
+    del data  # the rows are compact columns now: the input's bytes would only add to every later peak
+    release_freed_memory()
+    rows = prepare_rows(validation, settings)
+    del validation  # all rows, typed: train, test and quarantine are what is left to publish
+    release_freed_memory()
     manifest = {
         "dataset_version": version,
         "created_at": datetime.now(UTC).isoformat(),
         "params": params,
-        "input": {"uri": source, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)},
-        "published_to": lake.uri(settings.processed_bucket, f"{version}/"),
-        "counts": count_rows(parsed.rows, validation, cleaned, len(train), len(test)),
-        "quarantine_problems": validation.problems,
-        "extra_columns_ignored": validation.extra_columns,
-        "class_balance": {
-            "all": count_classes(pd.concat([y_train, y_test])),
-            "train": count_classes(y_train),
-            "test": count_classes(y_test),
-        },
-        "schema": describe_schema(list(X_train.columns)),
-        "feature_stats": {"train": describe_features(train)},
-        "files": dict(FILES),
+        "input": described_input,
     }
-    files = {
-        "X_train": frame_to_parquet(X_train),
-        "X_test": frame_to_parquet(X_test),
-        "y_train": frame_to_parquet(y_train.to_frame()),
-        "y_test": frame_to_parquet(y_test.to_frame()),
-        "train_raw": frame_to_parquet(train[list(FEATURES)]),
-        "test_raw": frame_to_parquet(test[list(FEATURES)]),
-        "quarantine": frame_to_parquet(validation.quarantine),
-        "preprocessor": dump_preprocessor(preprocessor),
-    }
+    if rows.failure is not None:
+        manifest.update(
+            dataset_published=False, reason=rows.failure, files={"quarantine": FILES["quarantine"]}
+        )
+        uri = publish_quarantine(
+            lake,
+            settings.processed_bucket,
+            version,
+            frame_to_parquet(rows.quarantine),
+            describe_rows(manifest, rows),
+        )
+        raise InputError(f"{rows.failure}; no dataset was published, the quarantine was published to {uri}")
+
+    train, test = rows.train, rows.test
+    fit_rows = select_fit_rows(train, settings.seed)
+    # Categories as text: with pandas' category dtype the one-hot encoder holds more memory while fitting.
+    preprocessor = fit_preprocessor(fit_rows.astype(dict.fromkeys(CATEGORICAL_FEATURES, TEXT)), settings.seed)
+    release_freed_memory()
+    y_train, y_test = label_classes(train[TARGET]), label_classes(test[TARGET])
+    files = serialize_files(
+        {
+            "X_train": lambda: transform_features(preprocessor, train),
+            "X_test": lambda: transform_features(preprocessor, test),
+            "y_train": y_train.to_frame,
+            "y_test": y_test.to_frame,
+            "train_raw": lambda: contract_types(train[list(FEATURES)]),
+            "test_raw": lambda: contract_types(test[list(FEATURES)]),
+            "quarantine": lambda: rows.quarantine,
+        }
+    )
+    files["preprocessor"] = dump_preprocessor(preprocessor)
+
+    describe_rows(manifest, rows)
+    manifest.update(
+        {
+            "published_to": lake.uri(settings.processed_bucket, f"{version}/"),
+            "class_balance": {
+                "all": count_classes(pd.concat([y_train, y_test])),
+                "train": count_classes(y_train),
+                "test": count_classes(y_test),
+            },
+            "schema": describe_schema(list(preprocessor.get_feature_names_out())),
+            "feature_stats": {"train": describe_features(train)},
+            "preprocessor_fit_rows": len(fit_rows),
+            "files": dict(FILES),
+        }
+    )
     with etl_run(settings, version) as run_id:
         manifest["mlflow_run_id"] = run_id
-        log_etl_details(run_id, manifest, validation.quarantine)
+        log_etl_details(run_id, manifest, rows.quarantine)
         publish_dataset(lake, settings.processed_bucket, version, files, manifest)
     log.info("ETL published %s in %.1fs", version, time.monotonic() - started)
     return summarize(manifest, reused=False)
 
 
-def count_rows(
-    rows_in: int, validation: Validation, cleaned: Cleaned, train_rows: int, test_rows: int
-) -> dict:
-    """Row counts at each step; refuses (as a bug, not bad input) any count that loses rows."""
-    counts = {
-        "rows_in": rows_in,
-        "rows_quarantined": len(validation.quarantine),
-        "rows_dropped": cleaned.dropped,
-        "rows_kept": len(cleaned.frame),
-        "train_rows": train_rows,
-        "test_rows": test_rows,
-    }
-    accounted = counts["rows_kept"] + sum(cleaned.dropped.values()) + counts["rows_quarantined"]
-    if accounted != rows_in or train_rows + test_rows != counts["rows_kept"]:
-        raise AssertionError(f"ETL lost rows: {counts}")
-    return counts
+def serialize_files(make_frames: dict[str, Callable[[], pd.DataFrame]]) -> dict[str, bytes]:
+    """Parquet bytes of each frame, made one at a time and dropped once written (the preprocessed splits are
+    the largest), with the memory each step freed handed back before the next."""
+    files = {}
+    for name, make_frame in make_frames.items():
+        frame = make_frame()
+        release_freed_memory()  # what making the frame took, before writing it takes more
+        files[name] = frame_to_parquet(frame)
+        del frame
+        release_freed_memory()
+    return files
+
+
+def describe_rows(manifest: dict, rows: PreparedRows) -> dict:
+    """Add the rows' counts, quarantine problems and ignored columns to `manifest`; return it."""
+    manifest.update(
+        counts=rows.counts, quarantine_problems=rows.problems, extra_columns_ignored=rows.extra_columns
+    )
+    return manifest
 
 
 def summarize(manifest: dict, reused: bool) -> dict:

@@ -20,6 +20,7 @@ from etl.preprocess import (
     dump_preprocessor,
     fit_preprocessor,
     load_preprocessor,
+    select_fit_rows,
     transform_features,
 )
 from etl.split import split_train_test
@@ -94,3 +95,20 @@ def test_trusted_types_cover_exactly_what_skops_needs(fitted):
 def test_load_refuses_types_outside_the_trusted_list():
     with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
         load_preprocessor(sio.dumps(FunctionTransformer(os.system)))
+
+
+def test_the_preprocessor_is_fitted_on_every_training_row_up_to_the_cap(splits, monkeypatch):
+    train = splits[0]
+    assert select_fit_rows(train, seed=2) is train
+    monkeypatch.setattr("etl.preprocess.FIT_MAX_ROWS", 100)
+    sample = select_fit_rows(train, seed=2)
+    assert len(sample) == 100 and set(sample.index) <= set(train.index)
+    assert sample.index.equals(select_fit_rows(train, seed=2).index)  # seeded
+
+
+def test_large_inputs_are_transformed_in_blocks_to_the_same_values(splits, fitted, monkeypatch):
+    whole = transform_features(fitted, splits[0])
+    monkeypatch.setattr("etl.preprocess.TRANSFORM_BLOCK_ROWS", 64)
+    blocks = transform_features(fitted, splits[0])
+    assert blocks.index.equals(whole.index) and list(blocks.columns) == list(whole.columns)
+    np.testing.assert_allclose(blocks.to_numpy(), whole.to_numpy(), rtol=0, atol=1e-12)

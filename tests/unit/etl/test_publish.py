@@ -1,5 +1,5 @@
-"""Publishing: the version is a content hash of input and parameters, files land before the manifest, and a
-version without its manifest does not exist for readers."""
+"""Publishing: the version is a content hash of input and parameters, files land before the manifest, a
+version without its manifest does not exist for readers, and a quarantine published alone is not a version."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from etl.lake import LocalLake, lake_from_settings
 from etl.publish import (
     FILES,
     MANIFEST,
+    QUARANTINE_PREFIX,
     compute_dataset_version,
     frame_to_parquet,
     list_manifests,
     parquet_to_frame,
     publish_dataset,
+    publish_quarantine,
     read_manifest,
 )
 
@@ -115,3 +117,26 @@ def test_nothing_published_yet(settings):
 def test_load_dataset_rejects_malformed_versions_cleanly(settings, version):
     with pytest.raises(InputError, match="is not published"):
         load_dataset(settings, version)
+
+
+def test_a_quarantine_alone_is_published_outside_the_dataset_versions(settings, monkeypatch):
+    lake = lake_from_settings(settings)
+    bucket, folder = settings.processed_bucket, f"{QUARANTINE_PREFIX}/cccccccccccccccc"
+    quarantine = frame_to_parquet(pd.DataFrame({"line": [2], "reason": ["r"], "record": ["x"]}))
+    written: list[str] = []
+    original = LocalLake.write_bytes
+
+    def record(self, bucket, key, data):
+        written.append(key)
+        return original(self, bucket, key, data)
+
+    monkeypatch.setattr(LocalLake, "write_bytes", record)
+    uri = publish_quarantine(lake, bucket, "cccccccccccccccc", quarantine, {"dataset_published": False})
+    again = publish_quarantine(lake, bucket, "cccccccccccccccc", quarantine, {"dataset_published": False})
+
+    assert written == [f"{folder}/{FILES['quarantine']}", f"{folder}/{MANIFEST}"]  # once, manifest last
+    assert uri == again == lake.uri(bucket, f"{folder}/{FILES['quarantine']}")
+    assert parquet_to_frame(lake.read_bytes(bucket, f"{folder}/{FILES['quarantine']}"))[
+        "record"
+    ].tolist() == ["x"]
+    assert latest_version(settings) is None and list_manifests(lake, bucket) == []

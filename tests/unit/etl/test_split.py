@@ -55,3 +55,20 @@ def test_split_rejects_an_empty_frame(cleaned):
 
 def test_count_classes_lists_every_class_in_order():
     assert count_classes(pd.Series(["High", "Low", "High"])) == {"Low": 1, "Medium": 0, "High": 2}
+
+
+def test_split_is_the_one_stratified_on_the_labels_themselves(cleaned):
+    # The split stratifies on integer codes (no Python string per row); it must be the split the labels give.
+    from sklearn.model_selection import train_test_split
+
+    expected, _ = train_test_split(
+        cleaned, test_size=0.2, stratify=label_classes(cleaned[TARGET]), random_state=5
+    )
+    train, _ = split_train_test(cleaned, 0.2, seed=5)
+    assert train.index.tolist() == expected.index.tolist()
+
+
+def test_label_classes_agrees_with_the_contract_row_by_row(cleaned):
+    from etl.contract import burn_rate_to_class
+
+    assert label_classes(cleaned[TARGET]).tolist() == [burn_rate_to_class(b) for b in cleaned[TARGET]]

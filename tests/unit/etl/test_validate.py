@@ -1,16 +1,19 @@
 """Validation derived from the contract: each kind of malformed value in each column sends exactly its row
-to quarantine with a reason naming the field and value; good rows come out typed; unusable inputs raise
+to quarantine with a reason naming the field and value; good rows come out typed, keeping only the columns the
+ETL goes on with; validating chunk by chunk gives what validating in one piece gives; unusable inputs raise
 InputError."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from etl.contract import COLUMNS, NULLABLE_FEATURES, RAW_COLUMNS, TARGET, Column
+from etl.column_types import KEPT_COLUMNS, contract_types
+from etl.contract import BY_NAME, COLUMNS, DROPPED, NULLABLE_FEATURES, TARGET, Column
 from etl.errors import InputError
 from etl.parse_csv import LINE, QUARANTINE_COLUMNS, REASON, RECORD, parse_csv
-from etl.validate import validate_records
+from etl.validate import validate_csv, validate_records
 
 
 def _malformed_cases() -> list[tuple[Column, str, str]]:
@@ -72,23 +75,56 @@ def test_validate_accepts_missing_values_in_nullable_columns(synthetic_frame, cs
     assert validation.valid.loc[[2, 3, 4, 5], TARGET].isna().all()
 
 
-def test_validate_types_good_rows_by_contract(synthetic_frame, csv_bytes):
+def test_validate_keeps_the_features_and_target_in_compact_types(synthetic_frame, csv_bytes):
     frame = _text_frame(synthetic_frame.head(30))
     frame["Gender"] = "  " + frame["Gender"] + " "  # surrounding blanks are not part of a value
     valid = validate_records(parse_csv(csv_bytes(frame))).valid
-    assert list(valid.columns) == list(RAW_COLUMNS)
+    assert list(valid.columns) == list(KEPT_COLUMNS) and not set(DROPPED) & set(valid.columns)
     assert valid.index.name == LINE and valid.index.tolist() == list(range(2, 32))
-    for column in COLUMNS:
-        dtype = valid[column.name].dtype
-        if column.kind == "integer":
-            assert dtype == "int64", column.name
-        elif column.is_numeric:
-            assert dtype == "float64", column.name
+    for name in KEPT_COLUMNS:
+        column, dtype = BY_NAME[name], valid[name].dtype
+        if column.kind == "category":
+            assert isinstance(dtype, pd.CategoricalDtype), name
+        elif column.kind == "integer":
+            assert np.issubdtype(dtype, np.integer) and dtype.itemsize <= 2, name  # ranges fit 1 or 2 bytes
         else:
-            assert pd.api.types.is_string_dtype(dtype), column.name
+            assert dtype == "float64", name
     expected = synthetic_frame.head(30).set_axis(valid.index)
     pd.testing.assert_series_equal(valid[TARGET], expected[TARGET])
     assert valid["Gender"].tolist() == expected["Gender"].tolist()
+
+
+def test_contract_types_are_the_published_types(synthetic_frame, csv_bytes):
+    valid = contract_types(validate_records(parse_csv(csv_bytes(synthetic_frame.head(30)))).valid)
+    for name in KEPT_COLUMNS:
+        column, dtype = BY_NAME[name], valid[name].dtype
+        if column.kind == "integer":
+            assert dtype == "int64", name
+        elif column.is_numeric:
+            assert dtype == "float64", name
+        else:
+            assert pd.api.types.is_string_dtype(dtype), name
+    expected = synthetic_frame.head(30).set_axis(valid.index)[list(KEPT_COLUMNS)]
+    pd.testing.assert_frame_equal(valid, expected, check_dtype=False)
+
+
+def test_validate_in_chunks_gives_the_one_piece_result(synthetic_frame, csv_bytes):
+    frame = _text_frame(synthetic_frame.head(300))
+    frame.loc[::7, "Gender"] = "Robot"
+    frame.loc[::11, "Sleep Hours"] = "-1"
+    lines = csv_bytes(frame).decode().splitlines()
+    lines[40:40] = ["", '1,"unterminated', lines[5] + ",surplus"]
+    data = ("\n".join(lines) + "\n").encode()
+    whole = validate_records(parse_csv(data))
+    for chunk_bytes in (64, 4096):
+        chunked = validate_csv(data, chunk_bytes=chunk_bytes)
+        pd.testing.assert_frame_equal(chunked.valid, whole.valid)
+        pd.testing.assert_frame_equal(chunked.quarantine, whole.quarantine)
+        assert chunked.problems == whole.problems
+        assert chunked.blank_lines == whole.blank_lines == 1
+    assert list(whole.problems) == ["Gender", "Sleep Hours", "record"]  # contract order, then lines
+    assert whole.problems["record"] == 2
+    assert 1 + whole.rows + whole.blank_lines == len(lines)
 
 
 def test_validate_joins_every_problem_of_a_row(synthetic_frame, csv_bytes):
@@ -117,7 +153,7 @@ def test_validate_reports_and_ignores_extra_columns(synthetic_frame, csv_bytes):
     frame = synthetic_frame.head(5).assign(Notes="n/a", Department="HR")
     validation = validate_records(parse_csv(csv_bytes(frame)))
     assert validation.extra_columns == ["Notes", "Department"]
-    assert list(validation.valid.columns) == list(RAW_COLUMNS)
+    assert list(validation.valid.columns) == list(KEPT_COLUMNS)
     assert len(validation.quarantine) == 0
 
 
@@ -132,4 +168,4 @@ def test_validate_quarantines_everything_without_crashing(synthetic_frame, csv_b
     frame["Designation"] = "senior"
     validation = validate_records(parse_csv(csv_bytes(frame)))
     assert validation.valid.empty and len(validation.quarantine) == 6
-    assert list(validation.valid.columns) == list(RAW_COLUMNS)
+    assert list(validation.valid.columns) == list(KEPT_COLUMNS)
