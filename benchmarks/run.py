@@ -10,6 +10,7 @@ from pathlib import Path
 
 from benchmarks.cases import BATCH_ROWS, add_ratios, evaluate_targets
 from benchmarks.champion import ensure_champion
+from benchmarks.etl_memory import memory_targets, run_etl_memory_bench
 from benchmarks.inprocess import measure_in_process
 from benchmarks.load import find_wrk
 from benchmarks.machine import describe_machine
@@ -24,12 +25,17 @@ log = logging.getLogger(__name__)
 
 
 def run_bench(
-    settings: Settings, seconds: float = 20.0, pipeline: bool = True, dataset: Path | None = None
+    settings: Settings,
+    seconds: float = 20.0,
+    pipeline: bool = True,
+    dataset: Path | None = None,
+    etl: bool = True,
 ) -> dict:
     """Measure every setting for about `seconds` each (after a warm-up) and, with `pipeline`, run the whole
     pipeline once at the configured budget in a separate home (minutes). `dataset` is the CSV to train on when
-    needed (default: the real dataset beside the project, else synthetic). Returns the result written to
-    `<home>/bench/latest.json` (also latest.md and latest.png)."""
+    needed (default: the real dataset beside the project, else synthetic). With `etl`, also measure the ETL's
+    time and peak memory on that dataset and on a 100 times larger copy (a minute). Returns the result written
+    to `<home>/bench/latest.json` (also latest.md and latest.png)."""
     if not seconds > 0:
         raise InputError(f"seconds must be positive, got {seconds}")
     if find_wrk() is None:
@@ -47,6 +53,7 @@ def run_bench(
     measurements += measure_in_process(model, records, seconds / 4)
     rows = add_ratios([m.to_dict() for m in measurements])
     pipeline_figures = run_pipeline_bench(settings, folder, dataset) if pipeline else None
+    etl_figures = run_etl_memory_bench(settings, folder, dataset) if etl else None
     result = {
         "started_at": started_at,
         "finished_at": _now(),
@@ -61,8 +68,9 @@ def run_bench(
         "seconds_per_setting": seconds,
         "answers": checks,
         "rows": rows,
-        "targets": evaluate_targets(rows, pipeline_figures),
+        "targets": (memory_targets(etl_figures) if etl else []) + evaluate_targets(rows, pipeline_figures),
         "pipeline": pipeline_figures,
+        "etl_memory": etl_figures,
         "machine": machine,
         "load_average_after": round(os.getloadavg()[0], 2),
     }
