@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -52,7 +53,9 @@ def start_service(
     settings: Settings, api_port: int, grpc_port: int, log_dir: Path, timeout: float = 180
 ) -> Server:
     """Start our service (REST + GraphQL + gRPC) and wait until it has loaded the champion (`/ready` 200)."""
-    env = child_env(settings, api_host="127.0.0.1", api_port=api_port, grpc_port=grpc_port)
+    # The service does not start without a reload token; the benchmark never calls /reload.
+    token = secrets.token_urlsafe(16)
+    env = child_env(settings, api_host="127.0.0.1", api_port=api_port, grpc_port=grpc_port, reload_token=token)
     command = [sys.executable, "-c", "from burnout.cli import app; app()", "serve"]
     return _start("service", command, env, f"http://127.0.0.1:{api_port}", "/ready", log_dir, timeout)
 

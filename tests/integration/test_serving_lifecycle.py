@@ -10,6 +10,7 @@ from contextlib import suppress
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from serving_support import isolated, register_synthetic_model, wait_for
 
 from burnout.processes import free_port
@@ -113,7 +114,7 @@ def test_an_unreachable_mlflow_keeps_the_champion_serving(server_settings, fast_
     proxy = TcpProxy(int(server_settings.mlflow_tracking_uri.rsplit(":", 1)[1]))
     proxy.start()
     settings = isolated(
-        server_settings, mlflow_tracking_uri=proxy.url, alias_poll_s=0.3, reload_token="t0ken"
+        server_settings, mlflow_tracking_uri=proxy.url, alias_poll_s=0.3, reload_token=SecretStr("t0ken")
     )
     version = register_synthetic_model(settings, aliases=("champion",))
     core = InferenceCore(settings)

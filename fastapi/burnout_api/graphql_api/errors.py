@@ -24,16 +24,22 @@ def code_of(exc: BaseException | None) -> str | None:
     return next((code for cls, code in CODES.items() if isinstance(exc, cls)), None)
 
 
+def extensions_of(exc: BaseException) -> dict:
+    """The GraphQL `extensions` of a core error: its code and, for bad input, the itemised errors."""
+    extensions: dict = {"code": code_of(exc)}
+    if isinstance(exc, InvalidInput):
+        extensions["errors"] = [
+            {"record": e.record, "field": e.field, "type": e.type, "msg": e.message} for e in exc.errors
+        ]
+    return extensions
+
+
 def _mapped(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     code = code_of(original)
     if code is None:
         return error
-    extensions = {**(error.extensions or {}), "code": code}
-    if isinstance(original, InvalidInput):
-        extensions["errors"] = [
-            {"record": e.record, "field": e.field, "type": e.type, "msg": e.message} for e in original.errors
-        ]
+    extensions = {**(error.extensions or {}), **extensions_of(original)}
     return GraphQLError(
         error.message,
         nodes=error.nodes,

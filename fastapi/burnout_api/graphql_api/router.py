@@ -19,7 +19,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
-from burnout_api.validation import InvalidInput, decode_json
+from burnout_api.graphql_api.errors import extensions_of
+from burnout_api.validation import InvalidInput, check_batch_size, decode_json
 from burnout_base.settings import Settings
 
 
@@ -50,6 +51,9 @@ class OffLoopGraphQLRouter(GraphQLRouter):
         except RequestRefused as refused:
             error = {"message": str(refused), "extensions": {"code": refused.code}}
             return refused.status, self._encode({"data": None, "errors": [error]})
+        except InvalidInput as exc:  # the batch limit: answered as the resolver's own check would be
+            error = {"message": str(exc), "extensions": extensions_of(exc)}
+            return 200, self._encode({"data": None, "errors": [error]})
         return 200, self._encode(process_result(result))
 
     def _execute(self, body: bytes, content_type: str, context, root_value) -> ExecutionResult:
@@ -107,10 +111,6 @@ def _operation(data: object) -> tuple[str, dict | None, str | None]:
 def _check_batch_sizes(variables: dict | None, max_batch: int) -> None:
     """The batch limit, before graphql-core converts a single record: no list in the variables may be longer
     (one predict per request, so that bounds the records scored)."""
-    for name, value in (variables or {}).items():
-        if isinstance(value, list) and len(value) > max_batch:
-            raise RequestRefused(
-                400,
-                "INVALID_ARGUMENT",
-                f"variable ${name} has {len(value)} records; the maximum is {max_batch}",
-            )
+    for value in (variables or {}).values():
+        if isinstance(value, list):
+            check_batch_size(len(value), max_batch)

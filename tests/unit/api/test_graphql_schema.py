@@ -169,9 +169,11 @@ def test_a_batch_over_the_limit_is_refused_before_any_record_is_converted(client
     with client_with(max_batch=3) as client:
         records = [as_input(EXAMPLE_RECORD)] * 4
         answer = client.post("/graphql", json={"query": PREDICT, "variables": {"records": records}})
-        assert answer.status_code == 400
+        assert answer.status_code == 200
         assert first_error(answer)["extensions"]["code"] == "INVALID_ARGUMENT"
+        assert first_error(answer)["extensions"]["errors"][0]["type"] == "batch_too_large"
         assert "4 records; the maximum is 3" in first_error(answer)["message"]
+        assert b'protocol="graphql"' not in client.app.state.core.metrics.render()  # nothing was scored
 
 
 @pytest.mark.parametrize(
