@@ -55,7 +55,9 @@ def start_service(
     """Start our service (REST + GraphQL + gRPC) and wait until it has loaded the champion (`/ready` 200)."""
     # The service does not start without a reload token; the benchmark never calls /reload.
     token = secrets.token_urlsafe(16)
-    env = child_env(settings, api_host="127.0.0.1", api_port=api_port, grpc_port=grpc_port, reload_token=token)
+    env = child_env(
+        settings, api_host="127.0.0.1", api_port=api_port, grpc_port=grpc_port, reload_token=token
+    )
     command = [sys.executable, "-c", "from burnout.cli import app; app()", "serve"]
     return _start("service", command, env, f"http://127.0.0.1:{api_port}", "/ready", log_dir, timeout)
 
