@@ -13,6 +13,7 @@ FLOORS = {
     "burnout_base": 0,  # settings, MLflow wiring
     "etl": 1,  # data contract, lake, ETL steps
     "modeling": 2,  # families, tuning, evaluation, registry
+    "monitoring": 2.5,  # the prediction log and what is computed from it (drift, batch scores)
     "burnout_api": 3,  # the service
     "burnout": 4,  # command line, demo, local stack, DAG helpers
     "dags": 4,  # the DAG files
@@ -22,6 +23,7 @@ SOURCES = {
     "burnout_base": REPO / "airflow/plugins/burnout_base",
     "etl": REPO / "airflow/plugins/etl",
     "modeling": REPO / "airflow/plugins/modeling",
+    "monitoring": REPO / "airflow/plugins/monitoring",
     "burnout": REPO / "airflow/plugins/burnout",
     "burnout_api": REPO / "fastapi/burnout_api",
     "dags": REPO / "airflow/dags",

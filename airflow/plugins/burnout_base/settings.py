@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     raw_bucket: str = "raw"
     processed_bucket: str = "processed"
+    predictions_bucket: str = Field(default="predictions", description="The prediction log (monitoring).")
     raw_key: str = "enriched_employee_dataset.csv"
 
     # Tracking and registry.
