@@ -6,8 +6,9 @@ missing cells, with the fitted statistics (SimpleImputer) or with IterativeImput
 fill, then each fitted per-feature regressor's prediction on the rows missing that feature, clipped as
 sklearn clips); StandardScaler subtracts `mean_` then divides by `scale_`; one-hot writes 1.0 at the fitted
 category's column. Anything it does not know how to replay exactly makes `compile_fast_path` return None and
-the model answers through its pipeline; the core also checks every fast path against the pipeline on probe
-records (complete and with missing values) before using it.
+the model answers through its pipeline; `modeling.scoring` also checks every fast path against the pipeline on
+probe records (complete and with missing values) before using it. The service and batch scoring both score
+through it.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ class _OneHotColumn:
 
 
 class FastPath:
-    """Scores records from a `RecordBatch`'s arrays (NaN = missing); probabilities in the estimator's class
-    order."""
+    """Scores records given as arrays: numeric features in the contract's order (NaN = missing) and a tuple of
+    categorical values per record; probabilities in the estimator's class order."""
 
     def __init__(
         self,

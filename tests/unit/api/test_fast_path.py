@@ -13,9 +13,9 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-from burnout_api.fast_path import compile_fast_path
 from burnout_api.validation import validate_records
 from etl.contract import FEATURES, NULLABLE_FEATURES
+from modeling.fast_path import compile_fast_path
 
 FAMILIES = ["lightgbm_pipeline", "knn_pipeline", "svm_pipeline"]
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
-from burnout_api.fast_path import FastPath
 from burnout_api.validation import validate_records
 from etl.contract import CLASSES, FEATURES
+from modeling.fast_path import FastPath
 
 
 def metadata(version: int = 1) -> ModelMetadata:
