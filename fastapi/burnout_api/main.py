@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect
 from burnout_api.core import InferenceCore
 from burnout_api.graphql_api.schema import build_graphql_router
 from burnout_api.http_server import build_http_server, client_gone
-from burnout_api.rest import health, models, predict, reload
+from burnout_api.rest import health, models, predict, predict_stream, reload
 from burnout_api.rest import metrics as metrics_route
 from burnout_api.rest.body_limit import BodySizeLimit
 from burnout_api.rest.errors import install_error_handlers
@@ -56,7 +56,8 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
     install_error_handlers(app)
     app.add_exception_handler(ClientDisconnect, client_gone)
     # /predict first: routes are matched in order and it is the hot one.
-    for router in (predict.router, health.router, models.router, reload.router, metrics_route.router):
+    routers = (predict.router, predict_stream.router, health.router, models.router, reload.router)
+    for router in (*routers, metrics_route.router):
         app.include_router(router)
     app.include_router(build_graphql_router(core), prefix="/graphql")
     return app

@@ -148,6 +148,15 @@ def serve() -> None:
     _run(run_server, get_settings())
 
 
+@app.command("stream-worker")
+def stream_worker() -> None:
+    """Score the records POST /predict_stream queued on Redis (BURNOUT_REDIS_URL) with the champion, in
+    batches, until SIGTERM; start several to share the work."""
+    from burnout.stream_worker import run_stream_worker
+
+    _emit(_run(run_stream_worker, get_settings()))
+
+
 @app.command()
 def demo(serve: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
     """Run burnout_pipeline in-process with real Airflow, then serve the champion until Ctrl-C."""

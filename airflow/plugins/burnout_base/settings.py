@@ -107,6 +107,26 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=8, ge=2, description="Nesting of selections.")
     graphql_max_aliases: int = Field(default=20, ge=1, description="Aliased fields per document.")
 
+    # Streams (Redis or Valkey): POST /predict_stream enqueues records, `burnout stream-worker` scores them.
+    # Unset or empty: no stream (the route answers 503). The defaults name a local Redis, db 0.
+    redis_url: str | None = Field(default="redis://localhost:6379/0", description="Empty: streams off.")
+    stream_requests: str = "burnout:requests"
+    stream_results: str = "burnout:results"
+    stream_dead: str = Field(default="burnout:dead", description="Dead letters: records that cannot score.")
+    stream_group: str = "burnout-workers"
+    stream_batch_size: int = Field(default=256, ge=1, description="Records a worker scores at a time.")
+    stream_block_ms: int = Field(default=2_000, ge=1, description="How long one read waits for records.")
+    stream_claim_idle_s: float = Field(
+        default=60.0, gt=0, description="A record unacknowledged this long is taken over from its worker."
+    )
+    stream_max_deliveries: int = Field(
+        default=3, ge=1, description="A record delivered this often without an answer goes to dead letters."
+    )
+    stream_max_len: int = Field(default=100_000, ge=1, description="Results and dead letters kept (about).")
+    stream_heartbeat_file: Path | None = Field(
+        default=None, description="Touched by the worker at every loop (its container healthcheck)."
+    )
+
     @model_validator(mode="after")
     def _fill_embedded_defaults(self) -> Settings:
         self.home = self.home.expanduser().resolve()
@@ -118,6 +138,8 @@ class Settings(BaseSettings):
             self.mlflow_artifact_root = (self.home / "mlartifacts").as_uri()
         if self.optuna_storage is None:
             self.optuna_storage = f"sqlite:///{self.home / 'optuna.db'}"
+        if self.redis_url is not None and not self.redis_url.strip():
+            self.redis_url = None
         if self.reload_token is not None and not self.reload_token.get_secret_value().strip():
             self.reload_token = None  # an empty token is no token, never a token anyone can send
         if self.lake_backend == "s3" and not self.s3_endpoint_url:

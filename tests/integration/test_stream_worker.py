@@ -1,0 +1,207 @@
+"""The stream worker against the real Redis: records queued by POST /predict_stream are scored by the champion
+and answered on the results stream and in the prediction log, bad ones end in the dead-letter stream with
+their reason, and a worker killed mid-batch loses nothing: another one takes its batch over."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from burnout.stream_worker import StreamWorker
+from burnout_api.core import InferenceCore
+from burnout_api.main import create_app
+from etl.contract import CLASSES, FEATURES
+from etl.lake import lake_from_settings
+from monitoring.prediction_log import read_predictions
+from tests.integration.serving_support import wait_for
+from tests.integration.stream_support import cleaned, redis_client, stream_settings
+from tests.unit.api.conftest import FakeStore, fit_pipeline
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    from lightgbm import LGBMClassifier
+
+    from etl.contract import TARGET, burn_rate_to_class
+    from etl.synthetic import generate_synthetic
+
+    frame = generate_synthetic(rows=400, seed=3)
+    frame = frame[frame[TARGET].notna()].reset_index(drop=True)
+    frame = frame.assign(label=frame[TARGET].map(burn_rate_to_class))
+    return fit_pipeline(frame, LGBMClassifier(n_estimators=10, num_leaves=7, verbose=-1, random_state=0))
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    from etl.synthetic import generate_synthetic
+
+    frame = generate_synthetic(rows=120, seed=11)[list(FEATURES)].astype(object)
+    return frame.where(frame.notna(), None).to_dict("records")
+
+
+@pytest.fixture
+def redis_db():
+    return redis_client()
+
+
+@pytest.fixture
+def stream_env(make_settings, redis_db):
+    base = make_settings(stream_batch_size=50, stream_block_ms=200, stream_claim_idle_s=1.0)
+    yield from cleaned(redis_db, stream_settings(base))
+
+
+def enqueue(settings, records: list[dict]) -> list[str]:
+    with TestClient(create_app(settings, InferenceCore(settings, store=FakeStore()))) as client:
+        answer = client.post("/predict_stream", json=records)
+    assert answer.status_code == 202, answer.text
+    return answer.json()["ids"]
+
+
+def worker_of(settings, pipeline, redis_db, consumer: str = "worker-1") -> StreamWorker:
+    core = InferenceCore(settings, store=FakeStore({1: pipeline}, {"champion": 1}))
+    core.refresh()
+    worker = StreamWorker(settings, core, redis_db, consumer)
+    worker.ensure_group()
+    return worker
+
+
+def results_by_request(redis_db, settings) -> dict[str, list[dict]]:
+    answers: dict[str, list[dict]] = {}
+    for _, fields in redis_db.xrange(settings.stream_results):
+        answers.setdefault(fields["id"], []).append(fields)
+    return answers
+
+
+def logged(settings):
+    today = datetime.now(UTC).date()
+    return read_predictions(lake_from_settings(settings), settings.predictions_bucket, today, today)
+
+
+def test_worker_answers_each_record_logs_it_and_acknowledges(stream_env, redis_db, pipeline, records):
+    ids = enqueue(stream_env, records[:30])
+    worker = worker_of(stream_env, pipeline, redis_db)
+
+    outcome = worker.process_once()
+
+    assert (outcome.scored, outcome.dead) == (30, 0)
+    answers = results_by_request(redis_db, stream_env)
+    assert sorted(answers) == sorted(ids) and all(len(a) == 1 for a in answers.values())
+    first = answers[ids[0]][0]
+    assert first["class"] in CLASSES and first["model_version"] == "1"
+    assert sum(json.loads(first["probabilities"]).values()) == pytest.approx(1.0)
+    assert redis_db.xpending(stream_env.stream_requests, stream_env.stream_group)["pending"] == 0
+    assert redis_db.xlen(stream_env.stream_requests) == 0
+    rows = logged(stream_env)
+    assert sorted(rows["request_id"]) == sorted(ids) and set(rows["protocol"]) == {"stream"}
+    assert set(rows["model_version"]) == {1}
+
+
+def test_a_bad_record_goes_to_dead_letters_with_its_reason_and_the_good_ones_are_scored(
+    stream_env, redis_db, pipeline, records
+):
+    good = enqueue(stream_env, records[:3])
+    robot_record = json.dumps({**records[0], "Gender": "Robot"})
+    robot = redis_db.xadd(stream_env.stream_requests, {"record": robot_record})
+    garbled = redis_db.xadd(stream_env.stream_requests, {"record": "{not json"})
+    worker = worker_of(stream_env, pipeline, redis_db)
+
+    outcome = worker.process_once()
+
+    assert (outcome.scored, outcome.dead) == (3, 2)
+    assert sorted(results_by_request(redis_db, stream_env)) == sorted(good)
+    dead = {fields["id"]: fields for _, fields in redis_db.xrange(stream_env.stream_dead)}
+    assert set(dead) == {robot, garbled}
+    assert "'Gender'" in dead[robot]["reason"] and "Robot" in dead[robot]["record"]
+    assert "not JSON" in dead[garbled]["reason"]
+    assert redis_db.xpending(stream_env.stream_requests, stream_env.stream_group)["pending"] == 0
+
+
+def test_a_record_delivered_too_often_is_dead_lettered(stream_env, redis_db, pipeline, records):
+    settings = stream_env.model_copy(update={"stream_max_deliveries": 1, "stream_claim_idle_s": 0.05})
+    [poison] = enqueue(settings, records[:1])
+    worker = worker_of(settings, pipeline, redis_db)
+    # A worker read it and died: it stays pending under that worker's name.
+    redis_db.xreadgroup(settings.stream_group, "dead-worker", {settings.stream_requests: ">"}, count=10)
+    threading.Event().wait(0.1)
+
+    outcome = worker.process_once()
+
+    assert (outcome.scored, outcome.dead) == (0, 1)
+    [(_, letter)] = redis_db.xrange(settings.stream_dead)
+    assert letter["id"] == poison and "delivered 2 times" in letter["reason"]
+
+
+def test_without_a_champion_the_worker_reads_nothing(stream_env, redis_db, records):
+    enqueue(stream_env, records[:2])
+    core = InferenceCore(stream_env, store=FakeStore())
+    core.refresh()
+    worker = StreamWorker(stream_env, core, redis_db, "worker-1")
+    threading.Timer(0.5, worker.stopping.set).start()
+
+    worker.run()
+
+    assert redis_db.xlen(stream_env.stream_requests) == 2
+    assert redis_db.xlen(stream_env.stream_results) == 0
+
+
+def start_worker(settings, pipeline_file: Path, log_file: Path, pause_file: Path | None = None):
+    env = {**os.environ, **{k: v for k, v in settings.to_environment().items() if v is not None}}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    command = [sys.executable, str(HERE / "stream_worker_process.py"), "--pipeline", str(pipeline_file)]
+    if pause_file is not None:
+        command += ["--pause-file", str(pause_file)]
+    with open(log_file, "w") as log:
+        return subprocess.Popen(
+            command, env=env, cwd=pipeline_file.parent, stdout=subprocess.PIPE, stderr=log, text=True
+        )
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_batch_loses_no_message(stream_env, redis_db, pipeline, records, tmp_path):
+    pipeline_file = tmp_path / "pipeline.pkl"
+    pipeline_file.write_bytes(pickle.dumps(pipeline))
+    ids = enqueue(stream_env, records)  # 120 records, batches of 50
+    pause_file = tmp_path / "first-batch"
+    doomed = start_worker(stream_env, pipeline_file, tmp_path / "a.log", pause_file)
+    survivor = None
+    try:
+        wait_for(lambda: pause_file.exists() and pause_file.read_text(), timeout=120)
+        held = pause_file.read_text().split()
+        assert len(held) == 50
+        os.kill(doomed.pid, signal.SIGKILL)  # mid-batch: read, not answered, not acknowledged
+        doomed.wait(30)
+        pending = redis_db.xpending(stream_env.stream_requests, stream_env.stream_group)
+        assert pending["pending"] == 50
+
+        survivor = start_worker(stream_env, pipeline_file, tmp_path / "b.log")
+        wait_for(lambda: redis_db.xlen(stream_env.stream_results) >= len(ids), timeout=120)
+        survivor.send_signal(signal.SIGTERM)  # stops after the batch in hand
+        out, _ = survivor.communicate(timeout=60)
+    finally:
+        for process in (doomed, survivor):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert survivor.returncode == 0, (tmp_path / "b.log").read_text()[-3000:]
+    assert json.loads(out)["scored"] == len(ids)
+    answers = results_by_request(redis_db, stream_env)
+    assert sorted(answers) == sorted(ids)
+    assert all(len(found) == 1 for found in answers.values())
+    assert {answers[i][0]["worker"] for i in held} == {json.loads(out)["consumer"]}
+    assert redis_db.xpending(stream_env.stream_requests, stream_env.stream_group)["pending"] == 0
+    assert redis_db.xlen(stream_env.stream_dead) == 0
+    assert sorted(logged(stream_env)["request_id"]) == sorted(ids)
