@@ -46,6 +46,7 @@ EXPECTED_SERVICES = {
     "airflow-triggerer",
     "airflow-worker",
     "api",
+    "stream-worker",
 }
 INTERNAL_ONLY = {"postgres", "valkey"}
 ONE_SHOT_CONDITION = "service_completed_successfully"
@@ -294,6 +295,18 @@ def test_worker_can_be_scaled(services):
     assert "container_name" not in worker and "ports" not in worker
     assert worker["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert worker["environment"]["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+
+
+def test_stream_worker_can_be_scaled_and_shares_the_api_image_and_stream(services):
+    worker, api = services["stream-worker"], services["api"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert worker["image"] == api["image"] and worker["build"] == api["build"]
+    assert worker["command"] == ["burnout", "stream-worker"]
+    stream = worker["environment"]["BURNOUT_REDIS_URL"]
+    assert stream == api["environment"]["BURNOUT_REDIS_URL"] and "@valkey:6379/" in stream
+    broker = services["airflow-worker"]["environment"]["AIRFLOW__CELERY__BROKER_URL"]
+    assert stream.rsplit("/", 1)[1] != broker.rsplit("/", 1)[1]  # its own database, not Celery's
+    assert {"valkey", "mlflow"} <= set(worker["depends_on"])
 
 
 def test_airflow_services_share_the_common_definition(services):

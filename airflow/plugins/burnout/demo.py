@@ -42,6 +42,7 @@ def run_demo(settings: Settings, serve: bool = True) -> dict[str, Any]:
     if serve:
         from burnout_api.main import serve as serve_api
 
+        typer.echo(describe_stream(settings))
         typer.echo(describe_usage(settings))
         serve_api(settings)
     return summary
@@ -127,6 +128,19 @@ def describe_usage(settings: Settings) -> str:
         f"(model {settings.registered_model_name}@champion); Ctrl-C to stop",
     ]
     return "\n".join(lines)
+
+
+def describe_stream(settings: Settings) -> str:
+    """One line: whether POST /predict_stream has a Redis to queue on, and how to score what it queues."""
+    from burnout_api.record_stream import describe_url, ping
+
+    problem = ping(settings)
+    if problem is not None:
+        return f"stream: skipped ({problem}); POST /predict_stream answers 503 (set BURNOUT_REDIS_URL)"
+    return (
+        f"stream: POST /predict_stream queues on {describe_url(settings.redis_url)} "
+        f"({settings.stream_requests}); `burnout stream-worker` scores them into {settings.stream_results}"
+    )
 
 
 def mlflow_ui_command(settings: Settings) -> str:

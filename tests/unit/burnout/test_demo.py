@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from burnout.demo import describe_usage, mlflow_ui_command, summarize_pipeline
+from burnout.demo import describe_stream, describe_usage, mlflow_ui_command, summarize_pipeline
 
 
 def _payload(usage: str, command: str) -> str:
@@ -62,6 +62,15 @@ def test_grpcurl_example_parses_as_predict_request(usage):
 def test_usage_ends_with_the_serving_line(usage):
     last = usage.strip().splitlines()[-1]
     assert last.startswith("serving ") and "http://localhost:8801" in last and "50052" in last
+
+
+def test_stream_line_says_it_is_skipped_when_no_redis_answers(make_settings):
+    from burnout.processes import free_port
+
+    assert describe_stream(make_settings(redis_url="")).startswith("stream: skipped (")
+    line = describe_stream(make_settings(redis_url=f"redis://:secret@127.0.0.1:{free_port()}/0"))
+    assert line.startswith("stream: skipped (no Redis answers at redis://:***@127.0.0.1:")
+    assert "secret" not in line
 
 
 def test_mlflow_ui_command_points_at_the_local_store(make_settings):
