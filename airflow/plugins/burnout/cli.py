@@ -125,6 +125,24 @@ def promote(
 
 
 @app.command()
+def score(
+    input: Annotated[
+        str | None,
+        typer.Option("--input", help="CSV or Parquet: path or s3://bucket/key; default: raw object"),
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option(help=".parquet or .csv: path or s3://bucket/key; default: beside the input")
+    ] = None,
+    model: Annotated[str, typer.Option(help="alias of the model to score with")] = "champion",
+) -> None:
+    """Score a whole file with the champion (the service's fast path): predictions beside an id column, bad
+    rows quarantined with reasons beside the output, counts and model version logged to `burnout-scoring`."""
+    from monitoring.batch_score import score_file
+
+    _emit(_run(score_file, get_settings(), input, output, alias=model))
+
+
+@app.command()
 def pipeline(
     input: Annotated[str | None, typer.Option("--input", help="CSV path or s3:// URI")] = None,
     trials: Annotated[int | None, typer.Option(min=1)] = None,

@@ -192,3 +192,4 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings; tests build their own `Settings(...)` instead."""
     return Settings()
+    scoring_experiment: str = "burnout-scoring"

@@ -1,0 +1,167 @@
+"""Batch scoring on small synthetic files with a small registered model (embedded MLflow): every row is
+scored or quarantined with its reasons, predictions sit beside the id column with the pipeline's own
+probabilities, CSV and Parquet give the same answers, and the run is logged to MLflow."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from etl.contract import CLASSES, FEATURES
+from etl.errors import InputError
+from etl.synthetic import generate_synthetic
+from modeling.model_io import load_model
+from monitoring.batch_score import score_file
+from monitoring.prediction_log import MODEL_VERSION, PREDICTED_CLASS, PROBABILITY_COLUMNS
+from monitoring.score_input import ID_COLUMN
+from tests.integration.serving_support import register_synthetic_model
+
+ROWS = 300
+
+
+@pytest.fixture
+def champion(settings):
+    """A small LightGBM pipeline registered as champion; returns (version, pipeline)."""
+    version = register_synthetic_model(settings, aliases=("champion",), rows=400)
+    return version, load_model(f"models:/{settings.registered_model_name}/{version}")
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    return generate_synthetic(rows=ROWS, seed=11)
+
+
+def expected_probabilities(pipeline, rows: pd.DataFrame) -> np.ndarray:
+    proba = pipeline.predict_proba(rows[list(FEATURES)])
+    return proba[:, [list(pipeline.classes_).index(c) for c in CLASSES]]
+
+
+def test_score_csv_accounts_for_every_row_and_quarantines_bad_ones(settings, champion, frame, tmp_path):
+    version, pipeline = champion
+    source = tmp_path / "employees.csv"
+    lines = frame.to_csv(index=False).splitlines()
+    lines[3] = lines[3].replace("Female", "Robot", 1).replace("Male", "Robot", 1)  # unknown category
+    lines[7] = lines[7] + ",one too many"  # not a record
+    lines.insert(10, "")  # a blank line: not a row
+    source.write_text("\n".join(lines) + "\n")
+
+    summary = score_file(settings, str(source), str(tmp_path / "out" / "scores.parquet"))
+
+    assert summary["rows_in"] == ROWS
+    assert (summary["rows_scored"], summary["rows_quarantined"], summary["blank_lines"]) == (ROWS - 2, 2, 1)
+    assert summary["model_version"] == version and summary["fast_path"] is True
+    quarantine = pd.read_parquet(tmp_path / "out" / "scores.quarantine.parquet")
+    assert quarantine["line"].tolist() == [4, 8]
+    assert quarantine["reason"][0].startswith("Gender: unknown category 'Robot'")
+    assert "has 18 fields, expected 17" in quarantine["reason"][1]
+    assert quarantine["record"][1] == lines[7]
+    scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert list(scores.columns) == [ID_COLUMN, "line", PREDICTED_CLASS, *PROBABILITY_COLUMNS, MODEL_VERSION]
+    kept = frame.drop(index=[2, 6]).reset_index(drop=True)  # data rows 2 and 6 are on lines 4 and 8
+    assert scores[ID_COLUMN].tolist() == kept[ID_COLUMN].tolist()
+    expected = expected_probabilities(pipeline, kept)
+    assert np.abs(scores[list(PROBABILITY_COLUMNS)].to_numpy() - expected).max() <= 1e-9
+    assert scores[PREDICTED_CLASS].tolist() == list(pipeline.predict(kept[list(FEATURES)]))
+    assert (scores[MODEL_VERSION] == version).all()
+
+    run = mlflow.MlflowClient().get_run(summary["mlflow_run_id"])
+    assert run.data.metrics["rows_in"] == ROWS and run.data.metrics["rows_quarantined"] == 2
+    assert run.data.tags["model_version"] == str(version)
+    experiment = mlflow.MlflowClient().get_experiment(run.info.experiment_id)
+    assert experiment.name == settings.scoring_experiment == "burnout-scoring"
+
+
+def test_parquet_input_scores_like_its_csv(settings, champion, frame, tmp_path):
+    frame.to_csv(tmp_path / "employees.csv", index=False)
+    frame.to_parquet(tmp_path / "employees.parquet", index=False)
+
+    from_csv = score_file(settings, str(tmp_path / "employees.csv"), str(tmp_path / "a.csv"))
+    from_parquet = score_file(settings, str(tmp_path / "employees.parquet"), str(tmp_path / "b.csv"))
+
+    assert from_csv["rows_scored"] == from_parquet["rows_scored"] == ROWS
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert np.array_equal(a[list(PROBABILITY_COLUMNS)], b[list(PROBABILITY_COLUMNS)])
+    assert b["line"].tolist() == list(range(1, ROWS + 1))  # Parquet rows count from 1, CSV lines from 2
+
+
+def test_parquet_rows_breaking_the_contract_are_quarantined(settings, champion, frame, tmp_path):
+    frame.loc[5, "Sleep Hours"] = 30.0
+    frame.loc[9, "Gender"] = None
+    frame.to_parquet(tmp_path / "employees.parquet", index=False)
+
+    summary = score_file(settings, str(tmp_path / "employees.parquet"), str(tmp_path / "scores.parquet"))
+
+    assert (summary["rows_scored"], summary["rows_quarantined"]) == (ROWS - 2, 2)
+    assert summary["problems"] == {"Gender": 1, "Sleep Hours": 1}
+    quarantine = pd.read_parquet(tmp_path / "scores.quarantine.parquet")
+    assert quarantine["line"].tolist() == [6, 10]
+    assert quarantine["reason"].tolist() == [
+        "Sleep Hours: 30 is above the maximum 24",
+        "Gender: missing (required)",
+    ]
+
+
+def test_input_with_features_only_is_scored_without_id(settings, champion, frame, tmp_path):
+    frame[list(FEATURES)].to_csv(tmp_path / "features.csv", index=False)
+
+    summary = score_file(settings, str(tmp_path / "features.csv"), str(tmp_path / "scores.csv"))
+
+    assert summary["rows_scored"] == ROWS
+    assert ID_COLUMN not in pd.read_csv(tmp_path / "scores.csv").columns
+
+
+def test_default_output_is_beside_the_input(settings, champion, frame, tmp_path):
+    frame.to_csv(tmp_path / "employees.csv", index=False)
+
+    summary = score_file(settings, str(tmp_path / "employees.csv"))
+
+    assert summary["output"] == (tmp_path / "employees.predictions.parquet").as_uri()
+    assert len(pd.read_parquet(tmp_path / "employees.predictions.parquet")) == ROWS
+    assert (tmp_path / "employees.predictions.quarantine.parquet").is_file()
+
+
+def test_missing_feature_column_is_refused_by_name(settings, frame, tmp_path):
+    frame.drop(columns=["Sleep Hours"]).to_csv(tmp_path / "employees.csv", index=False)
+    with pytest.raises(InputError, match="missing feature column.*Sleep Hours"):
+        score_file(settings, str(tmp_path / "employees.csv"), str(tmp_path / "scores.parquet"))
+
+
+def test_scoring_without_a_champion_says_so(settings, frame, tmp_path):
+    frame.to_csv(tmp_path / "employees.csv", index=False)
+    with pytest.raises(InputError, match="has alias 'champion'"):
+        score_file(settings, str(tmp_path / "employees.csv"), str(tmp_path / "scores.parquet"))
+
+
+@pytest.mark.parametrize("output", ["scores.json", "employees.csv"])
+def test_bad_outputs_are_refused_before_scoring(settings, frame, tmp_path, output):
+    frame.to_csv(tmp_path / "employees.csv", index=False)
+    with pytest.raises(InputError, match="must end in .parquet or .csv|would overwrite the input"):
+        score_file(settings, str(tmp_path / "employees.csv"), str(tmp_path / output))
+
+
+def test_score_from_and_to_s3(s3_settings, frame):
+    import boto3
+
+    version = register_synthetic_model(s3_settings, aliases=("champion",), rows=400)
+    lake = boto3.client(
+        "s3",
+        endpoint_url=s3_settings.s3_endpoint_url,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
+    bucket = s3_settings.raw_bucket
+    lake.put_object(Bucket=bucket, Key="batch/employees.csv", Body=frame.to_csv(index=False).encode())
+
+    summary = score_file(s3_settings, f"s3://{bucket}/batch/employees.csv")
+
+    assert summary["output"] == f"s3://{bucket}/batch/employees.predictions.parquet"
+    assert summary["model_version"] == version and summary["rows_scored"] == ROWS
+    keys = {o["Key"] for o in lake.list_objects_v2(Bucket=bucket, Prefix="batch/")["Contents"]}
+    assert keys == {
+        "batch/employees.csv",
+        "batch/employees.predictions.parquet",
+        "batch/employees.predictions.quarantine.parquet",
+    }
