@@ -21,7 +21,7 @@ def dagbag(airflow_home):
 
 def test_import_dags_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"etl_mlflow", "burnout_pipeline", *FAMILY_DAGS}
+    assert set(dagbag.dag_ids) == {"etl_mlflow", "burnout_pipeline", "batch_score", *FAMILY_DAGS}
 
 
 def test_build_training_dags_from_families(dagbag):
@@ -38,6 +38,7 @@ def test_build_training_dags_from_families(dagbag):
         ("train_lightgbm", {"burnout", "training", "lightgbm"}),
         ("train_knn", {"burnout", "training", "knn"}),
         ("train_svm", {"burnout", "training", "svm"}),
+        ("batch_score", {"burnout", "scoring"}),
     ],
 )
 def test_describe_dag_with_tags_owner_docs_and_timeout(dagbag, dag_id, tags):
@@ -50,7 +51,7 @@ def test_describe_dag_with_tags_owner_docs_and_timeout(dagbag, dag_id, tags):
 
 
 def test_schedule_etl_and_pipeline_by_hand_only(dagbag):
-    for dag_id in ("etl_mlflow", "burnout_pipeline"):
+    for dag_id in ("etl_mlflow", "burnout_pipeline", "batch_score"):
         assert dagbag.get_dag(dag_id).schedule is None, dag_id
 
 
@@ -103,3 +104,12 @@ def test_train_families_in_parallel_with_mapping(dagbag):
     assert list(train._get_specified_expand_input().value["family"]) == list(FAMILIES)
     assert pipeline.get_task("promote").upstream_task_ids == {"train"}
     assert pipeline.get_task("notify_api").upstream_task_ids == {"promote"}
+
+
+def test_batch_score_takes_input_output_and_model_on_trigger_form(dagbag):
+    dag = dagbag.get_dag("batch_score")
+    params = dag.params
+    assert params["input"] is None and params["output"] is None  # the raw object; beside the input
+    assert params["model"] == "champion"
+    assert [task.task_id for task in dag.tasks] == ["score"]
+    assert dag.get_task("score").retries >= 1
