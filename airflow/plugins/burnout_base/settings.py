@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     registered_model_name: str = "burnout-risk"
     etl_experiment: str = "burnout-etl"
     training_experiment: str = "burnout-training"
+    scoring_experiment: str = "burnout-scoring"
 
     # ETL.
     seed: int = 42
@@ -192,4 +193,3 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings; tests build their own `Settings(...)` instead."""
     return Settings()
-    scoring_experiment: str = "burnout-scoring"
