@@ -159,6 +159,30 @@ def pipeline(
 
 
 @app.command()
+def drift(
+    start: Annotated[str | None, typer.Option(help="first day, YYYY-MM-DD (default: from --days)")] = None,
+    end: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD (default: today, UTC)")] = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, help="window length (default BURNOUT_DRIFT_WINDOW_DAYS)")
+    ] = None,
+) -> None:
+    """drift_monitor's check in this process: the window's logged predictions against the champion's training
+    split, the report logged to MLflow (`burnout-monitoring`); `drift: true` is where the DAG asks for
+    retraining (asset `burnout_drift`). Too few logged rows: `status: skipped`, exit 0."""
+    from datetime import date
+
+    from monitoring.drift import check_drift
+
+    def day(text: str | None) -> date | None:
+        try:
+            return date.fromisoformat(text) if text else None
+        except ValueError:
+            raise UserError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+    _emit(_run(lambda: check_drift(get_settings(), start=day(start), end=day(end), days=days)))
+
+
+@app.command()
 def serve() -> None:
     """Serve REST + GraphQL (BURNOUT_API_PORT, 8800) and gRPC (BURNOUT_GRPC_PORT, 50051)."""
     from burnout_api.main import serve as run_server
