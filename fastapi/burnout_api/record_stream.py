@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from burnout_api.validation import validate_records
 from burnout_base.settings import Settings
 
 RECORD = "record"  # request entries: the record's JSON, in the dataset's column names
@@ -71,3 +72,10 @@ def enqueue_records(client: redis.Redis, stream: str, records: list[dict]) -> li
         raise StreamUnavailable(f"the stream's Redis does not answer: {exc}") from exc
     except redis.RedisError as exc:
         raise StreamUnavailable(f"the stream's Redis refused the records: {exc}") from exc
+
+
+def queue_records(client: redis.Redis, settings: Settings, records: object) -> list[str]:
+    """Check decoded records like the core does (InvalidInput names record and field), then enqueue them:
+    only valid records enter the stream."""
+    validate_records(records, settings.max_batch)
+    return enqueue_records(client, settings.stream_requests, records)

@@ -79,3 +79,65 @@ def test_predict_stream_keeps_the_redis_password_out_of_its_answers(settings):
         answer = client.post("/predict_stream", json=[EXAMPLE_RECORD])
 
     assert answer.status_code == 503 and "hunter2" not in answer.text
+
+
+@pytest.fixture
+def grpc_stub_for():
+    """grpc_stub_for(settings): a BurnoutRisk stub on a gRPC server over a core without a model."""
+    import grpc
+
+    from burnout_api.core import InferenceCore
+    from burnout_api.grpc_api.server import start_grpc_server
+    from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
+
+    opened = []
+
+    def build(settings):
+        server, port = start_grpc_server(InferenceCore(settings, store=FakeStore()), "127.0.0.1", 0)
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        opened.append((server, channel))
+        return pb_grpc.BurnoutRiskStub(channel)
+
+    yield build
+    for server, channel in opened:
+        channel.close()
+        server.stop(0)
+
+
+def as_message(record: dict):
+    from burnout_api.features import FEATURE_FIELDS
+    from burnout_api.grpc_gen import burnout_pb2 as pb
+
+    return pb.Employee(**{f.key: record[f.name] for f in FEATURE_FIELDS if record.get(f.name) is not None})
+
+
+def test_grpc_enqueue_queues_each_record_like_the_rest_route(stream_env, redis_db, grpc_stub_for):
+    from burnout_api.grpc_gen import burnout_pb2 as pb
+
+    records = [EXAMPLE_RECORD, {**EXAMPLE_RECORD, "Gender": "Male"}]
+    response = grpc_stub_for(stream_env).Enqueue(pb.EnqueueRequest(records=[as_message(r) for r in records]))
+
+    entries = redis_db.xrange(stream_env.stream_requests)
+    assert list(response.ids) == [entry_id for entry_id, _ in entries]
+    assert [json.loads(fields["record"]) for _, fields in entries] == records
+    assert response.results_stream == stream_env.stream_results
+
+
+def test_grpc_enqueue_refuses_invalid_records_and_answers_unavailable_without_redis(
+    stream_env, redis_db, grpc_stub_for
+):
+    import grpc
+
+    from burnout_api.grpc_gen import burnout_pb2 as pb
+
+    robot = pb.EnqueueRequest(records=[as_message({**EXAMPLE_RECORD, "Gender": "Robot"})])
+    with pytest.raises(grpc.RpcError) as invalid:
+        grpc_stub_for(stream_env).Enqueue(robot)
+    no_redis = stream_env.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    with pytest.raises(grpc.RpcError) as unavailable:
+        grpc_stub_for(no_redis).Enqueue(pb.EnqueueRequest(records=[as_message(EXAMPLE_RECORD)]))
+
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "'Gender'" in invalid.value.details()
+    assert redis_db.xlen(stream_env.stream_requests) == 0
+    assert unavailable.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "record stream is unavailable" in unavailable.value.details()

@@ -205,3 +205,23 @@ def test_a_worker_killed_mid_batch_loses_no_message(stream_env, redis_db, pipeli
     assert redis_db.xpending(stream_env.stream_requests, stream_env.stream_group)["pending"] == 0
     assert redis_db.xlen(stream_env.stream_dead) == 0
     assert sorted(logged(stream_env)["request_id"]) == sorted(ids)
+
+
+def test_the_worker_makes_the_group_again_when_redis_lost_it(stream_env, redis_db, pipeline, records):
+    worker = worker_of(stream_env, pipeline, redis_db)
+    redis_db.delete(stream_env.stream_requests)  # what a restart of a Valkey without persistence does
+    ids = enqueue(stream_env, records[:2])
+
+    def stop_once_answered() -> None:
+        try:
+            wait_for(lambda: redis_db.xlen(stream_env.stream_results) >= 2, timeout=60)
+        finally:
+            worker.stopping.set()
+
+    stopper = threading.Thread(target=stop_once_answered)
+    stopper.start()
+
+    worker.run()
+    stopper.join()
+
+    assert sorted(results_by_request(redis_db, stream_env)) == sorted(ids)

@@ -63,6 +63,7 @@ class StreamWorker:
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.stopping = threading.Event()
         self._lake = None
+        self._group_ready = False
         self.totals = Outcome()
 
     def ensure_group(self) -> None:
@@ -73,6 +74,7 @@ class StreamWorker:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        self._group_ready = True
 
     def run(self) -> Outcome:
         """Work until `stopping` is set (SIGTERM): the batch in hand is finished first."""
@@ -88,9 +90,15 @@ class StreamWorker:
                         waiting = "model"
                     self.stopping.wait(RETRY_WAIT_S)
                     continue
-                self.ensure_group()
+                if not self._group_ready:
+                    self.ensure_group()
                 self.process_once()
                 waiting = None
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):  # else Redis lost the group (restarted without persistence)
+                    raise
+                log.warning("the consumer group is gone, making it again: %s", exc)
+                self._group_ready = False
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 if waiting != "redis":
                     url = describe_url(self.settings.redis_url or "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
+import anyio
 import grpc
 from google.protobuf.message import DecodeError
 
@@ -23,6 +24,7 @@ from burnout_api.core import (
 from burnout_api.features import FIELD_BY_KEY
 from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
+from burnout_api.record_stream import StreamUnavailable, connect, queue_records
 from burnout_api.rendering import build_prediction_payload
 from burnout_api.validation import FieldError, check_batch_size
 
@@ -78,6 +80,11 @@ def add_burnout_risk(core: InferenceCore, server: grpc.aio.Server) -> None:
             request_deserializer=lenient(pb.ListModelsRequest),
             response_serializer=pb.ListModelsResponse.SerializeToString,
         ),
+        "Enqueue": grpc.unary_unary_rpc_method_handler(
+            servicer.Enqueue,
+            request_deserializer=lenient(pb.EnqueueRequest),
+            response_serializer=pb.EnqueueResponse.SerializeToString,
+        ),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     server.add_registered_method_handlers(SERVICE_NAME, handlers)
@@ -125,6 +132,7 @@ async def abort_for(context: grpc.aio.ServicerContext, exc: Exception, where: st
 class BurnoutRiskServicer(pb_grpc.BurnoutRiskServicer):
     def __init__(self, core: InferenceCore):
         self._core = core
+        self._redis = None  # the stream's client, made on the first Enqueue
 
     async def Predict(  # noqa: N802
         self, request: pb.PredictRequest, context: grpc.aio.ServicerContext
@@ -165,3 +173,29 @@ class BurnoutRiskServicer(pb_grpc.BurnoutRiskServicer):
             for m in self._core.list_models()
         ]
         return pb.ListModelsResponse(registered_model=self._core.store.name, models=models)
+
+    async def Enqueue(  # noqa: N802
+        self, request: pb.EnqueueRequest | Malformed, context: grpc.aio.ServicerContext
+    ) -> pb.EnqueueResponse:
+        if request is MALFORMED:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the message is not an EnqueueRequest")
+        settings = self._core.settings
+        try:
+            check_batch_size(len(request.records), settings.max_batch)
+            records = [as_record(e) for e in request.records]
+            ids = await anyio.to_thread.run_sync(self._queue, records)
+        except StreamUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"the record stream is unavailable: {exc}")
+        except Exception as exc:
+            await abort_for(context, exc)
+        return pb.EnqueueResponse(
+            ids=ids,
+            stream=settings.stream_requests,
+            results_stream=settings.stream_results,
+            dead_letter_stream=settings.stream_dead,
+        )
+
+    def _queue(self, records: list[dict]) -> list[str]:
+        if self._redis is None:
+            self._redis = connect(self._core.settings)
+        return queue_records(self._redis, self._core.settings, records)

@@ -9,10 +9,10 @@ import anyio
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from burnout_api.record_stream import StreamUnavailable, connect, describe_url, enqueue_records
+from burnout_api.record_stream import StreamUnavailable, connect, describe_url, queue_records
 from burnout_api.rest.predict import DirectRoute
 from burnout_api.schemas import EXAMPLE_RECORD, EmployeeRecord, ErrorResponse
-from burnout_api.validation import decode_json, validate_records
+from burnout_api.validation import decode_json
 from fastapi import APIRouter, Request, Response
 
 router = APIRouter(tags=["predict"], route_class=DirectRoute)
@@ -76,10 +76,8 @@ async def predict_stream(request: Request) -> Response:
 
 def _check_and_enqueue(request: Request, body: bytes) -> list[str]:
     """Off the event loop: a batch of max_batch records takes a while to check and to send."""
-    settings = request.app.state.settings
-    records = decode_json(body)
-    validate_records(records, settings.max_batch)  # InvalidInput: 422 naming record and field
-    return enqueue_records(_client(request), settings.stream_requests, records)
+    records = decode_json(body)  # MalformedBody: 400; InvalidInput: 422 naming record and field
+    return queue_records(_client(request), request.app.state.settings, records)
 
 
 def _client(request: Request):
