@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Asset, Param, dag, task
 
 from burnout.dag_defaults import (
     BUDGET_PARAMS,
+    DRIFT_ASSET,
     INPUT_PARAM,
     PIPELINE_TIMEOUT,
     TRAIN_TIMEOUT,
@@ -17,7 +18,10 @@ from modeling.families import FAMILIES
 
 @dag(
     dag_id="burnout_pipeline",
-    schedule=None,
+    # By hand, and when drift_monitor finds drift: a retraining on the latest raw data.
+    schedule=[Asset(DRIFT_ASSET)],
+    # Active from the start: an asset consumer left paused (the stack pauses new DAGs) would never retrain.
+    is_paused_upon_creation=False,
     **common_dag_arguments(PIPELINE_TIMEOUT),
     tags=["burnout", "pipeline", "etl", "training"],
     params={
@@ -45,6 +49,9 @@ def burnout_pipeline():
     4. **promote**: the best family takes alias `champion` only if it beats the incumbent on TEST.
     5. **notify_api**: asks the serving API to reload (skipped with a log line when it is not running; the
        API also polls the aliases on its own).
+
+    Runs when triggered by hand and when `drift_monitor` updates the asset `burnout_drift` (then with the
+    form's defaults: the raw data in the lake, families reused when that dataset version already has them).
 
     The tuning budget per family comes from the trigger form, else the Airflow Variables
     `burnout_tuning_trials` / `burnout_tuning_timeout_s`, else settings (`BURNOUT_TUNING_*`).

@@ -188,3 +188,49 @@ def test_burnout_drift_skips_an_empty_window(cli):
     summary = json.loads(result.stdout)
     assert summary["status"] == "skipped"
     assert summary["window"] == {"start": "2020-01-01", "end": "2020-01-01"}
+
+
+def task_states(summary: dict) -> dict[str, str]:
+    return {task["task_id"]: task["state"] for task in summary["tasks"]}
+
+
+def drift_asset_events(run_id: str) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from burnout.dag_defaults import DRIFT_ASSET
+
+    with create_session() as session:
+        query = (
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == DRIFT_ASSET, AssetEvent.source_run_id == run_id)
+        )
+        return [dict(event.extra) for event in session.scalars(query)]
+
+
+def test_drift_monitor_dag_fires_the_retraining_asset_only_on_drift(
+    airflow_home, monitor, monkeypatch, tmp_path
+):
+    from burnout.airflow_runner import load_dag, require_success, run_dag
+
+    monkeypatch.chdir(tmp_path)  # no .env from the repository reaches the tasks
+    calm = monitor.model_copy(update={"predictions_bucket": monitor.predictions_bucket + "-calm"})
+    log_traffic(monitor, rows=400, seed=505, fatigue_shift=2.0)
+    log_traffic(calm, rows=400, seed=506)
+    conf = {"start": DAY.isoformat(), "end": DAY.isoformat()}
+    dag = load_dag("drift_monitor")
+
+    shifted = require_success(run_dag(dag, monitor, conf))
+    assert task_states(shifted) == {"check_drift": "success", "request_retraining": "success"}
+    [event] = drift_asset_events(shifted["run_id"])
+    assert event["drift"] is True and event["window"] == {"start": conf["start"], "end": conf["end"]}
+
+    unshifted = require_success(run_dag(dag, calm, conf))
+    assert task_states(unshifted) == {"check_drift": "success", "request_retraining": "skipped"}
+    assert drift_asset_events(unshifted["run_id"]) == []
+
+    empty = require_success(run_dag(dag, calm, {"start": "2020-01-01", "end": "2020-01-01"}))
+    assert task_states(empty) == {"check_drift": "skipped", "request_retraining": "skipped"}
+    assert drift_asset_events(empty["run_id"]) == []

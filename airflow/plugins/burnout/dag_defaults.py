@@ -15,6 +15,8 @@ OWNER = "burnout-mlops"
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
 # The processed dataset: etl_mlflow declares it as outlet, the training DAGs are scheduled on it.
 PROCESSED_DATASET_ASSET = "burnout_processed_dataset"
+# Drift past the thresholds: drift_monitor declares it as outlet, burnout_pipeline is scheduled on it.
+DRIFT_ASSET = "burnout_drift"
 # Airflow Variables that override the tuning budget of settings (the trigger form overrides both).
 BUDGET_VARIABLES = {"trials": "burnout_tuning_trials", "timeout_s": "burnout_tuning_timeout_s"}
 # The budget fields of the trigger form, as keyword arguments of airflow.sdk.Param.
@@ -44,6 +46,7 @@ INPUT_PARAM: dict[str, Any] = {
 ETL_TIMEOUT = timedelta(hours=1)
 TRAIN_TIMEOUT = timedelta(hours=3)
 PIPELINE_TIMEOUT = timedelta(hours=4)
+DRIFT_TIMEOUT = timedelta(hours=1)
 
 
 def common_dag_arguments(timeout: timedelta) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from burnout.dag_defaults import OWNER, PROCESSED_DATASET_ASSET
+from burnout.dag_defaults import DRIFT_ASSET, OWNER, PROCESSED_DATASET_ASSET
 
 FAMILY_DAGS = {"train_lightgbm", "train_knn", "train_svm"}
 
@@ -21,7 +21,13 @@ def dagbag(airflow_home):
 
 def test_import_dags_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"etl_mlflow", "burnout_pipeline", "batch_score", *FAMILY_DAGS}
+    assert set(dagbag.dag_ids) == {
+        "etl_mlflow",
+        "burnout_pipeline",
+        "batch_score",
+        "drift_monitor",
+        *FAMILY_DAGS,
+    }
 
 
 def test_build_training_dags_from_families(dagbag):
@@ -39,6 +45,7 @@ def test_build_training_dags_from_families(dagbag):
         ("train_knn", {"burnout", "training", "knn"}),
         ("train_svm", {"burnout", "training", "svm"}),
         ("batch_score", {"burnout", "scoring"}),
+        ("drift_monitor", {"burnout", "monitoring", "drift"}),
     ],
 )
 def test_describe_dag_with_tags_owner_docs_and_timeout(dagbag, dag_id, tags):
@@ -50,9 +57,19 @@ def test_describe_dag_with_tags_owner_docs_and_timeout(dagbag, dag_id, tags):
     assert dag.max_active_runs == 1
 
 
-def test_schedule_etl_and_pipeline_by_hand_only(dagbag):
-    for dag_id in ("etl_mlflow", "burnout_pipeline", "batch_score"):
+def test_schedule_etl_and_batch_scoring_by_hand_only(dagbag):
+    for dag_id in ("etl_mlflow", "batch_score"):
         assert dagbag.get_dag(dag_id).schedule is None, dag_id
+
+
+def test_schedule_pipeline_on_drift_asset_and_drift_monitor_daily(dagbag):
+    pipeline, monitor = dagbag.get_dag("burnout_pipeline"), dagbag.get_dag("drift_monitor")
+    assert [asset.name for asset in pipeline.schedule] == [DRIFT_ASSET]
+    assert monitor.schedule == "30 23 * * *"
+    for dag in (pipeline, monitor):  # both must act where the stack pauses new DAGs
+        assert dag.is_paused_upon_creation is False, dag.dag_id
+    assert set(monitor.params.keys()) == {"start", "end", "days"}
+    assert monitor.get_task("request_retraining").upstream_task_ids == {"check_drift"}
 
 
 def test_schedule_training_on_processed_dataset_asset(dagbag):
@@ -74,7 +91,10 @@ def test_announce_processed_dataset_from_etl_only(dagbag):
         for task in dag.tasks
         if task.outlets
     }
-    assert outlets == {("etl_mlflow", "announce_dataset"): [PROCESSED_DATASET_ASSET]}
+    assert outlets == {
+        ("etl_mlflow", "announce_dataset"): [PROCESSED_DATASET_ASSET],
+        ("drift_monitor", "request_retraining"): [DRIFT_ASSET],
+    }
 
 
 @pytest.mark.parametrize("dag_id", ["burnout_pipeline", *sorted(FAMILY_DAGS)])
