@@ -149,7 +149,13 @@ def test_dependencies_are_baked_from_the_image_lock(dockerfile):
 # What each image's last RUN must exercise: the command its service runs, or the modules that command imports.
 SMOKE_TESTS = {
     "airflow": ["airflow version", "modeling.budget", "modeling.train", "celery_executor", "asyncpg"],
-    "api": ["burnout_api.main", "burnout_api.grpc_api.server", "modeling.model_io", "find_spec('airflow')"],
+    "api": [
+        "burnout_api.main",
+        "burnout_api.grpc_api.server",
+        "burnout.stream_worker",
+        "modeling.model_io",
+        "find_spec('airflow')",
+    ],
     "minio-init": ["init_lake.py --help", "burnout generate-data"],
     "mlflow": ["mlflow server --help", "psycopg2"],
 }
