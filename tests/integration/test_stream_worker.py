@@ -225,3 +225,28 @@ def test_the_worker_makes_the_group_again_when_redis_lost_it(stream_env, redis_d
     stopper.join()
 
     assert sorted(results_by_request(redis_db, stream_env)) == sorted(ids)
+
+
+def test_a_record_the_model_fails_on_is_dead_lettered_and_the_rest_scored(
+    stream_env, redis_db, pipeline, records, monkeypatch
+):
+    female = {**records[0], "Gender": "Female"}
+    ids = enqueue(stream_env, [female, {**records[1], "Gender": "Male"}, female])
+    worker = worker_of(stream_env, pipeline, redis_db)
+    model = worker.core.ensure_alias("champion")
+    score = model.predict
+
+    def fails_on_men(batch):
+        if any("Male" in row for row in batch.categorical):
+            raise ValueError("the model cannot score this one")
+        return score(batch)
+
+    monkeypatch.setattr(model, "predict", fails_on_men)
+
+    outcome = worker.process_once()
+
+    assert (outcome.scored, outcome.dead) == (2, 1)
+    assert sorted(results_by_request(redis_db, stream_env)) == sorted([ids[0], ids[2]])
+    [(_, letter)] = redis_db.xrange(stream_env.stream_dead)
+    assert letter["id"] == ids[1] and "ValueError: the model cannot score this one" in letter["reason"]
+    assert sorted(logged(stream_env)["request_id"]) == sorted([ids[0], ids[2]])

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import redis
 
-from burnout_api.core import CHAMPION, InferenceCore, ModelUnavailable, NoModelYet
+from burnout_api.core import CHAMPION, BatchPrediction, InferenceCore, ModelUnavailable, NoModelYet
 from burnout_api.core.model_store import ModelStore
 from burnout_api.features import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
 from burnout_api.record_stream import RECORD, REQUEST_ID, connect, describe_url
@@ -172,11 +172,12 @@ class StreamWorker:
         if good:
             try:
                 model = self.core.ensure_alias(CHAMPION)
-                ids, batch, prediction = self._score(model, good, dead)
-                if ids:
-                    self._write_log(ids, batch, prediction)
             except (NoModelYet, ModelUnavailable) as exc:
                 return self._leave_pending(entries, f"no champion to score with: {exc}")
+            ids, batch, prediction = self._score(model, good, dead)
+            try:
+                if ids:
+                    self._write_log(ids, batch, prediction)
             except Exception as exc:  # the lake (S3 errors are not OSErrors): the rows must be logged first
                 return self._leave_pending(entries, f"the prediction log could not be written: {exc}")
             if ids:
@@ -196,14 +197,15 @@ class StreamWorker:
         kept = []
         for entry, one, _ in good:
             try:
-                model.predict(one)
-                kept.append((entry, one))
+                kept.append((entry, one, model.predict(one)))
             except Exception as exc:
                 dead[entry.id] = f"the model could not score it: {type(exc).__name__}: {exc}"[:1000]
         if not kept:
             return [], None, None
-        batch = _concat([one for _, one in kept])
-        return [e.id for e, _ in kept], batch, model.predict(batch)
+        labels = [label for _, _, p in kept for label in p.labels]
+        probabilities = np.vstack([p.probabilities for _, _, p in kept])
+        prediction = BatchPrediction(kept[0][2].model, labels, probabilities)
+        return [e.id for e, _, _ in kept], _concat([one for _, one, _ in kept]), prediction
 
     def _leave_pending(self, entries: list[Entry], why: str) -> Outcome:
         log.warning("%d records left pending, to be taken over later: %s", len(entries), why)
