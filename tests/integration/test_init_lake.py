@@ -42,6 +42,7 @@ def fresh_settings(make_settings, s3_endpoint):
         s3_secret_key="test",
         raw_bucket=f"raw-{suffix}",
         processed_bucket=f"processed-{suffix}",
+        predictions_bucket=f"predictions-{suffix}",
     )
 
 
@@ -57,6 +58,7 @@ def test_init_lake_creates_buckets_and_uploads_csvs(init_lake_module, fresh_sett
     assert summary["buckets_created"] == [
         fresh_settings.raw_bucket,
         fresh_settings.processed_bucket,
+        fresh_settings.predictions_bucket,
         artifacts,
     ]
     assert sorted(summary["uploaded"]) == sorted([fresh_settings.raw_key, "extra.csv"])

@@ -120,6 +120,16 @@ class Settings(BaseSettings):
         description="A request's whole body must arrive within this long once it is being served (8 MiB at "
         "280 kB/s); otherwise 408 and the connection is closed.",
     )
+    # The prediction log (issue 13): every answered prediction, appended to <predictions_bucket> in the lake
+    # by a background writer; a full queue drops rows (counted in /metrics) rather than slow the answers.
+    prediction_log_enabled: bool = Field(default=True, description="Log every answered prediction.")
+    prediction_log_queue_rows: int = Field(
+        default=100_000, ge=1, description="Rows queued or being written at most; past it, rows are dropped."
+    )
+    prediction_log_flush_rows: int = Field(default=5_000, ge=1, description="Write once this many rows wait.")
+    prediction_log_flush_s: float = Field(
+        default=10.0, gt=0, description="Write at least this often while rows wait."
+    )
     # The bearer token of POST /reload. The service does not start without one (fail closed); `burnout demo`
     # and `burnout local up` make one up for their run when none is set (`with_session_token`).
     reload_token: SecretStr | None = None

@@ -21,6 +21,7 @@ from burnout_api.core.loaded_model import BatchPrediction, LoadedModel
 from burnout_api.core.metrics import ServiceMetrics
 from burnout_api.core.model_store import ModelStore
 from burnout_api.core.poller import Poller
+from burnout_api.core.prediction_logger import PredictionLogger
 from burnout_api.core.snapshot import (
     CHAMPION,
     Snapshot,
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 ON_DEMAND_REFRESH_S = 1.0
 ALIAS_WAIT_S = 2.0
 INLINE_RECORDS, INLINE_BYTES = 32, 16_384
+# At stop, the prediction log gets this long to write what is queued: the drain's exit deadline leaves
+# EXIT_MARGIN_S (5 s) after the grace, of which the HTTP server may use 1 s to settle cut requests.
+LOG_FLUSH_ON_STOP_S = 3.0
 
 
 class InferenceCore:
@@ -56,6 +60,7 @@ class InferenceCore:
         self._listeners: list[Callable[[bool], None]] = []
         self._poller: Poller | None = None
         self._draining = False
+        self.prediction_log: PredictionLogger | None = None  # made at start() when enabled
 
     # Lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -63,17 +68,27 @@ class InferenceCore:
         if self._poller is None:
             self._poller = Poller(self._poll, self.settings.alias_poll_s)
             self._poller.start()
+        if self.settings.prediction_log_enabled:
+            if self.prediction_log is None:
+                self.prediction_log = PredictionLogger.from_settings(self.settings, self.metrics)
+            self.prediction_log.start()
 
     def stop(self) -> None:
+        """Stop polling and write the queued prediction log (bounded). Safe to call again: a later call
+        writes what was answered since (gRPC calls that finished after the HTTP server stopped)."""
         if self._poller is not None:
             self._poller.stop()
             self._poller = None
+        if self.prediction_log is not None:
+            self.prediction_log.stop(LOG_FLUSH_ON_STOP_S)
 
     def begin_drain(self) -> None:
         """The process is stopping: report not ready from now on (/ready 503, gRPC health NOT_SERVING), so
         load balancers stop sending, while calls already in flight finish."""
         was_ready = self.is_ready()
         self._draining = True
+        if self.prediction_log is not None:  # start writing now rather than at the end of the grace
+            self.prediction_log.flush_soon()
         if was_ready:
             for listener in self._listeners:
                 listener(False)
@@ -84,9 +99,12 @@ class InferenceCore:
         listener(self.is_ready())
 
     # Prediction ---------------------------------------------------------------------------------------------
-    def predict(self, records: object, alias: str = CHAMPION, protocol: str = "rest") -> BatchPrediction:
+    def predict(
+        self, records: object, alias: str = CHAMPION, protocol: str = "rest", request_id: str | None = None
+    ) -> BatchPrediction:
         """Validate and score records (dicts keyed by dataset column names, or the JSON text of a list of
-        them) with the model behind `alias`."""
+        them) with the model behind `alias`; the answer is queued for the prediction log (`request_id`: the
+        client's, else one is made up)."""
         started = time.perf_counter()
         try:
             if isinstance(records, bytes):
@@ -102,18 +120,20 @@ class InferenceCore:
         self.metrics.observe_success(
             protocol, alias, result.model.version, len(batch), time.perf_counter() - started
         )
+        if self.prediction_log is not None:
+            self.prediction_log.append(batch, result, alias, protocol, request_id)
         return result
 
     async def predict_async(
-        self, records: object, alias: str = CHAMPION, protocol: str = "rest"
+        self, records: object, alias: str = CHAMPION, protocol: str = "rest", request_id: str | None = None
     ) -> BatchPrediction:
         """`predict` from an event loop: inline when it is quick, in a worker thread when it may load a model
         or score a large batch (a thread hop costs more than scoring one record)."""
         size = len(records) if isinstance(records, (list, bytes)) else 0
         limit = INLINE_BYTES if isinstance(records, bytes) else INLINE_RECORDS
         if self.is_loaded(alias) and size <= limit:
-            return self.predict(records, alias, protocol)
-        return await anyio.to_thread.run_sync(self.predict, records, alias, protocol)
+            return self.predict(records, alias, protocol, request_id)
+        return await anyio.to_thread.run_sync(self.predict, records, alias, protocol, request_id)
 
     def is_loaded(self, alias: str) -> bool:
         return alias in self.snapshot.models

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -61,6 +63,26 @@ class ServiceMetrics:
             "burnout_mlflow_reachable", "1 when the last registry poll succeeded.", registry=self.registry
         )
         self._children: dict[tuple[str, str, int], tuple] = {}
+        # The prediction log (issue 13): rows written to the lake, and rows lost, never silently.
+        self._log_written = Counter(
+            "burnout_prediction_log_rows_total", "Rows written to the prediction log.", registry=self.registry
+        )
+        self._log_dropped = Counter(
+            "burnout_prediction_log_dropped_rows_total",
+            "Rows not logged: queue_full (the queue was full) or write_failed (the lake refused every try).",
+            ("reason",),
+            registry=self.registry,
+        )
+        for reason in ("queue_full", "write_failed"):  # shown at 0 from the start
+            self._log_dropped.labels(reason)
+        self._log_write_failures = Counter(
+            "burnout_prediction_log_write_failures_total",
+            "Failed attempts to write a batch of the prediction log.",
+            registry=self.registry,
+        )
+        self._log_queue = Gauge(
+            "burnout_prediction_log_queue_rows", "Rows queued or being written.", registry=self.registry
+        )
 
     def observe_success(self, protocol: str, alias: str, version: int, records: int, seconds: float) -> None:
         key = (protocol, alias, version)
@@ -89,6 +111,19 @@ class ServiceMetrics:
 
     def set_mlflow_reachable(self, reachable: bool) -> None:
         self._mlflow_up.set(1 if reachable else 0)
+
+    def observe_log_written(self, rows: int) -> None:
+        self._log_written.inc(rows)
+
+    def observe_log_dropped(self, rows: int, reason: str) -> None:
+        self._log_dropped.labels(reason).inc(rows)
+
+    def observe_log_write_failure(self) -> None:
+        self._log_write_failures.inc()
+
+    def watch_prediction_log_queue(self, rows: Callable[[], int]) -> None:
+        """The queue gauge reads `rows()` when scraped: nothing to update on the hot path."""
+        self._log_queue.set_function(rows)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -76,5 +76,6 @@ async def predict(request: Request) -> Response:
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise HTTPException(415, f"POST /predict takes application/json, got {content_type[:100]!r}")
     alias = request.query_params.get("model") or CHAMPION  # empty means the champion, as on gRPC
-    result = await request.app.state.core.predict_async(await request.body(), alias, "rest")
+    request_id = request.headers.get("x-request-id")  # logged with the answer (the prediction log)
+    result = await request.app.state.core.predict_async(await request.body(), alias, "rest", request_id)
     return Response(render_prediction_json(result, alias), media_type="application/json")
