@@ -15,9 +15,10 @@ from benchmarks.inprocess import measure_in_process
 from benchmarks.load import find_wrk
 from benchmarks.machine import describe_machine
 from benchmarks.pipeline_bench import run_pipeline_bench
+from benchmarks.prediction_log_cost import measure_prediction_log_cost
 from benchmarks.records import SINGLE_RECORDS, load_sample_records, missing_share
 from benchmarks.report import format_table, save_report
-from benchmarks.serving import measure_servers
+from benchmarks.serving import measure_servers, warmup_seconds
 from burnout_base.settings import Settings
 from etl.errors import InputError
 
@@ -49,6 +50,9 @@ def run_bench(
     model = _load_pipeline(settings, champion["version"])
     measurements, checks = measure_servers(
         settings, champion["version"], records, seconds, folder / "work", model
+    )
+    measurements += measure_prediction_log_cost(
+        settings, records, seconds, warmup_seconds(seconds), folder / "work"
     )
     measurements += measure_in_process(model, records, seconds / 4)
     rows = add_ratios([m.to_dict() for m in measurements])

@@ -50,16 +50,28 @@ def child_env(settings: Settings, **overrides: object) -> dict[str, str]:
 
 
 def start_service(
-    settings: Settings, api_port: int, grpc_port: int, log_dir: Path, timeout: float = 180
+    settings: Settings,
+    api_port: int,
+    grpc_port: int,
+    log_dir: Path,
+    timeout: float = 180,
+    name: str = "service",
+    **overrides: object,
 ) -> Server:
-    """Start our service (REST + GraphQL + gRPC) and wait until it has loaded the champion (`/ready` 200)."""
+    """Start our service (REST + GraphQL + gRPC) and wait until it has loaded the champion (`/ready` 200);
+    `overrides`: settings of this service only (e.g. where its prediction log goes)."""
     # The service does not start without a reload token; the benchmark never calls /reload.
     token = secrets.token_urlsafe(16)
     env = child_env(
-        settings, api_host="127.0.0.1", api_port=api_port, grpc_port=grpc_port, reload_token=token
+        settings,
+        api_host="127.0.0.1",
+        api_port=api_port,
+        grpc_port=grpc_port,
+        reload_token=token,
+        **overrides,
     )
     command = [sys.executable, "-c", "from burnout.cli import app; app()", "serve"]
-    return _start("service", command, env, f"http://127.0.0.1:{api_port}", "/ready", log_dir, timeout)
+    return _start(name, command, env, f"http://127.0.0.1:{api_port}", "/ready", log_dir, timeout)
 
 
 def start_mlflow_server(

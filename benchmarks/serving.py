@@ -14,6 +14,7 @@ from benchmarks import cases
 from benchmarks.grpc_load import measure_grpc_stream, measure_grpc_unary
 from benchmarks.load import measure_http, write_load_files
 from benchmarks.measurement import Measurement
+from benchmarks.prediction_log_cost import remove_throwaway_log_lake, throwaway_log_lake
 from benchmarks.records import mlflow_body, service_body, single_record_bodies
 from benchmarks.servers import Server, start_mlflow_server, start_service, stop_server
 from burnout.processes import free_port
@@ -86,7 +87,9 @@ def measure_servers(
     ours = mlflow = None
     try:
         grpc_port = free_port()
-        ours = start_service(settings, free_port(), grpc_port, workdir / "logs")
+        ours = start_service(
+            settings, free_port(), grpc_port, workdir / "logs", **throwaway_log_lake(workdir)
+        )
         mlflow = start_mlflow_server(settings, version, free_port(), workdir / "logs")
         checks = check_answers(ours, mlflow, batch, version, reference)
         results: list[Measurement] = []
@@ -123,6 +126,7 @@ def measure_servers(
         for server in (ours, mlflow):
             if server is not None:
                 stop_server(server)
+        remove_throwaway_log_lake(workdir)
 
 
 def _class_name(prediction: object) -> str:
