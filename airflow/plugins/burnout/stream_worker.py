@@ -17,8 +17,8 @@ import os
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +26,8 @@ import redis
 
 from burnout_api.core import CHAMPION, BatchPrediction, InferenceCore, ModelUnavailable, NoModelYet
 from burnout_api.core.model_store import ModelStore
-from burnout_api.features import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
+from burnout_api.core.prediction_logger import LoggedAnswer
+from burnout_api.core.prediction_logger import log_table as prediction_log_table
 from burnout_api.record_stream import RECORD, REQUEST_ID, connect, describe_url
 from burnout_api.validation import InvalidInput, RecordBatch, validate_records
 from burnout_base.settings import Settings, SettingsError
@@ -261,26 +262,23 @@ class StreamWorker:
             path.touch()
 
 
-def log_table(ids: list[str], batch: RecordBatch, prediction) -> pa.Table:
-    """Prediction log rows (`prediction_log.SCHEMA`): one per record, request id = its stream entry id."""
-    n = len(ids)
-    columns = {
-        plog.REQUEST_ID: pa.array(ids, pa.string()),
-        plog.RECORD_INDEX: pa.array(np.zeros(n, dtype=np.int32)),
-        plog.LOGGED_AT: pa.array([datetime.now(UTC)] * n, pa.timestamp("us", tz="UTC")),
-        plog.PROTOCOL: pa.array(["stream"] * n, pa.string()),
-        plog.ALIAS: pa.array([CHAMPION] * n, pa.string()),
-        plog.MODEL_VERSION: pa.array([prediction.model.version] * n, pa.int64()),
-        plog.PREDICTED_CLASS: pa.array(prediction.labels, pa.string()),
-    }
-    for i, name in enumerate(plog.PROBABILITY_COLUMNS):
-        columns[name] = pa.array(prediction.probabilities[:, i], pa.float64())
-    for i, column in enumerate(NUMERIC_COLUMNS):
-        columns[column.name] = pa.array(batch.numeric[:, i], pa.float64(), from_pandas=True)  # NaN -> null
-    categorical = list(zip(*batch.categorical, strict=True))
-    for i, column in enumerate(CATEGORICAL_COLUMNS):
-        columns[column.name] = pa.array(categorical[i], pa.string())
-    return pa.table([columns[name] for name in plog.SCHEMA.names], schema=plog.SCHEMA)
+def log_table(ids: list[str], batch: RecordBatch, prediction: BatchPrediction) -> pa.Table:
+    """Prediction log rows: one per record, request id = its stream entry id (each record is a request)."""
+    now = time.time()
+    answers = [
+        LoggedAnswer(
+            RecordBatch(batch.numeric[i : i + 1], batch.categorical[i : i + 1]),
+            BatchPrediction(
+                prediction.model, prediction.labels[i : i + 1], prediction.probabilities[i : i + 1]
+            ),
+            CHAMPION,
+            "stream",
+            entry,
+            now,
+        )
+        for i, entry in enumerate(ids)
+    ]
+    return prediction_log_table(answers, ids)
 
 
 def _decode(entry: Entry) -> tuple[object, str | None]:

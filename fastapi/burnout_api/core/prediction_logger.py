@@ -46,7 +46,7 @@ RETRY_WAIT_S = 1.0
 MAX_REQUEST_ID_CHARS = 128
 
 
-class _Entry(NamedTuple):
+class LoggedAnswer(NamedTuple):
     """One answered request, as the writer reads it (the hot path queues a plain tuple: 30 times cheaper)."""
 
     batch: RecordBatch
@@ -76,7 +76,7 @@ class PredictionLogger:
         self.queue_rows, self.flush_s = queue_rows, flush_s
         self.flush_rows = max(1, min(flush_rows, queue_rows))
         self._retry_wait_s = retry_wait_s
-        self._queue: deque[tuple] = deque()  # _Entry's fields
+        self._queue: deque[tuple] = deque()  # LoggedAnswer's fields
         self._lock = threading.Lock()
         self._pending = 0  # rows queued or being written: what queue_rows bounds
         self._queued = 0  # rows queued, not yet taken by the writer: what flush_rows counts
@@ -219,7 +219,7 @@ class PredictionLogger:
                     while self._queue and rows < self.flush_rows:
                         entry = self._queue.popleft()
                         entries.append(entry)
-                        rows += len(entry[1].labels)  # _Entry.result
+                        rows += len(entry[1].labels)  # LoggedAnswer.result
                     self._queued -= rows
             if not entries:
                 return
@@ -234,7 +234,7 @@ class PredictionLogger:
 
     def _write_with_retries(self, entries: list[tuple], rows: int, deadline: float | None) -> None:
         try:
-            table = self.build_table([_Entry._make(entry) for entry in entries])
+            table = self.build_table([LoggedAnswer._make(entry) for entry in entries])
         except Exception:
             log.exception("prediction log: %d rows could not be converted; dropped", rows)
             self._metrics.observe_log_dropped(rows, "write_failed")
@@ -256,31 +256,37 @@ class PredictionLogger:
                 self._metrics.observe_log_written(rows)
                 return
 
-    def build_table(self, entries: list[_Entry]) -> pa.Table:
-        """The rows of `entries` in `SCHEMA`: one per record, the raw record next to its answer."""
-        counts = np.fromiter((len(e.result.labels) for e in entries), dtype=np.int64, count=len(entries))
+    def build_table(self, entries: list[LoggedAnswer]) -> pa.Table:
+        """The rows of `entries` in `SCHEMA`; requests without an id get one of this process's."""
         request_ids = [
             e.request_id[:MAX_REQUEST_ID_CHARS] if e.request_id else f"{self._id_prefix}-{next(self._ids):x}"
             for e in entries
         ]
-        stamps = np.array([int(e.logged_at * 1_000_000) for e in entries], dtype=np.int64)
-        probabilities = np.vstack([e.result.probabilities for e in entries])
-        numeric = np.vstack([e.batch.numeric for e in entries])
-        records = itertools.chain.from_iterable(e.batch.categorical for e in entries)
-        categorical = list(zip(*records, strict=True))
-        columns: dict[str, pa.Array] = {
-            REQUEST_ID: pa.array(np.repeat(np.array(request_ids, dtype=object), counts), pa.string()),
-            RECORD_INDEX: pa.array(np.concatenate([np.arange(n, dtype=np.int32) for n in counts])),
-            LOGGED_AT: pa.array(np.repeat(stamps, counts), pa.timestamp("us", tz="UTC")),
-            PROTOCOL: pa.array(np.repeat(np.array([e.protocol for e in entries], dtype=object), counts)),
-            ALIAS: pa.array(np.repeat(np.array([e.alias for e in entries], dtype=object), counts)),
-            MODEL_VERSION: pa.array(np.repeat([e.result.model.version for e in entries], counts), pa.int64()),
-            PREDICTED_CLASS: pa.array(list(itertools.chain.from_iterable(e.result.labels for e in entries))),
-        }
-        for i, name in enumerate(PROBABILITY_COLUMNS):
-            columns[name] = pa.array(probabilities[:, i], pa.float64())
-        for i, column in enumerate(NUMERIC_COLUMNS):
-            columns[column.name] = pa.array(numeric[:, i], pa.float64(), from_pandas=True)  # NaN -> null
-        for i, column in enumerate(CATEGORICAL_COLUMNS):
-            columns[column.name] = pa.array(categorical[i], pa.string())
-        return pa.table([columns[name] for name in SCHEMA.names], schema=SCHEMA)
+        return log_table(entries, request_ids)
+
+
+def log_table(entries: list[LoggedAnswer], request_ids: list[str]) -> pa.Table:
+    """Prediction log rows (`SCHEMA`): one per record, the raw record next to its answer; the service's
+    writer and the stream worker both build their rows here."""
+    counts = np.fromiter((len(e.result.labels) for e in entries), dtype=np.int64, count=len(entries))
+    stamps = np.array([int(e.logged_at * 1_000_000) for e in entries], dtype=np.int64)
+    probabilities = np.vstack([e.result.probabilities for e in entries])
+    numeric = np.vstack([e.batch.numeric for e in entries])
+    records = itertools.chain.from_iterable(e.batch.categorical for e in entries)
+    categorical = list(zip(*records, strict=True))
+    columns: dict[str, pa.Array] = {
+        REQUEST_ID: pa.array(np.repeat(np.array(request_ids, dtype=object), counts), pa.string()),
+        RECORD_INDEX: pa.array(np.concatenate([np.arange(n, dtype=np.int32) for n in counts])),
+        LOGGED_AT: pa.array(np.repeat(stamps, counts), pa.timestamp("us", tz="UTC")),
+        PROTOCOL: pa.array(np.repeat(np.array([e.protocol for e in entries], dtype=object), counts)),
+        ALIAS: pa.array(np.repeat(np.array([e.alias for e in entries], dtype=object), counts)),
+        MODEL_VERSION: pa.array(np.repeat([e.result.model.version for e in entries], counts), pa.int64()),
+        PREDICTED_CLASS: pa.array(list(itertools.chain.from_iterable(e.result.labels for e in entries))),
+    }
+    for i, name in enumerate(PROBABILITY_COLUMNS):
+        columns[name] = pa.array(probabilities[:, i], pa.float64())
+    for i, column in enumerate(NUMERIC_COLUMNS):
+        columns[column.name] = pa.array(numeric[:, i], pa.float64(), from_pandas=True)  # NaN -> null
+    for i, column in enumerate(CATEGORICAL_COLUMNS):
+        columns[column.name] = pa.array(categorical[i], pa.string())
+    return pa.table([columns[name] for name in SCHEMA.names], schema=SCHEMA)
