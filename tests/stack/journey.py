@@ -446,10 +446,12 @@ def check_stream(stack: Stack) -> str:
 def check_batch_score(stack: Stack) -> str:
     """batch_score scores the raw object in the lake and writes its predictions beside it."""
     from burnout_base.settings import Settings
+    from etl.lake import parse_s3_uri
+    from monitoring.score_output import default_output_uri
 
     names = Settings(_env_file=None)
     run_id = Airflow(stack).run_dag("batch_score", {}, timeout=600)
-    key = f"{names.raw_key}.predictions.parquet"
+    _, key = parse_s3_uri(default_output_uri(f"s3://{names.raw_bucket}/{names.raw_key}"))
     listed = lake_client(stack).list_objects_v2(Bucket=names.raw_bucket, Prefix=key).get("Contents", [])
     if not listed:
         raise StepFailed(f"batch_score run {run_id} succeeded but s3://{names.raw_bucket}/{key} is missing")
