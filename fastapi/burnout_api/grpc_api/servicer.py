@@ -60,32 +60,28 @@ def lenient(message_type):
     return parse
 
 
+# (client streams, server streams) -> grpc's handler factory for that kind of method.
+HANDLER_KINDS = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+
+
 def add_burnout_risk(core: InferenceCore, server: grpc.aio.Server) -> None:
     """Register BurnoutRisk on `server`, as the generated add_BurnoutRiskServicer_to_server would, with
-    lenient request deserializers."""
+    lenient request deserializers; the handlers are derived from the service's descriptor, so every method
+    of the .proto is registered with its own kind and messages."""
     servicer = BurnoutRiskServicer(core)
-    handlers = {
-        "Predict": grpc.unary_unary_rpc_method_handler(
-            servicer.Predict,
-            request_deserializer=lenient(pb.PredictRequest),
-            response_serializer=pb.PredictResponse.SerializeToString,
-        ),
-        "PredictStream": grpc.stream_stream_rpc_method_handler(
-            servicer.PredictStream,
-            request_deserializer=lenient(pb.PredictRequest),
-            response_serializer=pb.PredictResponse.SerializeToString,
-        ),
-        "ListModels": grpc.unary_unary_rpc_method_handler(
-            servicer.ListModels,
-            request_deserializer=lenient(pb.ListModelsRequest),
-            response_serializer=pb.ListModelsResponse.SerializeToString,
-        ),
-        "Enqueue": grpc.unary_unary_rpc_method_handler(
-            servicer.Enqueue,
-            request_deserializer=lenient(pb.EnqueueRequest),
-            response_serializer=pb.EnqueueResponse.SerializeToString,
-        ),
-    }
+    handlers = {}
+    for method in pb.DESCRIPTOR.services_by_name["BurnoutRisk"].methods:
+        kind = HANDLER_KINDS[(method.client_streaming, method.server_streaming)]
+        handlers[method.name] = kind(
+            getattr(servicer, method.name),
+            request_deserializer=lenient(getattr(pb, method.input_type.name)),
+            response_serializer=getattr(pb, method.output_type.name).SerializeToString,
+        )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     server.add_registered_method_handlers(SERVICE_NAME, handlers)
 
