@@ -76,53 +76,102 @@ def train_family(
 ) -> dict:
     """Tune, fit, evaluate and register `family` on a published dataset (default: the latest).
 
-    Returns family, run_id, model_version, dataset_version, cv_macro_f1, test_metrics and seconds.
+    Returns record_trained_model's summary plus seconds.
     """
     started = time.monotonic()
     spec = get_family(family)
     dataset = load_dataset(settings, dataset_version)
     experiment_id = ensure_experiment(settings, settings.training_experiment)
     configure_mlflow(settings)
-    tags = {FAMILY_TAG: spec.name, DATASET_VERSION_TAG: dataset.version, "git_commit": read_git_commit()}
 
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-{dataset.version}") as run:
-        mlflow.set_tags({**tags, "optuna_study": study_name(spec.name, dataset.version)})
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-{dataset.version}"):
+        mlflow.set_tag("optuna_study", study_name(spec.name, dataset.version))
+        mlflow.set_tags(version_tags(spec.name, dataset))
         log_dataset_inputs(dataset)
         study = tune_family(
             spec, dataset.X_train, dataset.y_train, settings, dataset.version, trials, timeout
         )
         best = study.best_trial
         params = best.user_attrs["params"]
-        mlflow.log_params(params)
-        mlflow.log_metrics({"cv_macro_f1": best.value, "optuna_trials": len(study.trials)})
+        mlflow.log_metric("optuna_trials", len(study.trials))
 
         # Refit on all of TRAIN, as the arrays the preprocessor hands the estimator inside the Pipeline.
         estimator = spec.build_estimator(params, settings.seed)
         estimator.fit(np.asarray(dataset.X_train, dtype=float), np.asarray(dataset.y_train))
         pipeline = Pipeline([("preprocessor", dataset.preprocessor), ("model", estimator)])
-        evaluation = evaluate_model(pipeline, dataset.test_raw, dataset.y_test)
-        log_evaluation(evaluation)
-        info = log_model(pipeline, select_input_example(dataset.train_raw), settings.registered_model_name)
+        # Studies from before per-fold scores were kept only know the mean.
+        summary = record_trained_model(
+            spec.name,
+            pipeline,
+            dataset,
+            settings,
+            cv_scores=best.user_attrs.get("fold_scores"),
+            params=params,
+            cv_macro_f1=best.value,
+        )
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    return summary
 
+
+def version_tags(family_name: str, dataset: ProcessedDataset) -> dict[str, str]:
+    """The tags a training run and its registered version carry (see registry_names)."""
+    return {FAMILY_TAG: family_name, DATASET_VERSION_TAG: dataset.version, "git_commit": read_git_commit()}
+
+
+def record_trained_model(
+    family_name: str,
+    pipeline: Pipeline,
+    dataset: ProcessedDataset,
+    settings: Settings,
+    cv_scores: Sequence[float] | None,
+    params: Mapping[str, Any],
+    extra_tags: Mapping[str, str] | None = None,
+    cv_macro_f1: float | None = None,
+) -> dict[str, Any]:
+    """Everything after the fit, for any fitted raw-input `pipeline` (a family or the ensemble): evaluate once
+    on TEST, log params, CV and TEST metrics, log and register the model under alias `family_name`.
+
+    Must run inside the active MLflow training run. `cv_scores` are the per-fold CV macro-F1 of the chosen
+    parameters (their mean is logged as cv_macro_f1); `cv_macro_f1` stands in for the mean when the folds are
+    unknown. `extra_tags` go on the run and the registered version. Returns family, run_id, model_version,
+    dataset_version, cv_macro_f1, best_params and test_metrics.
+    """
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("record_trained_model must be called inside an active MLflow run")
+    tags = {**version_tags(family_name, dataset), **(extra_tags or {})}
+    mlflow.set_tags(tags)
+    mlflow.log_params(params)
+    cv_metrics = {}
+    if cv_scores:
+        cv_metrics = {"cv_macro_f1": float(np.mean(cv_scores)), "cv_macro_f1_std": float(np.std(cv_scores))}
+    elif cv_macro_f1 is not None:
+        cv_metrics = {"cv_macro_f1": float(cv_macro_f1)}
+    mlflow.log_metrics(cv_metrics)
+
+    evaluation = evaluate_model(pipeline, dataset.test_raw, dataset.y_test)
+    log_evaluation(evaluation)
+    # EXPLANATIONS (issue 14): modeling.importance's log_importance (table + chart, returns the ranking
+    # for the model card) and log_background are called here, once that module lands.
+    info = log_model(pipeline, select_input_example(dataset.train_raw), settings.registered_model_name)
     model_version = int(info.registered_model_version)
     register_version(settings, model_version, tags)
+
     summary = {
-        "family": spec.name,
+        "family": family_name,
         "run_id": run.info.run_id,
         "model_version": model_version,
         "dataset_version": dataset.version,
-        "cv_macro_f1": best.value,
-        "best_params": params,
+        "cv_macro_f1": cv_metrics.get("cv_macro_f1"),
+        "best_params": dict(params),
         "test_metrics": evaluation.metrics,
-        "seconds": round(time.monotonic() - started, 1),
     }
     log.info(
-        "trained %s v%d: cv macro-F1 %.4f, test macro-F1 %.4f in %.0fs",
-        spec.name,
+        "trained %s v%d: cv macro-F1 %s, test macro-F1 %.4f",
+        family_name,
         model_version,
-        best.value,
+        "n/a" if summary["cv_macro_f1"] is None else f"{summary['cv_macro_f1']:.4f}",
         evaluation.metrics["macro_f1"],
-        summary["seconds"],
     )
     return summary
 
@@ -131,8 +180,8 @@ def register_version(settings: Settings, model_version: int, tags: dict[str, str
     """Tag the new model version with its family and dataset version and point the family's alias at it."""
     client = mlflow.MlflowClient()
     name = settings.registered_model_name
-    for key in ("family", "dataset_version", "git_commit"):
-        client.set_model_version_tag(name, str(model_version), key, tags[key])
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(model_version), key, value)
     client.set_registered_model_alias(name, tags[FAMILY_TAG], str(model_version))
 
 

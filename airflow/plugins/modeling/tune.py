@@ -36,7 +36,7 @@ def score_fold(estimator: ClassifierMixin, X_fit, y_fit, X_val, y_val) -> float:
     return float(f1_score(y_val, estimator.predict(X_val), average="macro"))
 
 
-def cross_validate(
+def cross_validate_folds(
     family: Family,
     params: Params,
     X: np.ndarray,
@@ -44,8 +44,8 @@ def cross_validate(
     folds: Folds,
     seed: int,
     trial: optuna.Trial | None = None,
-) -> float:
-    """Mean macro-F1 over `folds`; reports the running mean after each fold so the pruner can stop early."""
+) -> list[float]:
+    """Macro-F1 of each of `folds`; reports the running mean after each fold so the pruner can stop early."""
     build = family.build_tuning_estimator or family.build_estimator
     scores: list[float] = []
     for step, (fit_rows, val_rows) in enumerate(folds):
@@ -55,7 +55,20 @@ def cross_validate(
             trial.report(float(np.mean(scores)), step)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"fold {step}: running macro-F1 {np.mean(scores):.4f}")
-    return float(np.mean(scores))
+    return scores
+
+
+def cross_validate(
+    family: Family,
+    params: Params,
+    X: np.ndarray,
+    y: np.ndarray,
+    folds: Folds,
+    seed: int,
+    trial: optuna.Trial | None = None,
+) -> float:
+    """Mean macro-F1 over `folds` (see cross_validate_folds)."""
+    return float(np.mean(cross_validate_folds(family, params, X, y, folds, seed, trial)))
 
 
 def select_tuning_rows(family: Family, y: np.ndarray, seed: int) -> np.ndarray:
@@ -85,8 +98,11 @@ def make_objective(family: Family, X: np.ndarray, y: np.ndarray, folds: Folds, s
             mlflow.set_tags({"family": family.name, "optuna_trial": trial.number})
             mlflow.log_params(params)
             try:
-                score = cross_validate(family, params, X, y, folds, seed, trial)
-                mlflow.log_metric("cv_macro_f1", score)
+                fold_scores = cross_validate_folds(family, params, X, y, folds, seed, trial)
+                score = float(np.mean(fold_scores))
+                # Kept so training can report the spread across folds, not only the mean Optuna maximises.
+                trial.set_user_attr("fold_scores", fold_scores)
+                mlflow.log_metrics({"cv_macro_f1": score, "cv_macro_f1_std": float(np.std(fold_scores))})
             except optuna.TrialPruned as exc:
                 pruned = exc
                 mlflow.set_tag("optuna_state", "pruned")
@@ -129,7 +145,8 @@ def tune_family(
     """Tune `family` on TRAIN until the study holds `trials` finished trials or `timeout` seconds pass.
 
     `trials`/`timeout` override `settings.tuning_trials`/`settings.tuning_timeout_s`. Returns the study; its
-    best trial's `user_attrs["params"]` are the estimator parameters to refit.
+    best trial's `user_attrs["params"]` are the estimator parameters to refit, `user_attrs["fold_scores"]`
+    its macro-F1 per fold (absent in trials of studies started before they were kept).
     """
     budget = trials if trials is not None else settings.tuning_trials
     timeout = timeout if timeout is not None else settings.tuning_timeout_s

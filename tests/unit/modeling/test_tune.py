@@ -35,6 +35,10 @@ def test_tune_family_logs_each_trial_as_nested_run_and_resumes_the_study(publish
     # The first trial of a new study is the family's starting point.
     assert study.trials[0].params == FAMILIES["knn"].starting_params
     assert study.best_trial.user_attrs["params"] == study.best_trial.params
+    # Each trial keeps its per-fold scores; Optuna's value is their mean.
+    for trial in study.trials:
+        assert len(trial.user_attrs["fold_scores"]) == settings.cv_folds
+        assert trial.value == pytest.approx(np.mean(trial.user_attrs["fold_scores"]))
 
     configure_mlflow(settings)
     children = mlflow.search_runs(
@@ -44,6 +48,7 @@ def test_tune_family_logs_each_trial_as_nested_run_and_resumes_the_study(publish
     )
     assert len(children) == 2
     assert all(0 < run.data.metrics["cv_macro_f1"] <= 1 for run in children)
+    assert all(run.data.metrics["cv_macro_f1_std"] >= 0 for run in children)
     assert {run.data.params["n_neighbors"] for run in children} == {
         str(t.params["n_neighbors"]) for t in study.trials
     }
