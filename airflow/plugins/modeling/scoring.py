@@ -57,6 +57,15 @@ def frame_of(numeric: np.ndarray, categorical: list[tuple[str, ...]]):
     return pd.DataFrame(data)
 
 
+def arrays_of(frame) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Records given as raw feature columns (a DataFrame, missing = NaN or None) as the arrays scored."""
+    numeric = np.column_stack(
+        [np.asarray(frame[name].astype("float64"), dtype=np.float64) for name in NUMERIC_FEATURES]
+    ).reshape(len(frame), len(NUMERIC_FEATURES))
+    columns = [frame[name].astype(str).tolist() for name in CATEGORICAL_FEATURES]
+    return numeric, list(zip(*columns, strict=True)) if columns else [()] * len(frame)
+
+
 def build_probe_records(
     count: int = PROBE_RECORDS, seed: int = 0
 ) -> tuple[np.ndarray, list[tuple[str, ...]]]:
