@@ -24,9 +24,10 @@ from etl.contract import NULLABLE_FEATURES
 from etl.dataset import ProcessedDataset, load_dataset
 from modeling.evaluate import evaluate_model, log_evaluation
 from modeling.families import get_family
+from modeling.model_card import build_model_card, describe_registered_model
 from modeling.model_io import log_model
 from modeling.registry import find_trained_version
-from modeling.registry_names import DATASET_VERSION_TAG, FAMILY_TAG
+from modeling.registry_names import DATASET_VERSION_TAG, FAMILY_TAG, MODEL_CARD_ARTIFACT
 from modeling.tune import study_name, tune_family
 
 log = logging.getLogger(__name__)
@@ -129,12 +130,14 @@ def record_trained_model(
     cv_macro_f1: float | None = None,
 ) -> dict[str, Any]:
     """Everything after the fit, for any fitted raw-input `pipeline` (a family or the ensemble): evaluate once
-    on TEST, log params, CV and TEST metrics, log and register the model under alias `family_name`.
+    on TEST (with the macro-F1 bootstrap CI and calibration), log params, CV and TEST metrics, log and
+    register the model under alias `family_name`, and write its model card (run artifact and description).
 
     Must run inside the active MLflow training run. `cv_scores` are the per-fold CV macro-F1 of the chosen
-    parameters (their mean is logged as cv_macro_f1); `cv_macro_f1` stands in for the mean when the folds are
-    unknown. `extra_tags` go on the run and the registered version. Returns family, run_id, model_version,
-    dataset_version, cv_macro_f1, best_params and test_metrics.
+    parameters (logged as cv_macro_f1 = mean, cv_macro_f1_std = std); `cv_macro_f1` stands in for the mean
+    when the folds are unknown (std then omitted). `extra_tags` go on the run and the registered version.
+    Returns family, run_id, model_version, dataset_version, cv_macro_f1, cv_macro_f1_std, best_params and
+    test_metrics (evaluate_model's names, without the "test_" prefix).
     """
     run = mlflow.active_run()
     if run is None:
@@ -149,13 +152,29 @@ def record_trained_model(
         cv_metrics = {"cv_macro_f1": float(cv_macro_f1)}
     mlflow.log_metrics(cv_metrics)
 
-    evaluation = evaluate_model(pipeline, dataset.test_raw, dataset.y_test)
+    evaluation = evaluate_model(pipeline, dataset.test_raw, dataset.y_test, seed=settings.seed)
     log_evaluation(evaluation)
     # EXPLANATIONS (issue 14): modeling.importance's log_importance (table + chart, returns the ranking
     # for the model card) and log_background are called here, once that module lands.
+    importance: list[tuple[str, float]] | None = None
     info = log_model(pipeline, select_input_example(dataset.train_raw), settings.registered_model_name)
     model_version = int(info.registered_model_version)
     register_version(settings, model_version, tags)
+    card = build_model_card(
+        registered_model_name=settings.registered_model_name,
+        family=family_name,
+        model_version=model_version,
+        params=params,
+        dataset_version=dataset.version,
+        y_train=dataset.y_train,
+        y_test=dataset.y_test,
+        test_metrics=evaluation.metrics,
+        cv_macro_f1=cv_metrics.get("cv_macro_f1"),
+        cv_macro_f1_std=cv_metrics.get("cv_macro_f1_std"),
+        importance=importance,
+        git_commit=tags["git_commit"],
+    )
+    publish_model_card(settings, model_version, card)
 
     summary = {
         "family": family_name,
@@ -163,15 +182,17 @@ def record_trained_model(
         "model_version": model_version,
         "dataset_version": dataset.version,
         "cv_macro_f1": cv_metrics.get("cv_macro_f1"),
+        "cv_macro_f1_std": cv_metrics.get("cv_macro_f1_std"),
         "best_params": dict(params),
         "test_metrics": evaluation.metrics,
     }
     log.info(
-        "trained %s v%d: cv macro-F1 %s, test macro-F1 %.4f",
+        "trained %s v%d: cv macro-F1 %s, test macro-F1 %.4f [%.4f, %.4f]",
         family_name,
         model_version,
         "n/a" if summary["cv_macro_f1"] is None else f"{summary['cv_macro_f1']:.4f}",
         evaluation.metrics["macro_f1"],
+        *evaluation.macro_f1_ci,
     )
     return summary
 
@@ -183,6 +204,16 @@ def register_version(settings: Settings, model_version: int, tags: dict[str, str
     for key, value in tags.items():
         client.set_model_version_tag(name, str(model_version), key, value)
     client.set_registered_model_alias(name, tags[FAMILY_TAG], str(model_version))
+
+
+def publish_model_card(settings: Settings, model_version: int, card: str) -> None:
+    """Log `card` as the active run's MODEL_CARD_ARTIFACT and make it the registered version's description;
+    give the registered model a description of its own when it has none."""
+    mlflow.log_text(card, MODEL_CARD_ARTIFACT)
+    client, name = mlflow.MlflowClient(), settings.registered_model_name
+    client.update_model_version(name, str(model_version), description=card)
+    if not client.get_registered_model(name).description:
+        client.update_registered_model(name, description=describe_registered_model(name))
 
 
 def pick_dataset_version(requested: str | None, announced: Sequence[str | None] = ()) -> str | None:
