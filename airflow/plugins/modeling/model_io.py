@@ -98,8 +98,9 @@ TEST_METRIC_PREFIX = "test_"
 
 def describe_version(client: mlflow.MlflowClient, name: str, version: int | str) -> dict:
     """What the registry and the training run say about a registered version, in the one shape every caller
-    uses: {family, model_version, run_id, dataset_version, test_metrics} (test_metrics without the "test_"
-    prefix of the run's metric names, as training returns them)."""
+    uses: {family, model_version, run_id, dataset_version, cv_macro_f1, cv_macro_f1_std, test_metrics}
+    (test_metrics without the "test_" prefix of the run's metric names, as training returns them, CI bounds
+    and calibration included when logged; a CV figure the run did not log is None)."""
     model_version = client.get_model_version(name, str(version))
     tags = dict(model_version.tags or {})
     run_tags, metrics = {}, {}
@@ -111,6 +112,8 @@ def describe_version(client: mlflow.MlflowClient, name: str, version: int | str)
         "model_version": int(model_version.version),
         "run_id": model_version.run_id,
         "dataset_version": tags.get(DATASET_VERSION_TAG) or run_tags.get(DATASET_VERSION_TAG),
+        "cv_macro_f1": metrics.get("cv_macro_f1"),
+        "cv_macro_f1_std": metrics.get("cv_macro_f1_std"),
         "test_metrics": {
             key.removeprefix(TEST_METRIC_PREFIX): value
             for key, value in metrics.items()

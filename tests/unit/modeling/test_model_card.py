@@ -8,6 +8,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from burnout_base.tracking import configure_mlflow, ensure_experiment
 from modeling.model_card import build_model_card
+from modeling.model_io import describe_version
 from modeling.registry_names import MODEL_CARD_ARTIFACT
 from modeling.train import record_trained_model
 
@@ -96,3 +97,7 @@ def test_record_trained_model_publishes_the_card_on_run_and_registry(
     assert version.description == card and version.tags["members"] == "knn"
     assert f"[{low:.3f}, {high:.3f}]" in card and f"v{summary['model_version']} (knn)" in card
     assert "burnout risk class" in client.get_registered_model("card-test").description
+    # Read back from the registry as the pipeline and the service see it.
+    described = describe_version(client, "card-test", summary["model_version"])
+    assert described["cv_macro_f1_std"] == pytest.approx(0.02)
+    assert described["test_metrics"] == pytest.approx(summary["test_metrics"])
