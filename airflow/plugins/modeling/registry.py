@@ -2,11 +2,14 @@
 
 A candidate takes the alias `champion` only if its macro-F1 beats the incumbent's, both computed now on the
 TEST split of the dataset version the candidate was trained on, by loading each model as served (ties keep
-the incumbent; with no champion the candidate is promoted); the decision names that dataset version. Every
-decision, forced ones included, is recorded as its own run named `promotion` in the training experiment
-(tags: decision, versions, dataset; metrics: both scores; artifact: the returned dict as promotion.json). A
-run per decision keeps the full history searchable in the MLflow UI, which model-version tags cannot (they
-only hold the latest value).
+the incumbent; with no champion the candidate is promoted); the decision names that dataset version. The rule
+is the point estimate; beside it the decision states how sure it is: each score's 95 % bootstrap interval,
+the paired interval of their difference (on the same TEST rows) and each version's CV mean and std from its
+training run, so a win within the noise of one split reads as such. Every decision, forced ones included, is
+recorded as its own run named `promotion` in the training experiment (tags: decision, reason, versions,
+dataset, within_noise; metrics: the scores, intervals and CV figures; artifact: the returned dict as
+promotion.json). A run per decision keeps the full history searchable in the MLflow UI, which model-version
+tags cannot (they only hold the latest value).
 """
 
 from __future__ import annotations
@@ -16,17 +19,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlflow
+import numpy as np
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from sklearn.metrics import f1_score
 
 from burnout_base.settings import Settings
 from burnout_base.tracking import configure_mlflow, ensure_experiment
+from etl.contract import CLASSES
 from etl.dataset import ProcessedDataset, load_dataset
 from etl.errors import InputError
-from modeling.evaluate import macro_f1
 from modeling.families import FAMILIES
 from modeling.model_io import describe_version, load_model
-from modeling.registry_names import CHAMPION, DATASET_VERSION_TAG, FAMILY_TAG
+from modeling.registry_names import CHAMPION, DATASET_VERSION_TAG, ENSEMBLE, FAMILY_TAG
+from modeling.uncertainty import bootstrap_difference, bootstrap_macro_f1
 
 log = logging.getLogger(__name__)
 
@@ -51,35 +57,69 @@ def find_champion(settings: Settings) -> ModelVersion | None:
         return None
 
 
-def score_version(settings: Settings, version: ModelVersion, dataset: ProcessedDataset, cache: dict) -> float:
-    """Macro-F1 of a registered version on `dataset`'s TEST split, loaded exactly as it is served."""
+@dataclass(frozen=True)
+class Score:
+    """A version's macro-F1 on one TEST split, its 95 % bootstrap interval, and the predictions behind them
+    (kept so that two versions' difference can be bootstrapped on the same rows)."""
+
+    macro_f1: float
+    ci: tuple[float, float]
+    predictions: np.ndarray
+
+
+def score_version(settings: Settings, version: ModelVersion, dataset: ProcessedDataset, cache: dict) -> Score:
+    """Macro-F1 (with its CI) of a registered version on `dataset`'s TEST split, loaded as it is served."""
     key = int(version.version)
     if key not in cache:
         model = load_model(f"models:/{settings.registered_model_name}/{key}")
-        cache[key] = macro_f1(model, dataset.test_raw, dataset.y_test)
-        log.info("version %d scores macro-F1 %.4f on TEST of %s", key, cache[key], dataset.version)
+        y_true, predictions = np.asarray(dataset.y_test), np.asarray(model.predict(dataset.test_raw))
+        labels = list(CLASSES)
+        score = f1_score(y_true, predictions, labels=labels, average="macro", zero_division=0)
+        ci = bootstrap_macro_f1(y_true, predictions, seed=settings.seed, labels=labels)
+        cache[key] = Score(float(score), ci, predictions)
+        log.info(
+            "version %d scores macro-F1 %.4f [%.4f, %.4f] on TEST of %s", key, score, *ci, dataset.version
+        )
     return cache[key]
+
+
+def training_cv(version: ModelVersion | None) -> tuple[float | None, float | None]:
+    """The CV macro-F1 mean and std its training run logged (None for what it did not log)."""
+    if version is None or not version.run_id:
+        return None, None
+    metrics = mlflow.MlflowClient().get_run(version.run_id).data.metrics
+    return metrics.get("cv_macro_f1"), metrics.get("cv_macro_f1_std")
+
+
+def _interval(values: tuple[float, float] | None) -> list[float] | None:
+    return None if values is None else [float(values[0]), float(values[1])]
 
 
 def record_decision(settings: Settings, decision: dict) -> str:
     """Write one `promotion` run (see the module docstring) and return its id."""
     client = mlflow.MlflowClient()
     experiment_id = ensure_experiment(settings, settings.training_experiment)
-    tags = {
-        key: str(decision[key])
+    keys = ("decision", "reason", "forced", "candidate_version", "champion_version", "dataset_version")
+    tags = {key: str(decision[key]) for key in (*keys, "within_noise")}
+    run = client.create_run(experiment_id, run_name="promotion", tags={"kind": "promotion", **tags})
+    metrics = {
+        key: decision[key]
         for key in (
-            "decision",
-            "reason",
-            "forced",
-            "candidate_version",
-            "champion_version",
-            "dataset_version",
+            "candidate_macro_f1",
+            "champion_macro_f1",
+            "macro_f1_difference",
+            "candidate_cv_macro_f1",
+            "candidate_cv_macro_f1_std",
+            "champion_cv_macro_f1",
+            "champion_cv_macro_f1_std",
         )
     }
-    run = client.create_run(experiment_id, run_name="promotion", tags={"kind": "promotion", **tags})
-    for key in ("candidate_macro_f1", "champion_macro_f1"):
+    for key in ("candidate_macro_f1_ci", "champion_macro_f1_ci", "macro_f1_difference_ci"):
         if decision[key] is not None:
-            client.log_metric(run.info.run_id, key, decision[key])
+            metrics[f"{key}_low"], metrics[f"{key}_high"] = decision[key]
+    for key, value in metrics.items():
+        if value is not None:
+            client.log_metric(run.info.run_id, key, value)
     client.log_dict(run.info.run_id, decision, "promotion.json")
     client.set_terminated(run.info.run_id)
     return run.info.run_id
@@ -94,25 +134,77 @@ class PromotionDecision:
     forced: bool
     candidate: ModelVersion
     champion: ModelVersion | None  # the incumbent before the decision
-    candidate_macro_f1: float | None
-    champion_macro_f1: float | None
+    candidate_score: Score | None
+    champion_score: Score | None
     dataset_version: str | None  # the TEST split both were scored on
+    difference_ci: tuple[float, float] | None = None  # paired, candidate minus champion
+    candidate_cv: tuple[float | None, float | None] = (None, None)  # training_cv
+    champion_cv: tuple[float | None, float | None] = (None, None)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values, as recorded in MLflow and returned to callers."""
         winner = self.candidate if self.decision == "promoted" else self.champion
+        candidate, champion = self.candidate_score, self.champion_score
+        candidate_cv, champion_cv = self.candidate_cv, self.champion_cv
+        difference = candidate.macro_f1 - champion.macro_f1 if candidate and champion else None
         return {
             "decision": self.decision,
             "reason": self.reason,
             "forced": self.forced,
             "candidate_version": int(self.candidate.version),
             "candidate_family": self.candidate.tags.get(FAMILY_TAG),
-            "candidate_macro_f1": self.candidate_macro_f1,
+            "candidate_macro_f1": candidate.macro_f1 if candidate else None,
+            "candidate_macro_f1_ci": _interval(candidate.ci) if candidate else None,
+            "candidate_cv_macro_f1": candidate_cv[0],
+            "candidate_cv_macro_f1_std": candidate_cv[1],
             "champion_version": int(self.champion.version) if self.champion else None,
-            "champion_macro_f1": self.champion_macro_f1,
+            "champion_macro_f1": champion.macro_f1 if champion else None,
+            "champion_macro_f1_ci": _interval(champion.ci) if champion else None,
+            "champion_cv_macro_f1": champion_cv[0],
+            "champion_cv_macro_f1_std": champion_cv[1],
+            "macro_f1_difference": difference,
+            "macro_f1_difference_ci": _interval(self.difference_ci),
+            "within_noise": None if self.difference_ci is None else within_noise(self.difference_ci),
             "current_champion_version": int(winner.version),
             "dataset_version": self.dataset_version,
         }
+
+
+def within_noise(difference_ci: tuple[float, float]) -> bool:
+    """Whether the paired interval of a difference holds 0: one TEST split cannot tell the two apart."""
+    return difference_ci[0] <= 0 <= difference_ci[1]
+
+
+def explain_scores(
+    candidate: Score, champion: Score | None, difference_ci: tuple[float, float] | None
+) -> str:
+    """The evidence behind a decision, e.g. "0.8612 [0.850, 0.872] vs 0.8590 [0.848, 0.870]; difference
+    +0.0022 [-0.004, 0.008], within the noise of one test split"."""
+
+    def scored(score: Score) -> str:
+        return f"{score.macro_f1:.4f} [{score.ci[0]:.3f}, {score.ci[1]:.3f}]"
+
+    if champion is None:
+        return f"candidate {scored(candidate)}"
+    text = f"{scored(candidate)} vs {scored(champion)}"
+    if difference_ci is not None:
+        noise = "within" if within_noise(difference_ci) else "beyond"
+        text += (
+            f"; difference {candidate.macro_f1 - champion.macro_f1:+.4f} "
+            f"[{difference_ci[0]:.3f}, {difference_ci[1]:.3f}], {noise} the noise of one test split"
+        )
+    return text
+
+
+def compare(settings: Settings, candidate: Score, champion: Score, dataset: ProcessedDataset) -> tuple:
+    """The paired bootstrap interval of candidate minus champion macro-F1 on the same TEST rows."""
+    return bootstrap_difference(
+        np.asarray(dataset.y_test),
+        candidate.predictions,
+        champion.predictions,
+        seed=settings.seed,
+        labels=list(CLASSES),
+    )
 
 
 def dataset_of(settings: Settings, candidate: ModelVersion) -> ProcessedDataset:
@@ -131,14 +223,21 @@ def decide(settings: Settings, candidate: ModelVersion, dataset: ProcessedDatase
     champion = find_champion(settings)
     candidate_score = score_version(settings, candidate, dataset, cache)
     champion_score = score_version(settings, champion, dataset, cache) if champion else None
+    difference_ci = None
+    if champion_score is not None and champion.version != candidate.version:
+        difference_ci = compare(settings, candidate_score, champion_score, dataset)
+    # The rule is the point estimate (strictly better); the intervals only say how sure it is.
     if champion is None:
         promote, reason = True, "no champion yet"
     elif champion.version == candidate.version:
         promote, reason = False, "candidate already is the champion"
-    elif candidate_score > champion_score:
+    elif candidate_score.macro_f1 > champion_score.macro_f1:
         promote, reason = True, "candidate beats the champion"
+    elif candidate_score.macro_f1 == champion_score.macro_f1:
+        promote, reason = False, "tie keeps the incumbent"
     else:
-        promote, reason = False, "tie keeps the incumbent" if candidate_score == champion_score else "worse"
+        promote, reason = False, "worse"
+    reason = f"{reason}: {explain_scores(candidate_score, champion_score, difference_ci)}"
     if promote:
         mlflow.MlflowClient().set_registered_model_alias(
             settings.registered_model_name, CHAMPION, candidate.version
@@ -149,9 +248,12 @@ def decide(settings: Settings, candidate: ModelVersion, dataset: ProcessedDatase
         forced=False,
         candidate=candidate,
         champion=champion,
-        candidate_macro_f1=candidate_score,
-        champion_macro_f1=champion_score,
+        candidate_score=candidate_score,
+        champion_score=champion_score,
         dataset_version=dataset.version,
+        difference_ci=difference_ci,
+        candidate_cv=training_cv(candidate),
+        champion_cv=training_cv(champion),
     )
     return record(settings, decision)
 
@@ -179,12 +281,13 @@ def promote_if_better(settings: Settings, candidate: str | int) -> dict:
 
 
 def promote_best(settings: Settings) -> dict:
-    """Propose the best of the family aliases via `promote_if_better`'s rule. All are scored on one TEST
-    split: the dataset version of the newest of them (the run that just trained)."""
+    """Propose the best of the family aliases and the ensemble alias (those that exist) via
+    `promote_if_better`'s rule. All are scored on one TEST split: the dataset version of the newest of them
+    (the run that just trained)."""
     configure_mlflow(settings)
     client, name, cache = mlflow.MlflowClient(), settings.registered_model_name, {}
     candidates: dict[str, ModelVersion] = {}
-    for family in FAMILIES:
+    for family in (*FAMILIES, ENSEMBLE):
         try:
             candidates[family] = client.get_model_version_by_alias(name, family)
         except MlflowException:
@@ -193,10 +296,16 @@ def promote_best(settings: Settings) -> dict:
         raise InputError(f"model {name!r} has no version with a family alias: run `burnout train` first")
     dataset = dataset_of(settings, max(candidates.values(), key=lambda mv: int(mv.version)))
     scores = {family: score_version(settings, mv, dataset, cache) for family, mv in candidates.items()}
-    best = max(scores, key=scores.get)  # on a tie between families, the first in FAMILIES order
+    # On a tie, the first in (*FAMILIES, ENSEMBLE) order: a single family before the ensemble.
+    best = max(scores, key=lambda family: scores[family].macro_f1)
     result = decide(settings, candidates[best], dataset, cache)
     result["candidates"] = {
-        family: {"version": int(mv.version), "macro_f1": scores[family]} for family, mv in candidates.items()
+        family: {
+            "version": int(mv.version),
+            "macro_f1": scores[family].macro_f1,
+            "macro_f1_ci": _interval(scores[family].ci),
+        }
+        for family, mv in candidates.items()
     }
     return result
 
@@ -213,18 +322,27 @@ def set_champion(settings: Settings, version: int) -> dict:
     cache: dict = {}
     candidate_score = score_version(settings, candidate, dataset, cache) if dataset else None
     champion_score = score_version(settings, champion, dataset, cache) if dataset and champion else None
+    difference_ci = None
+    if candidate_score and champion_score and champion.version != candidate.version:
+        difference_ci = compare(settings, candidate_score, champion_score, dataset)
     mlflow.MlflowClient().set_registered_model_alias(
         settings.registered_model_name, CHAMPION, candidate.version
     )
+    reason = "forced by operator"
+    if candidate_score:
+        reason += f": {explain_scores(candidate_score, champion_score, difference_ci)}"
     decision = PromotionDecision(
         decision="promoted",
-        reason="forced by operator",
+        reason=reason,
         forced=True,
         candidate=candidate,
         champion=champion,
-        candidate_macro_f1=candidate_score,
-        champion_macro_f1=champion_score,
+        candidate_score=candidate_score,
+        champion_score=champion_score,
         dataset_version=dataset.version if dataset else None,
+        difference_ci=difference_ci,
+        candidate_cv=training_cv(candidate),
+        champion_cv=training_cv(champion),
     )
     return record(settings, decision)
 
