@@ -20,13 +20,19 @@ from etl.contract import BY_NAME, FEATURES
 from etl.preprocess import PREPROCESSOR_TRUSTED_TYPES
 from modeling.families import FAMILIES
 from modeling.registry_names import DATASET_VERSION_TAG, FAMILY_TAG
+from modeling.weighted_vote import ENSEMBLE_TRUSTED_TYPES
 
 log = logging.getLogger(__name__)
 
 ARTIFACT_NAME = "model"
 # Everything skops must be told to trust, beyond its defaults, to load any model this platform logs.
+# The ensemble votes with the families' estimators, so it only adds its own voting types.
 TRUSTED_TYPES: list[str] = sorted(
-    {*PREPROCESSOR_TRUSTED_TYPES, *(name for family in FAMILIES.values() for name in family.trusted_types)}
+    {
+        *PREPROCESSOR_TRUSTED_TYPES,
+        *(name for family in FAMILIES.values() for name in family.trusted_types),
+        *ENSEMBLE_TRUSTED_TYPES,
+    }
 )
 # The distributions a model needs to load and predict; listed so MLflow does not spend ~15 s inferring them.
 RUNTIME_PACKAGES = ("mlflow", "scikit-learn", "skops", "lightgbm", "numpy", "pandas", "scipy")
