@@ -35,6 +35,11 @@ def test_run_pipeline_promotes_the_best_family_then_a_rerun_keeps_it(settings, t
     assert champion["macro_f1_current_test"] == max(c["macro_f1"] for c in candidates.values())
     assert champion["family"] == max(candidates, key=lambda f: candidates[f]["macro_f1"])
     assert champion["test_metrics"] == first["families"][champion["family"]]["test_metrics"]
+    # Honest uncertainty: the champion's score with its interval, and its CV spread across folds.
+    low, high = champion["macro_f1_current_test_ci"]
+    assert low <= champion["macro_f1_current_test"] <= high
+    assert champion["test_metrics"]["macro_f1_ci_low"] <= champion["test_metrics"]["macro_f1"]
+    assert champion["cv_macro_f1_std"] == first["families"][champion["family"]]["cv_macro_f1_std"] >= 0
     configure_mlflow(settings)
     client = mlflow.MlflowClient()
     alias = client.get_model_version_by_alias(settings.registered_model_name, "champion")
@@ -45,6 +50,9 @@ def test_run_pipeline_promotes_the_best_family_then_a_rerun_keeps_it(settings, t
     assert reused["etl"]["reused"] is True and reused["dataset_version"] == first["dataset_version"]
     for family, summary in reused["families"].items():
         assert summary["reused"] and summary["model_version"] == first["families"][family]["model_version"]
+        # Read back from the training run: the same CV and TEST figures as when it was trained.
+        assert summary["cv_macro_f1_std"] == pytest.approx(first["families"][family]["cv_macro_f1_std"])
+        assert summary["test_metrics"] == pytest.approx(first["families"][family]["test_metrics"])
     assert reused["champion"]["version"] == champion["version"]
 
     again = run_pipeline(settings, input=str(path), trials=1, retrain=True)
@@ -55,5 +63,6 @@ def test_run_pipeline_promotes_the_best_family_then_a_rerun_keeps_it(settings, t
         assert summary["best_params"] == first["families"][family]["best_params"]
         assert summary["model_version"] > first["families"][family]["model_version"]
     assert again["promotion"]["decision"] == "kept"
-    assert again["promotion"]["reason"] == "tie keeps the incumbent"
+    assert again["promotion"]["reason"].startswith("tie keeps the incumbent: ")
+    assert again["promotion"]["macro_f1_difference_ci"] == [0.0, 0.0]
     assert again["champion"]["version"] == champion["version"]

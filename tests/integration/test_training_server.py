@@ -45,13 +45,19 @@ def test_train_over_http_then_predict_raw_records_by_alias_in_fresh_process(serv
 
     result = train_family("lightgbm", settings, trials=2)
 
-    assert result["family"] == "lightgbm" and 0 < result["cv_macro_f1"] <= 1
+    assert (
+        result["family"] == "lightgbm" and 0 < result["cv_macro_f1"] <= 1 and result["cv_macro_f1_std"] >= 0
+    )
     assert set(result["test_metrics"]) == {
         "macro_f1",
         "accuracy",
         "precision_macro",
         "recall_macro",
         "roc_auc_ovr",
+        "macro_f1_ci_low",
+        "macro_f1_ci_high",
+        "brier_score",
+        "expected_calibration_error",
     }
     configure_mlflow(settings)
     client = mlflow.MlflowClient()
@@ -64,9 +70,18 @@ def test_train_over_http_then_predict_raw_records_by_alias_in_fresh_process(serv
     assert {"family", "dataset_version", "git_commit"} <= set(run.data.tags)
     assert run.data.tags["dataset_version"] == result["dataset_version"]
     assert run.data.metrics["test_macro_f1"] == result["test_metrics"]["macro_f1"]
+    assert run.data.metrics["test_macro_f1_ci_low"] == result["test_metrics"]["macro_f1_ci_low"]
+    assert run.data.metrics["cv_macro_f1_std"] == result["cv_macro_f1_std"]
+    # The model card travels over HTTP too: a run artifact, and the registered version's description.
+    card = mlflow.artifacts.load_text(f"runs:/{result['run_id']}/model_card.md")
+    assert card == version.description and f"v{result['model_version']} (lightgbm)" in card
     assert {d.dataset.digest for d in run.inputs.dataset_inputs} == {result["dataset_version"]}
     artifacts = {a.path for a in client.list_artifacts(result["run_id"], "evaluation")}
-    assert {"evaluation/confusion_matrix.png", "evaluation/classification_report.json"} <= artifacts
+    assert {
+        "evaluation/confusion_matrix.png",
+        "evaluation/classification_report.json",
+        "evaluation/reliability.png",
+    } <= artifacts
     trials = client.search_runs(
         [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result['run_id']}'"
     )

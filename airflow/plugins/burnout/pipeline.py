@@ -26,35 +26,28 @@ def run_timed(seconds: dict[str, float], step: str, fn: Callable[..., Any], *arg
 
 
 def describe_champion(settings: Settings, promotion: dict, trained: dict[str, dict]) -> dict:
-    """Family, version and test metrics of the version holding `champion` after promotion.
+    """Family, version, CV and test metrics of the version holding `champion` after promotion.
 
-    When an older champion was kept, its metrics come from its own training run (its dataset's TEST split);
-    `macro_f1_current_test` is always the score on the current TEST split that promotion compared.
+    When an older champion was kept, its figures come from its own training run (its dataset's TEST split);
+    `macro_f1_current_test` (with `macro_f1_current_test_ci`, its 95 % bootstrap interval) is always the score
+    on the current TEST split that promotion compared.
     """
     version = promotion["current_champion_version"]
-    current_f1 = (
-        promotion["candidate_macro_f1"]
-        if version == promotion["candidate_version"]
-        else promotion["champion_macro_f1"]
-    )
-    for summary in trained.values():
-        if summary["model_version"] == version:
-            return {
-                "family": summary["family"],
-                "version": version,
-                "dataset_version": summary["dataset_version"],
-                "test_metrics": summary["test_metrics"],
-                "macro_f1_current_test": current_f1,
-            }
-    from modeling.model_io import describe_version
+    role = "candidate" if version == promotion["candidate_version"] else "champion"
+    described = next((s for s in trained.values() if s["model_version"] == version), None)
+    if described is None:
+        from modeling.model_io import describe_version
 
-    described = describe_version(mlflow.MlflowClient(), settings.registered_model_name, version)
+        described = describe_version(mlflow.MlflowClient(), settings.registered_model_name, version)
     return {
         "family": described["family"],
         "version": version,
         "dataset_version": described["dataset_version"],
+        "cv_macro_f1": described.get("cv_macro_f1"),
+        "cv_macro_f1_std": described.get("cv_macro_f1_std"),
         "test_metrics": described["test_metrics"],
-        "macro_f1_current_test": current_f1,
+        "macro_f1_current_test": promotion[f"{role}_macro_f1"],
+        "macro_f1_current_test_ci": promotion.get(f"{role}_macro_f1_ci"),
     }
 
 
@@ -69,10 +62,13 @@ def run_pipeline(
 
     `input` (None = the data folder's CSV, uploaded to the lake's raw object once); `trials`/`timeout` per
     family (None = settings); `retrain` trains a family even if this dataset version already has a model of
-    it. The summary holds dataset_version; champion {family, version, dataset_version, test_metrics,
-    macro_f1_current_test}; promotion (promote_best's dict); families {name: {model_version, run_id, reused,
-    cv_macro_f1, test_metrics, best_params, seconds}} (a reused family has no cv_macro_f1, best_params or
-    seconds); etl (run_etl's dict); api_reload; seconds {ingest, etl, train_<family>..., promote, total}.
+    it. The summary holds dataset_version; champion {family, version, dataset_version, cv_macro_f1,
+    cv_macro_f1_std, test_metrics, macro_f1_current_test, macro_f1_current_test_ci}; promotion (promote_best's
+    dict); families {name: {model_version, run_id, reused, cv_macro_f1, cv_macro_f1_std, test_metrics,
+    best_params, seconds}} (a reused family has no best_params or seconds); etl (run_etl's dict); api_reload;
+    seconds {ingest, etl, train_<family>..., promote, total}. test_metrics hold macro_f1 with its 95 %
+    bootstrap interval (macro_f1_ci_low, macro_f1_ci_high) and calibration (brier_score,
+    expected_calibration_error) beside the other TEST scores; a CV figure not logged is None.
     """
     from burnout.notify import notify_reload
     from etl.ingest import ingest_raw_data
@@ -102,6 +98,7 @@ def run_pipeline(
         "run_id",
         "reused",
         "cv_macro_f1",
+        "cv_macro_f1_std",
         "test_metrics",
         "best_params",
         "seconds",
