@@ -1,4 +1,4 @@
-"""The whole flow in one run: ingest, ETL, the three families in parallel, promotion, reload."""
+"""The whole flow in one run: ingest, ETL, three families in parallel, their ensemble, promotion, reload."""
 
 from __future__ import annotations
 
@@ -46,8 +46,12 @@ def burnout_pipeline():
     3. **train**: LightGBM, KNN and SVM in parallel (one mapped task per family): Optuna with K-fold CV on
        TRAIN, one evaluation on TEST, registered as `burnout-risk` with the family's alias. A family that
        already has a model for this dataset version is reused unless **retrain** is set.
-    4. **promote**: the best family takes alias `champion` only if it beats the incumbent on TEST.
-    5. **notify_api**: asks the serving API to reload (skipped with a log line when it is not running; the
+    4. **train_ensemble**: a weighted soft vote of the three registered models, its weights chosen on their
+       out-of-fold probabilities on TRAIN, registered with alias `ensemble` (reused, unless **retrain** is
+       set, while the families it votes with are unchanged).
+    5. **promote**: the best candidate (families and ensemble) takes alias `champion` only if it beats the
+       incumbent on TEST.
+    6. **notify_api**: asks the serving API to reload (skipped with a log line when it is not running; the
        API also polls the aliases on its own).
 
     Runs when triggered by hand and when `drift_monitor` updates the asset `burnout_drift` (then with the
@@ -71,8 +75,17 @@ def burnout_pipeline():
 
         return train_or_reuse(family, get_settings(), dataset["dataset_version"], budget, params["retrain"])
 
+    @task(retries=1, execution_timeout=TRAIN_TIMEOUT)
+    def train_ensemble(dataset: dict, trained: list[dict], params: dict | None = None) -> dict:
+        import modeling.ensemble
+        from burnout_base.settings import get_settings
+
+        del trained  # only ordering: the ensemble votes with the versions the families just registered
+        return modeling.ensemble.train_ensemble(get_settings(), dataset["dataset_version"], params["retrain"])
+
     @task
-    def promote(trained: list[dict]) -> dict:
+    def promote(trained: list[dict], ensemble: dict) -> dict:
+        # promote_best reads the candidates from the registry aliases; the arguments only order this task.
         from burnout_base.plain import to_plain
         from burnout_base.settings import get_settings
         from modeling.registry import promote_best
@@ -81,7 +94,7 @@ def burnout_pipeline():
 
     dataset = run_etl(ingest())
     trained = train.partial(dataset=dataset, budget=choose_budget()).expand(family=list(FAMILIES))
-    notify_api(promote(trained))
+    notify_api(promote(trained, train_ensemble(dataset, trained)))
 
 
 burnout_pipeline()

@@ -106,7 +106,7 @@ def test_offer_tuning_budget_on_trigger_form(dagbag, dag_id):
 
 def test_retry_network_tasks_with_exponential_backoff(dagbag):
     pipeline = dagbag.get_dag("burnout_pipeline")
-    for task_id in ("ingest", "run_etl", "train", "promote", "notify_api"):
+    for task_id in ("ingest", "run_etl", "train", "train_ensemble", "promote", "notify_api"):
         task = pipeline.get_task(task_id)
         assert task.retries >= 1, task_id
         assert task.retry_exponential_backoff > 1, task_id
@@ -122,7 +122,8 @@ def test_train_families_in_parallel_with_mapping(dagbag):
     train = pipeline.get_task("train")
     assert isinstance(train, MappedOperator)
     assert list(train._get_specified_expand_input().value["family"]) == list(FAMILIES)
-    assert pipeline.get_task("promote").upstream_task_ids == {"train"}
+    assert pipeline.get_task("train_ensemble").upstream_task_ids == {"run_etl", "train"}
+    assert pipeline.get_task("promote").upstream_task_ids == {"train", "train_ensemble"}
     assert pipeline.get_task("notify_api").upstream_task_ids == {"promote"}
 
 
