@@ -75,6 +75,7 @@ def test_train_over_http_then_predict_raw_records_by_alias_in_fresh_process(serv
     # The model card travels over HTTP too: a run artifact, and the registered version's description.
     card = mlflow.artifacts.load_text(f"runs:/{result['run_id']}/model_card.md")
     assert card == version.description and f"v{result['model_version']} (lightgbm)" in card
+    assert "| 1 | " in card  # the importance ranking logged by the same run
     assert {d.dataset.digest for d in run.inputs.dataset_inputs} == {result["dataset_version"]}
     artifacts = {a.path for a in client.list_artifacts(result["run_id"], "evaluation")}
     assert {

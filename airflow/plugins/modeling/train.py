@@ -24,6 +24,7 @@ from etl.contract import NULLABLE_FEATURES
 from etl.dataset import ProcessedDataset, load_dataset
 from modeling.evaluate import evaluate_model, log_evaluation
 from modeling.families import get_family
+from modeling.importance import log_background, log_importance
 from modeling.model_card import build_model_card, describe_registered_model
 from modeling.model_io import log_model
 from modeling.registry import find_trained_version
@@ -130,8 +131,9 @@ def record_trained_model(
     cv_macro_f1: float | None = None,
 ) -> dict[str, Any]:
     """Everything after the fit, for any fitted raw-input `pipeline` (a family or the ensemble): evaluate once
-    on TEST (with the macro-F1 bootstrap CI and calibration), log params, CV and TEST metrics, log and
-    register the model under alias `family_name`, and write its model card (run artifact and description).
+    on TEST (with the macro-F1 bootstrap CI and calibration), log params, CV and TEST metrics, the feature
+    importance and explanation background, log and register the model under alias `family_name`, and write
+    its model card (run artifact and description).
 
     Must run inside the active MLflow training run. `cv_scores` are the per-fold CV macro-F1 of the chosen
     parameters (logged as cv_macro_f1 = mean, cv_macro_f1_std = std); `cv_macro_f1` stands in for the mean
@@ -154,9 +156,10 @@ def record_trained_model(
 
     evaluation = evaluate_model(pipeline, dataset.test_raw, dataset.y_test, seed=settings.seed)
     log_evaluation(evaluation)
-    # EXPLANATIONS (issue 14): modeling.importance's log_importance (table + chart, returns the ranking
-    # for the model card) and log_background are called here, once that module lands.
-    importance: list[tuple[str, float]] | None = None
+    # Explanations: the global ranking (table + chart) feeds the model card; the background sample is what
+    # the service explains non-tree models against, so it travels with the run.
+    importance = log_importance(pipeline, dataset, settings.seed)
+    log_background(dataset, settings.seed)
     info = log_model(pipeline, select_input_example(dataset.train_raw), settings.registered_model_name)
     model_version = int(info.registered_model_version)
     register_version(settings, model_version, tags)

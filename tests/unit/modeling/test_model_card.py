@@ -9,7 +9,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from burnout_base.tracking import configure_mlflow, ensure_experiment
 from modeling.model_card import build_model_card
 from modeling.model_io import describe_version
-from modeling.registry_names import MODEL_CARD_ARTIFACT
+from modeling.registry_names import BACKGROUND_ARTIFACT, IMPORTANCE_CHART_ARTIFACT, MODEL_CARD_ARTIFACT
 from modeling.train import record_trained_model
 
 METRICS = {
@@ -97,6 +97,10 @@ def test_record_trained_model_publishes_the_card_on_run_and_registry(
     assert version.description == card and version.tags["members"] == "knn"
     assert f"[{low:.3f}, {high:.3f}]" in card and f"v{summary['model_version']} (knn)" in card
     assert "burnout risk class" in client.get_registered_model("card-test").description
+    # The importance ranking logged beside the model is the card's feature table; the background travels too.
+    assert "| 1 | " in card and "Not computed for this version." not in card
+    explanation = {a.path for a in client.list_artifacts(summary["run_id"], "explanation")}
+    assert {IMPORTANCE_CHART_ARTIFACT, BACKGROUND_ARTIFACT} <= explanation
     # Read back from the registry as the pipeline and the service see it.
     described = describe_version(client, "card-test", summary["model_version"])
     assert described["cv_macro_f1_std"] == pytest.approx(0.02)
