@@ -87,7 +87,11 @@ def training_cv(version: ModelVersion | None) -> tuple[float | None, float | Non
     """The CV macro-F1 mean and std its training run logged (None for what it did not log)."""
     if version is None or not version.run_id:
         return None, None
-    metrics = mlflow.MlflowClient().get_run(version.run_id).data.metrics
+    try:
+        metrics = mlflow.MlflowClient().get_run(version.run_id).data.metrics
+    except MlflowException:  # a deleted training run must not block a promotion
+        log.warning("version %s: training run %s unreadable, no CV figures", version.version, version.run_id)
+        return None, None
     return metrics.get("cv_macro_f1"), metrics.get("cv_macro_f1_std")
 
 
@@ -196,7 +200,9 @@ def explain_scores(
     return text
 
 
-def compare(settings: Settings, candidate: Score, champion: Score, dataset: ProcessedDataset) -> tuple:
+def compare(
+    settings: Settings, candidate: Score, champion: Score, dataset: ProcessedDataset
+) -> tuple[float, float]:
     """The paired bootstrap interval of candidate minus champion macro-F1 on the same TEST rows."""
     return bootstrap_difference(
         np.asarray(dataset.y_test),
