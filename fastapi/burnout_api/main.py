@@ -56,7 +56,13 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
     install_error_handlers(app)
     app.add_exception_handler(ClientDisconnect, client_gone)
     # /predict first: routes are matched in order and it is the hot one.
-    routers = (predict.router, predict_stream.router, health.router, models.router, reload.router)
+    routers = (
+        predict.build_predict_router(settings),
+        predict_stream.router,
+        health.router,
+        models.router,
+        reload.router,
+    )
     for router in (*routers, metrics_route.router):
         app.include_router(router)
     app.include_router(build_graphql_router(core), prefix="/graphql")

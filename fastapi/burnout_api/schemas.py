@@ -45,12 +45,49 @@ ClassProbabilities = create_model(
 )
 
 
+ClassScores = create_model(
+    "ClassScores", **{name: (float, Field(description=f"The score of {name}")) for name in CLASSES}
+)
+
+
+class TopFactor(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    feature: str = Field(description="A dataset column.")
+    value: float | str | None = Field(description="The record's value; null: missing (the model imputed it).")
+    class_: Literal[CLASSES] = Field(alias="class", description="The predicted class it moved.")  # type: ignore
+    contribution: float = Field(description="How much it moved that class's score (negative: lowered it).")
+    text: str = Field(description='In words, e.g. "Mental Fatigue Score = 7.8 raises P(High) by 0.21".')
+
+
+class Explanation(BaseModel):
+    base: ClassScores = Field(  # type: ignore[valid-type]
+        description="Each class's score before any feature: TreeSHAP's expected value (log-odds), or the "
+        "mean probability over the background sample (probability)."
+    )
+    output: ClassScores = Field(  # type: ignore[valid-type]
+        description="The model's score of each class for this record, on the explainer's scale (log-odds: "
+        "the probabilities are their softmax); equals base + the sum of the class's contributions."
+    )
+    contributions: dict[str, dict[str, float]] = Field(
+        description="Class -> feature (each of the dataset's feature columns) -> its contribution."
+    )
+    top_factors: list[TopFactor] = Field(description="The 3 features that moved the predicted class most.")
+
+
+class Explainer(BaseModel):
+    method: Literal["tree_shap", "permutation_shap"]
+    exact: bool = Field(description="tree_shap is exact; permutation_shap estimates how features share.")
+    scale: Literal["log_odds", "probability"] = Field(description="What base, output and contributions are.")
+
+
 class Prediction(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     class_: Literal[CLASSES] = Field(alias="class", description="The most probable risk class.")  # type: ignore
     probabilities: ClassProbabilities  # type: ignore[valid-type]
     model_version: int = Field(description="Registered model version that answered.")
+    explanation: Explanation | None = Field(default=None, description="With explain=true only.")
 
 
 class ServedModel(BaseModel):
@@ -62,6 +99,13 @@ class ServedModel(BaseModel):
 class PredictResponse(BaseModel):
     model: ServedModel
     predictions: list[Prediction]
+    explainer: Explainer | None = Field(default=None, description="With explain=true only.")
+
+
+class ModelLinks(BaseModel):
+    run: str = Field(description="The training run's page in the MLflow UI.")
+    model_card: str | None = Field(default=None, description="The run's model card (Markdown).")
+    importance_chart: str | None = Field(default=None, description="The run's feature importance chart.")
 
 
 class ModelInfo(BaseModel):
@@ -74,6 +118,8 @@ class ModelInfo(BaseModel):
     test_metrics: dict[str, float] = {}
     loaded_at: str | None = None
     fast_path: bool = False
+    explainer: Explainer | None = Field(default=None, description="null: ?explain=true answers 409.")
+    links: ModelLinks | None = Field(default=None, description="null: no MLflow UI to link to.")
 
 
 class ModelList(BaseModel):

@@ -172,6 +172,35 @@ def check_batch_size(count: int, max_batch: int) -> None:
         )
 
 
+def check_explain_size(count: int, limit: int, method: str, setting: str) -> None:
+    """Refuse explanations for a batch over their own, smaller limit, before any of them is computed."""
+    if count > limit:
+        raise InvalidInput(
+            [
+                FieldError(
+                    None,
+                    "explain",
+                    "batch_too_large",
+                    f"this model's explanations ({method}) are limited to {limit} records per request "
+                    f"({setting}); the batch has {count}: send fewer, or ask without explain",
+                )
+            ]
+        )
+
+
+_FLAGS = dict.fromkeys(("true", "1", "yes", "on"), True) | dict.fromkeys(("false", "0", "no", "off"), False)
+
+
+def parse_flag(value: str, field: str) -> bool:
+    """A boolean query parameter (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, any case)."""
+    flag = _FLAGS.get(value.strip().lower())
+    if flag is None:
+        raise InvalidInput(
+            [FieldError(None, field, "not_a_boolean", f"must be true or false, got {value[:40]!r}")]
+        )
+    return flag
+
+
 def validate_records(records: object, max_batch: int) -> RecordBatch:
     """Check a list of records (dicts keyed by dataset column names) and return them as a `RecordBatch`."""
     if not isinstance(records, list):

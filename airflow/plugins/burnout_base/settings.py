@@ -140,6 +140,23 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = Field(default=5_000, ge=100, description="Tokens the parser reads at most.")
     graphql_max_depth: int = Field(default=8, ge=2, description="Nesting of selections.")
     graphql_max_aliases: int = Field(default=20, ge=1, description="Aliased fields per document.")
+    # Explanations (issue 14) cost far more than predictions, so a request asking for them is bounded before
+    # any work: TreeSHAP takes about 0.6 ms a record, the permutation method (any non-tree model) scores
+    # about 3,000 rows a record, 0.25 s for a KNN and 0.8 s for an SVM.
+    explain_max_records: int = Field(
+        default=100, ge=1, description="Records one request may ask exact (TreeSHAP) explanations for."
+    )
+    explain_max_records_approximate: int = Field(
+        default=10,
+        ge=1,
+        description="Records one request may ask approximate (permutation) explanations for.",
+    )
+    # Where people open MLflow: in compose the browser reaches it at another address than the service does.
+    mlflow_ui_url: str | None = Field(
+        default=None,
+        description="MLflow UI base URL for the links of /models; default the tracking URI when it is "
+        "http(s), else no links.",
+    )
 
     # Streams (Redis or Valkey): POST /predict_stream enqueues records, `burnout stream-worker` scores them.
     # Unset or empty: no stream (the route answers 503). The defaults name a local Redis, db 0.

@@ -1,6 +1,7 @@
 """The inference core: the only part of the service that knows about MLflow."""
 
 from burnout_api.core.errors import (
+    ExplanationUnavailable,
     Forbidden,
     InvalidInput,
     MalformedBody,
@@ -16,6 +17,7 @@ from burnout_api.core.snapshot import CHAMPION, Snapshot
 __all__ = [
     "CHAMPION",
     "BatchPrediction",
+    "ExplanationUnavailable",
     "Forbidden",
     "InferenceCore",
     "InvalidInput",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from burnout_api.validation import FieldError, InvalidInput, MalformedBody
 
 __all__ = [
+    "ExplanationUnavailable",
     "FieldError",
     "Forbidden",
     "InvalidInput",
@@ -14,6 +15,27 @@ __all__ = [
     "UnknownAlias",
     "Unauthorized",
 ]
+
+
+class ExplanationUnavailable(InvalidInput):
+    """Explanations were asked of a model that has none (e.g. a version trained before they existed, without
+    the background sample a non-tree model is explained against); its plain predictions still work.
+    Transports map it before InvalidInput: the request is valid, the model cannot honour it (409,
+    FAILED_PRECONDITION)."""
+
+    def __init__(self, version: int, family: str | None):
+        super().__init__(
+            [
+                FieldError(
+                    None,
+                    "explain",
+                    "explanation_unavailable",
+                    f"model version {version} ({family or 'unknown family'}) cannot explain its answers: "
+                    "its training run logged no background sample to explain it against (retrain it to "
+                    "explain); its predictions are served without explain",
+                )
+            ]
+        )
 
 
 class NoModelYet(LookupError):

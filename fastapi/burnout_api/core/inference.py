@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import anyio
 
-from burnout_api.core.errors import ModelUnavailable, NoModelYet, UnknownAlias
+from burnout_api.core.errors import ExplanationUnavailable, ModelUnavailable, NoModelYet, UnknownAlias
 from burnout_api.core.loaded_model import BatchPrediction, LoadedModel
 from burnout_api.core.metrics import ServiceMetrics
 from burnout_api.core.model_store import ModelStore
@@ -29,7 +29,13 @@ from burnout_api.core.snapshot import (
     describe_readiness,
     list_aliases,
 )
-from burnout_api.validation import InvalidInput, check_alias, parse_records, validate_records
+from burnout_api.validation import (
+    InvalidInput,
+    check_alias,
+    check_explain_size,
+    parse_records,
+    validate_records,
+)
 from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -100,11 +106,17 @@ class InferenceCore:
 
     # Prediction ---------------------------------------------------------------------------------------------
     def predict(
-        self, records: object, alias: str = CHAMPION, protocol: str = "rest", request_id: str | None = None
+        self,
+        records: object,
+        alias: str = CHAMPION,
+        protocol: str = "rest",
+        request_id: str | None = None,
+        explain: bool = False,
     ) -> BatchPrediction:
         """Validate and score records (dicts keyed by dataset column names, or the JSON text of a list of
-        them) with the model behind `alias`; the answer is queued for the prediction log (`request_id`: the
-        client's, else one is made up)."""
+        them) with the model behind `alias`; with `explain`, explain them too (bounded, see
+        `check_explainable`). The answer is queued for the prediction log without its explanations
+        (`request_id`: the client's, else one is made up)."""
         started = time.perf_counter()
         try:
             if isinstance(records, bytes):
@@ -112,7 +124,9 @@ class InferenceCore:
             else:
                 batch = validate_records(records, self.settings.max_batch)
             model = self.snapshot.models.get(alias) or self.ensure_alias(alias)
-            result = model.predict(batch)
+            if explain:
+                self.check_explainable(model, len(batch))
+            result = model.predict(batch, explain)
         except Exception as exc:
             label = alias if alias in self.snapshot.registry else "<unknown>"
             self.metrics.observe_error(protocol, label, _error_kind(exc))
@@ -125,15 +139,32 @@ class InferenceCore:
         return result
 
     async def predict_async(
-        self, records: object, alias: str = CHAMPION, protocol: str = "rest", request_id: str | None = None
+        self,
+        records: object,
+        alias: str = CHAMPION,
+        protocol: str = "rest",
+        request_id: str | None = None,
+        explain: bool = False,
     ) -> BatchPrediction:
-        """`predict` from an event loop: inline when it is quick, in a worker thread when it may load a model
-        or score a large batch (a thread hop costs more than scoring one record)."""
+        """`predict` from an event loop: inline when it is quick, in a worker thread when it may load a model,
+        score a large batch or explain (a thread hop costs more than scoring one record, far less than
+        explaining one with a non-tree model)."""
         size = len(records) if isinstance(records, (list, bytes)) else 0
         limit = INLINE_BYTES if isinstance(records, bytes) else INLINE_RECORDS
-        if self.is_loaded(alias) and size <= limit:
+        if not explain and self.is_loaded(alias) and size <= limit:
             return self.predict(records, alias, protocol, request_id)
-        return await anyio.to_thread.run_sync(self.predict, records, alias, protocol, request_id)
+        return await anyio.to_thread.run_sync(self.predict, records, alias, protocol, request_id, explain)
+
+    def check_explainable(self, model: LoadedModel, count: int) -> None:
+        """Refuse explanations before any work: of a model without an explainer, and of more records than its
+        method's limit (an approximate explanation costs about a thousand times an exact one)."""
+        explainer = model.require_explainer()
+        if explainer.exact:
+            limit, setting = self.settings.explain_max_records, "BURNOUT_EXPLAIN_MAX_RECORDS"
+        else:
+            limit = self.settings.explain_max_records_approximate
+            setting = "BURNOUT_EXPLAIN_MAX_RECORDS_APPROXIMATE"
+        check_explain_size(count, limit, explainer.method, setting)
 
     def is_loaded(self, alias: str) -> bool:
         return alias in self.snapshot.models
@@ -289,6 +320,7 @@ def _describe(exc: BaseException) -> str:
 
 def _error_kind(exc: Exception) -> str:
     kinds = {
+        ExplanationUnavailable: "explanation_unavailable",  # before InvalidInput, its base class
         InvalidInput: "invalid_input",
         NoModelYet: "no_model",
         UnknownAlias: "unknown_alias",

@@ -1,19 +1,28 @@
-"""One registered model version, loaded: its metadata, its pipeline, and its fast path when one applies."""
+"""One registered model version, loaded: its metadata, its pipeline, its fast path and its explainer when
+they apply."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
 
+from burnout_api.core.errors import ExplanationUnavailable
 from burnout_api.validation import RecordBatch
+from modeling.explain import Explainer, Explanations, build_explainer
 from modeling.scoring import Scorer
+
+log = logging.getLogger(__name__)
+Background = tuple[np.ndarray, list[tuple[str, ...]]]
 
 
 @dataclass(frozen=True)
 class ModelMetadata:
-    """What the registry and the training run say about a version; `loaded_at`: when we loaded it."""
+    """What the registry and the training run say about a version; `loaded_at`: when we loaded it; `links`:
+    its run page, model card and importance chart in the MLflow UI (None without a UI to link to)."""
 
     version: int
     family: str | None
@@ -22,6 +31,8 @@ class ModelMetadata:
     test_metrics: dict[str, float]
     loaded_at: datetime
     fast_path: bool = False
+    explainer: dict | None = None  # {method, exact, scale}; None: the version cannot explain its answers
+    links: dict[str, str] | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -32,32 +43,77 @@ class ModelMetadata:
             "test_metrics": self.test_metrics,
             "loaded_at": self.loaded_at.isoformat(),
             "fast_path": self.fast_path,
+            "explainer": self.explainer,
+            "links": self.links,
         }
 
 
 @dataclass(frozen=True)
 class BatchPrediction:
-    """Per record: the class and the probabilities of `CLASSES`, in that order; `model` answered them."""
+    """Per record: the class and the probabilities of `CLASSES`, in that order; `model` answered them. With
+    explanations: `explanations` and the `records` they explain (the top factors quote their values)."""
 
     model: ModelMetadata
     labels: list[str]
     probabilities: np.ndarray = field(repr=False)
+    explanations: Explanations | None = field(default=None, repr=False)
+    records: RecordBatch | None = field(default=None, repr=False)
 
 
 class LoadedModel:
-    """A fitted Pipeline(preprocessor, estimator) ready to score `RecordBatch`es (see `modeling.scoring`)."""
+    """A fitted Pipeline(preprocessor, estimator) ready to score `RecordBatch`es (see `modeling.scoring`) and,
+    when it has an explainer, to explain them (see `modeling.explain`)."""
 
-    def __init__(self, pipeline, metadata: ModelMetadata, use_fast_path: bool = True):
+    def __init__(
+        self,
+        pipeline,
+        metadata: ModelMetadata,
+        use_fast_path: bool = True,
+        load_background: Callable[[], Background | None] | None = None,
+    ):
         self.pipeline = pipeline
         self.scorer = Scorer(pipeline, use_fast_path)
         self.fast = self.scorer.fast
-        self.metadata = replace(metadata, fast_path=self.fast is not None)
+        self.explainer = self._build_explainer(load_background)
+        described = None
+        if self.explainer is not None:
+            described = {
+                "method": self.explainer.method,
+                "exact": self.explainer.exact,
+                "scale": self.explainer.scale,
+            }
+        self.metadata = replace(metadata, fast_path=self.fast is not None, explainer=described)
 
-    def predict(self, batch: RecordBatch) -> BatchPrediction:
-        """Score a batch on the fast path when the model has one, else through its pipeline."""
+    def predict(self, batch: RecordBatch, explain: bool = False) -> BatchPrediction:
+        """Score a batch on the fast path when the model has one, else through its pipeline; with `explain`,
+        explain it too (ExplanationUnavailable when the model has no explainer)."""
+        explainer = self.require_explainer() if explain else None
         labels, probabilities = self.scorer.predict(batch.numeric, batch.categorical)
-        return BatchPrediction(self.metadata, labels, probabilities)
+        if explainer is None:
+            return BatchPrediction(self.metadata, labels, probabilities)
+        explanations = explainer.explain(batch.numeric, batch.categorical)
+        return BatchPrediction(self.metadata, labels, probabilities, explanations, batch)
+
+    def require_explainer(self) -> Explainer:
+        """The explainer; ExplanationUnavailable when the model has none."""
+        if self.explainer is None:
+            raise ExplanationUnavailable(self.metadata.version, self.metadata.family)
+        return self.explainer
 
     def predict_model_proba(self, batch: RecordBatch) -> np.ndarray:
         """Probabilities in the model's own class order, as `pipeline.predict_proba` would give them."""
         return self.scorer.predict_model_proba(batch.numeric, batch.categorical)
+
+    def _build_explainer(self, load_background: Callable[[], Background | None] | None) -> Explainer | None:
+        """The model's explainer, or None: a model that cannot explain still predicts. A tree model explains
+        without a background sample, so the sample is fetched only for the others."""
+        try:
+            explainer = build_explainer(self.pipeline, None, self.fast)
+            if explainer is None and load_background is not None:
+                background = load_background()
+                if background is not None:
+                    explainer = build_explainer(self.pipeline, background, self.fast)
+        except Exception:
+            log.warning("no explainer for this model: building it failed", exc_info=True)
+            return None
+        return explainer

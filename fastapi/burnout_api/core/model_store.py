@@ -1,5 +1,6 @@
 """The only code that talks to MLflow: which version each alias of the registered model points at, and loading
-a version with its metadata (family, run, dataset version, test metrics)."""
+a version with its metadata (family, run, dataset version, test metrics, links to the MLflow UI) and what it
+is explained against."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
 from burnout_base.settings import Settings
@@ -37,27 +39,60 @@ class ModelStore:
 
     def load_version(self, version: int) -> LoadedModel:
         """Load `models:/<name>/<version>` and what the registry and its training run say about it."""
+        from modeling.explain import load_background
         from modeling.model_io import describe_version
 
         described = describe_version(self._mlflow(), self.name, version)
         pipeline = self._load_pipeline(f"models:/{self.name}/{version}")
+        run_id = described["run_id"]
         metadata = ModelMetadata(
             version=described["model_version"],
             family=described["family"],
-            run_id=described["run_id"],
+            run_id=run_id,
             dataset_version=described["dataset_version"],
             test_metrics=described["test_metrics"],
             loaded_at=datetime.now(UTC),
+            links=self._links(run_id),
         )
-        loaded = LoadedModel(pipeline, metadata)
+        background = (lambda: load_background(run_id)) if run_id else None
+        loaded = LoadedModel(pipeline, metadata, load_background=background)
         log.info(
-            "loaded %s version %s (%s, fast path: %s)",
+            "loaded %s version %s (%s, fast path: %s, explainer: %s)",
             self.name,
             version,
             metadata.family,
             loaded.fast is not None,
+            loaded.explainer.method if loaded.explainer is not None else None,
         )
         return loaded
+
+    def _links(self, run_id: str | None) -> dict[str, str] | None:
+        """The version's run page and, when the run logged them, its model card and importance chart, in the
+        MLflow UI people open (BURNOUT_MLFLOW_UI_URL, else an http(s) tracking URI); None without one. Links
+        are a convenience: failing to read them never fails a load."""
+        from modeling.registry_names import IMPORTANCE_CHART_ARTIFACT, MODEL_CARD_ARTIFACT
+
+        ui = mlflow_ui_url(self.settings)
+        if ui is None or not run_id:
+            return None
+        try:
+            client = self._mlflow()
+            experiment = client.get_run(run_id).info.experiment_id
+            # Link only what the run has (versions trained before model cards have none): two listings.
+            logged = {a.path for a in client.list_artifacts(run_id)}
+            folder = IMPORTANCE_CHART_ARTIFACT.rpartition("/")[0]
+            if folder in logged:
+                logged |= {a.path for a in client.list_artifacts(run_id, folder)}
+        except Exception as exc:
+            log.warning("no MLflow links for run %s: %s", run_id, exc)
+            return None
+        # The UI routes pages after '#'; the server hands out a run's artifacts at /get-artifact.
+        links = {"run": f"{ui}/#/experiments/{experiment}/runs/{run_id}"}
+        artifacts = {"model_card": MODEL_CARD_ARTIFACT, "importance_chart": IMPORTANCE_CHART_ARTIFACT}
+        for name, path in artifacts.items():
+            if path in logged:
+                links[name] = f"{ui}/get-artifact?{urlencode({'path': path, 'run_uuid': run_id})}"
+        return links
 
     def _load_pipeline(self, uri: str):
         from burnout_base.tracking import configure_mlflow
@@ -76,3 +111,12 @@ class ModelStore:
             uri = self.settings.mlflow_tracking_uri
             self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return self._client
+
+
+def mlflow_ui_url(settings: Settings) -> str | None:
+    """The MLflow UI's base URL for people: BURNOUT_MLFLOW_UI_URL, else the tracking URI when it is a web
+    address (a sqlite:// or file store has no UI to link to)."""
+    url = settings.mlflow_ui_url or settings.mlflow_tracking_uri
+    if not url or not url.startswith(("http://", "https://")):
+        return None
+    return url.rstrip("/")

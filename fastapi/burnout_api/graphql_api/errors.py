@@ -1,5 +1,6 @@
 """The one place that maps core errors to GraphQL errors: a message naming record and field, and
-`extensions.code` (INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE, ...) plus the itemised `extensions.errors`."""
+`extensions.code` (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, UNAVAILABLE) plus the itemised
+`extensions.errors`."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from burnout_api.core import InvalidInput, ModelUnavailable, NoModelYet, UnknownAlias
+from burnout_api.core import ExplanationUnavailable, InvalidInput, ModelUnavailable, NoModelYet, UnknownAlias
 
 log = logging.getLogger(__name__)
-CODES = {
+CODES = {  # subclasses before their base: the first match wins
+    ExplanationUnavailable: "FAILED_PRECONDITION",
     InvalidInput: "INVALID_ARGUMENT",
     UnknownAlias: "NOT_FOUND",
     NoModelYet: "UNAVAILABLE",

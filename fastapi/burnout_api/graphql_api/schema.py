@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 
 import strawberry
-from graphql import FieldNode, GraphQLError, ValidationRule
+from graphql import FieldNode, GraphQLError, ValidationRule, get_named_type
+from graphql.execution.collect_fields import collect_sub_fields
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
@@ -22,12 +23,17 @@ from burnout_api.graphql_api.errors import CoreErrors, is_expected
 from burnout_api.graphql_api.router import OffLoopGraphQLRouter
 from burnout_api.graphql_api.types import (
     ClassProbabilities,
+    ClassScores,
     EmployeeInput,
+    Explainer,
+    Explanation,
     Health,
     ModelInfo,
+    ModelLinks,
     Prediction,
     PredictResult,
     ServedModel,
+    TopFactor,
 )
 from burnout_api.rendering import build_prediction_payload
 from burnout_base.settings import Settings
@@ -57,20 +63,24 @@ class Query:
 
     @strawberry.field(description="Aliases of the registered model and the metadata of loaded versions.")
     def models(self, info: Info) -> list[ModelInfo]:
-        return [ModelInfo(**m) for m in _core(info).list_models()]
+        return [_model_info(m) for m in _core(info).list_models()]
 
     @strawberry.field(description="One alias (champion, lightgbm, knn, svm); loads it if needed.")
     def model(self, info: Info, alias: str = CHAMPION) -> ModelInfo:
-        return ModelInfo(**_core(info).describe_model(alias or CHAMPION))
+        return _model_info(_core(info).describe_model(alias or CHAMPION))
 
     @strawberry.field(
         description="Risk class and probabilities per record, from the model behind `model` (empty: "
-        "champion). One predict per request; send the records as a variable."
+        "champion). Selecting `predictions { explanation }` explains each record too. One predict per "
+        "request; send the records as a variable."
     )
     def predict(self, info: Info, records: list[EmployeeInput], model: str = CHAMPION) -> PredictResult:  # type: ignore[valid-type]
         alias = model or CHAMPION
         rows = [_as_record(r) for r in records]
-        payload = build_prediction_payload(_core(info).predict(rows, alias, "graphql"), alias)
+        explain = _selects(info, "predictions", "explanation")
+        result = _core(info).predict(rows, alias, "graphql", explain=explain)
+        payload = build_prediction_payload(result, alias)
+        explainer = payload.get("explainer")
         return PredictResult(
             model=ServedModel(**payload["model"]),
             predictions=[
@@ -78,10 +88,55 @@ class Query:
                     label=p["class"],
                     probabilities=ClassProbabilities(**p["probabilities"]),
                     model_version=p["model_version"],
+                    explanation=_explanation(p["explanation"]) if explain else None,
                 )
                 for p in payload["predictions"]
             ],
+            explainer=Explainer(**explainer) if explainer else None,
         )
+
+
+def _selects(info: Info, *path: str) -> bool:
+    """Whether the query selects the field at `path` below this one, as graphql-core would execute it:
+    through fragments, honouring @skip and @include."""
+    raw = info._raw_info
+    nodes, parent = raw.field_nodes, get_named_type(raw.return_type)
+    for name in path:
+        selected = collect_sub_fields(raw.schema, raw.fragments, raw.variable_values, parent, nodes)
+        nodes = [node for same_key in selected.values() for node in same_key if node.name.value == name]
+        if not nodes:
+            return False
+        parent = get_named_type(parent.fields[name].type)
+    return True
+
+
+def _explanation(explanation: dict) -> Explanation:
+    return Explanation(
+        base=ClassScores(**explanation["base"]),
+        output=ClassScores(**explanation["output"]),
+        contributions=explanation["contributions"],
+        top_factors=[
+            TopFactor(
+                feature=f["feature"],
+                value=f["value"],
+                label=f["class"],
+                contribution=f["contribution"],
+                text=f["text"],
+            )
+            for f in explanation["top_factors"]
+        ],
+    )
+
+
+def _model_info(described: dict) -> ModelInfo:
+    explainer, links = described.get("explainer"), described.get("links")
+    return ModelInfo(
+        **{
+            **described,
+            "explainer": Explainer(**explainer) if explainer else None,
+            "links": ModelLinks(**links) if links else None,
+        }
+    )
 
 
 def _as_record(employee: object) -> dict:

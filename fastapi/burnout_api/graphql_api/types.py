@@ -53,11 +53,50 @@ ClassProbabilities = _build_strawberry_type(
 )
 
 
+ClassScores = _build_strawberry_type(
+    "ClassScores",
+    {c: (float, strawberry.field(description=f"The score of {c}")) for c in CLASSES},
+    "A score per risk class, on the explainer's scale.",
+)
+
+
+@strawberry.type(description="A feature that moved the predicted class's score.")
+class TopFactor:
+    feature: str = strawberry.field(description="A dataset column.")
+    value: JSON | None = strawberry.field(description="The record's value; null: missing (imputed).")
+    label: str = strawberry.field(name="class", description="The predicted class it moved.")
+    contribution: float
+    text: str = strawberry.field(description="In words.")
+
+
+@strawberry.type(description="Why the model answered what it did: base + contributions = output per class.")
+class Explanation:
+    base: ClassScores = strawberry.field(description="Each class's score before any feature.")  # type: ignore[valid-type]
+    output: ClassScores = strawberry.field(description="The model's score of each class for the record.")  # type: ignore[valid-type]
+    contributions: JSON = strawberry.field(
+        description="Class -> feature (the dataset's column names, as in REST) -> its contribution."
+    )
+    top_factors: list[TopFactor]
+
+
+@strawberry.type(description="How the explanations were made.")
+class Explainer:
+    method: str = strawberry.field(description="tree_shap (exact) or permutation_shap (approximate).")
+    exact: bool
+    scale: str = strawberry.field(description="log_odds or probability.")
+
+
 @strawberry.type(description="One answer per record, in order.")
 class Prediction:
     label: str = strawberry.field(name="class", description="The most probable risk class.")
     probabilities: ClassProbabilities  # type: ignore[valid-type]
     model_version: int
+    explanation: Explanation | None = strawberry.field(
+        default=None,
+        description="Selecting it asks for explanations, bounded per request (BURNOUT_EXPLAIN_MAX_RECORDS "
+        "for tree_shap, BURNOUT_EXPLAIN_MAX_RECORDS_APPROXIMATE for permutation_shap); a model without an "
+        "explainer answers FAILED_PRECONDITION.",
+    )
 
 
 @strawberry.type
@@ -71,6 +110,16 @@ class ServedModel:
 class PredictResult:
     model: ServedModel
     predictions: list[Prediction]
+    explainer: Explainer | None = strawberry.field(
+        default=None, description="How the explanations were made; null unless `explanation` is selected."
+    )
+
+
+@strawberry.type(description="Where to read more about a version in the MLflow UI.")
+class ModelLinks:
+    run: str
+    model_card: str | None = None
+    importance_chart: str | None = None
 
 
 @strawberry.type(description="An alias of the registered model and, when loaded, its version's metadata.")
@@ -84,6 +133,8 @@ class ModelInfo:
     test_metrics: JSON | None = None
     loaded_at: str | None = None
     fast_path: bool = False
+    explainer: Explainer | None = None
+    links: ModelLinks | None = None
 
 
 @strawberry.type

@@ -1,6 +1,7 @@
 """The BurnoutRisk service: converts messages to the core's records and back. Core errors map to status
-codes here, once: bad input INVALID_ARGUMENT (undecodable messages included), unknown alias NOT_FOUND, no
-model or no registry UNAVAILABLE; anything else INTERNAL with a generic message, the traceback in the log
+codes here, once: bad input INVALID_ARGUMENT (undecodable messages included), unknown alias NOT_FOUND,
+explanations asked of a model without an explainer FAILED_PRECONDITION, no model or no registry UNAVAILABLE;
+anything else INTERNAL with a generic message, the traceback in the log
 only. Messages over BURNOUT_MAX_BODY_BYTES never get here: gRPC refuses them, RESOURCE_EXHAUSTED."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from google.protobuf.message import DecodeError
 
 from burnout_api.core import (
     CHAMPION,
+    ExplanationUnavailable,
     InferenceCore,
     InvalidInput,
     MalformedBody,
@@ -29,7 +31,8 @@ from burnout_api.rendering import build_prediction_payload
 from burnout_api.validation import FieldError, check_batch_size
 
 log = logging.getLogger(__name__)
-STATUS = {
+STATUS = {  # subclasses before their base: the first match wins
+    ExplanationUnavailable: grpc.StatusCode.FAILED_PRECONDITION,
     InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
     UnknownAlias: grpc.StatusCode.NOT_FOUND,
     NoModelYet: grpc.StatusCode.UNAVAILABLE,
@@ -98,18 +101,52 @@ async def build_response(request: pb.PredictRequest | Malformed, core: Inference
         )
     alias = request.model or CHAMPION  # proto3 cannot tell an unset string from an empty one
     check_batch_size(len(request.records), core.settings.max_batch)
-    result = await core.predict_async([as_record(e) for e in request.records], alias, "grpc")
+    records = [as_record(e) for e in request.records]
+    result = await core.predict_async(records, alias, "grpc", explain=request.explain)
     payload = build_prediction_payload(result, alias)
     model = payload["model"]
+    explainer = payload.get("explainer")
     return pb.PredictResponse(
         model=pb.ServedModel(alias=alias, version=model["version"], family=model["family"] or ""),
         predictions=[
             pb.Prediction(
-                class_name=p["class"], probabilities=p["probabilities"], model_version=p["model_version"]
+                class_name=p["class"],
+                probabilities=p["probabilities"],
+                model_version=p["model_version"],
+                explanation=as_explanation(p["explanation"]) if "explanation" in p else None,
             )
             for p in payload["predictions"]
         ],
+        explainer=pb.Explainer(**explainer) if explainer else None,
     )
+
+
+def as_explanation(explanation: dict) -> pb.Explanation:
+    return pb.Explanation(
+        base=explanation["base"],
+        output=explanation["output"],
+        contributions={
+            name: pb.FeatureContributions(features=features)
+            for name, features in explanation["contributions"].items()
+        },
+        top_factors=[
+            pb.TopFactor(
+                feature=f["feature"],
+                class_name=f["class"],
+                contribution=f["contribution"],
+                text=f["text"],
+                **_factor_value(f["value"]),
+            )
+            for f in explanation["top_factors"]
+        ],
+    )
+
+
+def _factor_value(value: object) -> dict:
+    """The `value` oneof: a category, a number, or neither for a missing value."""
+    if value is None:
+        return {}
+    return {"category": value} if isinstance(value, str) else {"number": value}
 
 
 async def abort_for(context: grpc.aio.ServicerContext, exc: Exception, where: str = "") -> None:
@@ -165,6 +202,8 @@ class BurnoutRiskServicer(pb_grpc.BurnoutRiskServicer):
                 test_metrics=m.get("test_metrics") or {},
                 loaded_at=m.get("loaded_at") or "",
                 fast_path=m.get("fast_path", False),
+                explainer=pb.Explainer(**m["explainer"]) if m.get("explainer") else None,
+                links=pb.ModelLinks(**m["links"]) if m.get("links") else None,
             )
             for m in self._core.list_models()
         ]

@@ -1,6 +1,7 @@
 """The one place that turns errors into HTTP answers, all in one envelope `{"message", "detail"}`: malformed
-body 400, wrong token 401, reload disabled 403, unknown alias or route 404, wrong method 405, wrong content
-type 415, invalid records or parameters 422 (record and field named), no model or unreachable registry 503.
+body 400, wrong token 401, reload disabled 403, unknown alias or route 404, wrong method 405, explanations
+asked of a model without an explainer 409 (field `explain` named), wrong content type 415, invalid records or
+parameters 422 (record and field named), no model or unreachable registry 503.
 Anything else is the server's fault: 500 with a generic message, the traceback in the log only."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from burnout_api.core import (
+    ExplanationUnavailable,
     Forbidden,
     InvalidInput,
     MalformedBody,
@@ -23,8 +25,9 @@ from burnout_api.core import (
 from fastapi import FastAPI, Request
 
 log = logging.getLogger(__name__)
-STATUS = {
+STATUS = {  # subclasses before their base: the first match wins
     MalformedBody: 400,
+    ExplanationUnavailable: 409,
     InvalidInput: 422,
     UnknownAlias: 404,
     NoModelYet: 503,

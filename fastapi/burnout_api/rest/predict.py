@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException
 from burnout_api.core import CHAMPION
 from burnout_api.rendering import render_prediction_json
 from burnout_api.schemas import EXAMPLE_RECORD, EmployeeRecord, ErrorResponse, PredictResponse
+from burnout_api.validation import parse_flag
+from burnout_base.settings import Settings
 from fastapi import APIRouter, Request, Response
 
 
@@ -24,17 +26,28 @@ class DirectRoute(APIRoute):
         return self.endpoint
 
 
-router = APIRouter(tags=["predict"], route_class=DirectRoute)
-
-
-def _document_inputs() -> dict:
-    """OpenAPI parameters and body: `?model=` and an array of EmployeeRecord with an example Swagger sends."""
+def _document_inputs(settings: Settings) -> dict:
+    """OpenAPI parameters and body: `?model=`, `?explain=` and an array of EmployeeRecord with an example
+    Swagger sends."""
     alias = {
         "name": "model",
         "in": "query",
         "required": False,
         "description": "Alias: champion, lightgbm, knn, svm.",
         "schema": {"type": "string", "default": CHAMPION},
+    }
+    explain = {
+        "name": "explain",
+        "in": "query",
+        "required": False,
+        "description": "Also explain each prediction: every feature's contribution to every class's score "
+        "(base + contributions = output), and the three factors that moved the predicted class most: exact "
+        "TreeSHAP on the log-odds for LightGBM, approximate permutation SHAP on the probabilities for other "
+        "models (/models names each version's explainer). Bounded before any work, a larger batch is "
+        f"refused with 422: at most {settings.explain_max_records} records per request with TreeSHAP "
+        f"(BURNOUT_EXPLAIN_MAX_RECORDS), {settings.explain_max_records_approximate} with permutation SHAP "
+        "(BURNOUT_EXPLAIN_MAX_RECORDS_APPROXIMATE), which takes hundreds of milliseconds a record.",
+        "schema": {"type": "boolean", "default": False},
     }
     schema = {
         "type": "array",
@@ -46,36 +59,57 @@ def _document_inputs() -> dict:
         "required": True,
         "content": {"application/json": {"schema": schema, "example": [EXAMPLE_RECORD]}},
     }
-    return {"parameters": [alias], "requestBody": body}
+    return {"parameters": [alias, explain], "requestBody": body}
 
 
-@router.post(
-    "/predict",
-    summary="Burnout risk class and probabilities for a batch of raw employee records",
-    response_class=Response,
-    openapi_extra=_document_inputs(),
-    responses={
-        200: {"model": PredictResponse, "description": "One prediction per record, in order."},
-        400: {"model": ErrorResponse, "description": "The body is not JSON."},
-        404: {"model": ErrorResponse, "description": "Unknown model alias."},
-        413: {"model": ErrorResponse, "description": "The body is over BURNOUT_MAX_BODY_BYTES."},
-        415: {"model": ErrorResponse, "description": "The body is not application/json."},
-        422: {
-            "model": ErrorResponse,
-            "description": "Invalid records or alias: each error names the record and the field.",
+def build_predict_router(settings: Settings) -> APIRouter:
+    """The route, documented with the limits of these settings."""
+    router = APIRouter(tags=["predict"], route_class=DirectRoute)
+    router.add_api_route(
+        "/predict",
+        predict,
+        methods=["POST"],
+        summary="Burnout risk class and probabilities for a batch of raw employee records",
+        response_class=Response,
+        openapi_extra=_document_inputs(settings),
+        responses={
+            200: {
+                "model": PredictResponse,
+                "description": "One prediction per record, in order; with explain=true, each has an "
+                "`explanation` and the answer names its `explainer`.",
+            },
+            400: {"model": ErrorResponse, "description": "The body is not JSON."},
+            404: {"model": ErrorResponse, "description": "Unknown model alias."},
+            409: {
+                "model": ErrorResponse,
+                "description": "explain=true, but the model cannot explain its answers (field `explain`): a "
+                "version trained without a background sample. Predictions without explain still work.",
+            },
+            413: {"model": ErrorResponse, "description": "The body is over BURNOUT_MAX_BODY_BYTES."},
+            415: {"model": ErrorResponse, "description": "The body is not application/json."},
+            422: {
+                "model": ErrorResponse,
+                "description": "Invalid records or alias: each error names the record and the field; "
+                "explain=true on more records than the explainer's limit names field `explain`.",
+            },
+            503: {
+                "model": ErrorResponse,
+                "description": "No model yet (run burnout_pipeline) or MLflow unreachable.",
+            },
         },
-        503: {
-            "model": ErrorResponse,
-            "description": "No model yet (run burnout_pipeline) or MLflow unreachable.",
-        },
-    },
-)
+    )
+    return router
+
+
 async def predict(request: Request) -> Response:
     content_type = request.headers.get("content-type", "")
     media_type = content_type.partition(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise HTTPException(415, f"POST /predict takes application/json, got {content_type[:100]!r}")
     alias = request.query_params.get("model") or CHAMPION  # empty means the champion, as on gRPC
+    explain = request.query_params.get("explain")
+    explain = explain is not None and parse_flag(explain, "explain")
     request_id = request.headers.get("x-request-id")  # logged with the answer (the prediction log)
-    result = await request.app.state.core.predict_async(await request.body(), alias, "rest", request_id)
+    core = request.app.state.core
+    result = await core.predict_async(await request.body(), alias, "rest", request_id, explain)
     return Response(render_prediction_json(result, alias), media_type="application/json")

@@ -81,6 +81,15 @@ def svm_pipeline(synthetic_frame, synthetic_preprocessor) -> Pipeline:
         )
 
 
+@pytest.fixture(scope="session")
+def synthetic_background(synthetic_frame) -> tuple:
+    """The background sample training would log for these records, as the arrays the service loads."""
+    from modeling.explain import select_background
+    from modeling.scoring import arrays_of
+
+    return arrays_of(select_background(synthetic_frame, synthetic_frame["label"], seed=0))
+
+
 @pytest.fixture
 def raw_records(synthetic_frame) -> list[dict]:
     """Records as a client sends them: dataset column names, missing values as null."""
@@ -93,9 +102,15 @@ class FakeStore:
 
     name = "burnout-risk"
 
-    def __init__(self, pipelines: dict[int, Pipeline] | None = None, aliases: dict[str, int] | None = None):
+    def __init__(
+        self,
+        pipelines: dict[int, Pipeline] | None = None,
+        aliases: dict[str, int] | None = None,
+        backgrounds: dict[int, tuple] | None = None,
+    ):
         self.pipelines = dict(pipelines or {})
         self.aliases = dict(aliases or {})
+        self.backgrounds = dict(backgrounds or {})  # version -> the background sample its run logged
         self.reachable = True
         self.loads: list[int] = []
         self.load_gate: threading.Event | None = None  # set by a test to hold a load half-way
@@ -124,7 +139,12 @@ class FakeStore:
             test_metrics={"macro_f1": 0.5 + version / 100},
             loaded_at=datetime.now(UTC),
         )
-        return LoadedModel(self.pipelines[version], metadata)
+        background = self.backgrounds.get(version)
+        return LoadedModel(
+            self.pipelines[version],
+            metadata,
+            load_background=None if background is None else (lambda: background),
+        )
 
 
 @pytest.fixture
