@@ -74,7 +74,14 @@ def _calibration(metrics: Mapping[str, float]) -> list[str]:
 def _importance(importance: Sequence[tuple[str, float]] | None, top: int) -> list[str]:
     if not importance:
         return ["Not computed for this version."]
-    rows = ["| rank | feature | mean \\|contribution\\| |", "|---:|---|---:|"]
+    rows = [
+        "Mean absolute contribution on TEST, summed over classes, in the explainer's units (log-odds for "
+        "exact TreeSHAP, probability for permutation SHAP; the run's tag `explanation_scale` says which); "
+        "table and chart under `explanation/`.",
+        "",
+        "| rank | feature | mean \\|contribution\\| |",
+        "|---:|---|---:|",
+    ]
     rows += [f"| {rank} | {name} | {value:.4f} |" for rank, (name, value) in enumerate(importance[:top], 1)]
     return rows
 
