@@ -1,12 +1,15 @@
 """Helpers shared by the serving integration tests (test_serving*.py): register a small model in a real MLflow
-registry through the platform's own model_io, wait for conditions, free ports."""
+registry through the platform's own model_io (with what training logs beside it, when asked), wait for
+conditions, free ports."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 import mlflow
+import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from burnout_base.settings import Settings
@@ -43,7 +46,6 @@ def register_synthetic_model(
     """Fit Pipeline(agreed preprocessor, the family's default estimator) on synthetic records, log and tag it
     as training does (modeling.model_io), point `aliases` at it; returns the version."""
     from modeling.families import FAMILIES
-    from modeling.model_io import log_model
 
     frame = generate_synthetic(rows=rows, seed=seed)
     frame = frame[frame[TARGET].notna()]
@@ -55,16 +57,37 @@ def register_synthetic_model(
         ]
     )
     pipeline.fit(frame[list(FEATURES)], frame[TARGET].map(burn_rate_to_class))
+    return register_fitted_model(settings, pipeline, family, aliases, frame[list(FEATURES)].head(3))
+
+
+def register_fitted_model(
+    settings: Settings,
+    pipeline: Pipeline,
+    family: str,
+    aliases: tuple[str, ...],
+    input_example: pd.DataFrame,
+    dataset_version: str = "synthetic",
+    log_extras: Callable[[], None] | None = None,
+) -> int:
+    """Log and tag a fitted pipeline as training does (modeling.model_io), point `aliases` at it; returns the
+    version. `log_extras` logs more to the run, as training does beside the model (background sample, model
+    card, importance)."""
+    from modeling.model_io import log_model
+
     experiment = ensure_experiment(settings, settings.training_experiment)
     configure_mlflow(settings)
     with mlflow.start_run(experiment_id=experiment):
-        mlflow.set_tags({"family": family, "dataset_version": "synthetic"})
+        mlflow.set_tags({"family": family, "dataset_version": dataset_version})
         mlflow.log_metrics({"test_macro_f1": 0.5, "test_accuracy": 0.6})
-        info = log_model(pipeline, frame[list(FEATURES)].head(3), settings.registered_model_name)
+        if log_extras is not None:
+            log_extras()
+        info = log_model(pipeline, input_example, settings.registered_model_name)
     version = int(info.registered_model_version)
     client = mlflow.MlflowClient()
     client.set_model_version_tag(settings.registered_model_name, str(version), "family", family)
-    client.set_model_version_tag(settings.registered_model_name, str(version), "dataset_version", "synthetic")
+    client.set_model_version_tag(
+        settings.registered_model_name, str(version), "dataset_version", dataset_version
+    )
     for alias in aliases:
         client.set_registered_model_alias(settings.registered_model_name, alias, str(version))
     return version
