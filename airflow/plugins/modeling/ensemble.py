@@ -135,9 +135,14 @@ def train_ensemble(
         classes = np.unique(y)  # the probabilities' column order
         codes = np.searchsorted(classes, y)
         tuned = tune_vote(probabilities, codes, folds, settings.seed, decision_rule)
+        voters = [
+            (family, FrozenEstimator(estimator), weight)
+            for (family, estimator), weight in zip(estimators.items(), tuned["weights"], strict=True)
+            if weight > 0
+        ]
         model = ClassWeightedVotingClassifier(
-            [(family, FrozenEstimator(estimator)) for family, estimator in estimators.items()],
-            weights=tuned["weights"],
+            [(family, estimator) for family, estimator, _ in voters],
+            weights=[weight for _, _, weight in voters],
             class_weights=tuned["class_weights"],
         )
         # Frozen members ignore fit: this only records the classes (the members were fitted on TRAIN).

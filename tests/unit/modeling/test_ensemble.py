@@ -110,7 +110,7 @@ def _noisy_probabilities(rows: int = 600, seed: int = 3):
     return probabilities, codes
 
 
-def test_tune_vote_never_scores_below_the_plain_average():
+def test_tune_vote_beats_the_plain_average_and_weighs_the_better_member_more():
     probabilities, codes = _noisy_probabilities()
     folds = list(StratifiedKFold(n_splits=3, shuffle=True, random_state=0).split(codes, codes))
     tuned = vote_weights.tune_vote(probabilities, codes, folds, seed=0, decision_rule=False)
