@@ -157,7 +157,7 @@ def test_raw_values_restore_the_record(dataset):
 
 
 def test_training_logs_importance_and_background(published_settings, dataset, make_pipeline, tmp_path):
-    from burnout_base.tracking import configure_mlflow
+    from burnout_base.tracking import ensure_experiment
     from modeling.explain import load_background
     from modeling.importance import log_background, log_importance
     from modeling.registry_names import (
@@ -166,9 +166,10 @@ def test_training_logs_importance_and_background(published_settings, dataset, ma
         IMPORTANCE_TABLE_ARTIFACT,
     )
 
-    configure_mlflow(published_settings)
+    # An experiment of our own: the default one would write its artifacts under the working directory.
+    experiment_id = ensure_experiment(published_settings, "explain-tests")
     pipeline = build(make_pipeline, "knn")
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=experiment_id) as run:
         log_background(dataset, seed=0)
         ranking = log_importance(pipeline, dataset, seed=0)
     assert [name for name, _ in ranking] and sorted(name for name, _ in ranking) == sorted(FEATURES)
@@ -180,6 +181,6 @@ def test_training_logs_importance_and_background(published_settings, dataset, ma
     expected = arrays_of(select_background(dataset.train_raw, dataset.y_train, seed=0))
     np.testing.assert_array_equal(loaded[0], expected[0])
     assert loaded[1] == expected[1]
-    with mlflow.start_run() as empty:
+    with mlflow.start_run(experiment_id=experiment_id) as empty:
         pass
     assert load_background(empty.info.run_id) is None
