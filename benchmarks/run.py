@@ -11,6 +11,7 @@ from pathlib import Path
 from benchmarks.cases import BATCH_ROWS, add_ratios, evaluate_targets
 from benchmarks.champion import ensure_champion
 from benchmarks.etl_memory import memory_targets, run_etl_memory_bench
+from benchmarks.explain_latency import load_registered_lightgbm, measure_explanation_latency
 from benchmarks.inprocess import measure_in_process
 from benchmarks.load import find_wrk
 from benchmarks.machine import describe_machine
@@ -55,6 +56,11 @@ def run_bench(
         settings, records, seconds, warmup_seconds(seconds), folder / "work"
     )
     measurements += measure_in_process(model, records, seconds / 4)
+    lightgbm = model if champion["family"] == "lightgbm" else load_registered_lightgbm(settings)
+    if lightgbm is None:
+        log.warning("the registry has no lightgbm alias: explanation latency not measured")
+    else:
+        measurements += measure_explanation_latency(lightgbm, records, settings)
     rows = add_ratios([m.to_dict() for m in measurements])
     pipeline_figures = run_pipeline_bench(settings, folder, dataset) if pipeline else None
     etl_figures = run_etl_memory_bench(settings, folder, dataset) if etl else None
