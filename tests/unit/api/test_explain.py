@@ -270,3 +270,28 @@ def test_explain_takes_a_boolean(service, records):
     answer = client.post("/predict?explain=maybe", json=records)
     assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "explain"
     assert "explainer" in client.post("/predict?explain=1", json=records).json()
+
+
+def test_explained_answers_are_logged_like_plain_ones(make_core, make_store, lightgbm_pipeline, records):
+    """The prediction log keeps its columns: records, classes, probabilities and who asked, no explanation."""
+    from datetime import date
+
+    from etl.lake import LocalLake
+    from monitoring.prediction_log import SCHEMA, read_predictions
+
+    core = make_core(make_store({1: lightgbm_pipeline}, {"champion": 1}), prediction_log_flush_s=60)
+    core.start()
+    core.refresh()
+    core.predict(records, request_id="plain")
+    core.predict(records, request_id="explained", explain=True)
+    core.stop()
+    settings = core.settings
+    rows = read_predictions(LocalLake(settings.lake_root), settings.predictions_bucket, date.min, date.max)
+    assert set(rows.columns) == set(SCHEMA.names)
+    plain, explained = (
+        rows[rows["request_id"] == r].drop(columns=["request_id", "logged_at"])
+        for r in ("plain", "explained")
+    )
+    assert len(plain) == len(records) and explained.reset_index(drop=True).equals(
+        plain.reset_index(drop=True)
+    )
