@@ -245,7 +245,7 @@ def test_a_version_without_background_refuses_explanations_and_still_predicts(se
 
 
 def test_models_links_each_version_to_its_run_card_and_chart(served, mlflow_server):
-    client, _, settings, versions = served
+    client, stub, _, versions = served
     models = {m["alias"]: m for m in client.get("/models").json()["models"]}
     champion = models["champion"]
     run = mlflow.MlflowClient(mlflow_server).get_run(champion["run_id"])
@@ -261,3 +261,10 @@ def test_models_links_each_version_to_its_run_card_and_chart(served, mlflow_serv
     assert old["importance_chart"] is None and models["old"]["explainer"] is None
     assert models["knn"]["explainer"]["method"] == "permutation_shap"
     assert models["champion"]["version"] == versions["lightgbm"]
+    # The same links on GraphQL and gRPC.
+    query = "{ models { alias links { run model_card importance_chart } } }"
+    graphql = client.post("/graphql", json={"query": query}).json()["data"]["models"]
+    assert {m["alias"]: m["links"] for m in graphql} == {a: m["links"] for a, m in models.items()}
+    listed = {m.alias: m.links for m in stub.ListModels(pb.ListModelsRequest()).models}
+    assert (listed["champion"].run, listed["champion"].model_card) == (links["run"], links["model_card"])
+    assert listed["old"].model_card == ""

@@ -261,8 +261,14 @@ def test_a_model_without_an_explainer_refuses_explain_and_still_predicts(service
     assert (
         len(stub.Predict(pb.PredictRequest(records=[as_message(records[0])], model="old")).predictions) == 1
     )
-    explainers = {m["alias"]: m["explainer"] for m in client.get("/models").json()["models"]}
-    assert explainers == {"champion": EXPLAINERS["lightgbm"], **EXPLAINERS, "old": None}
+    explainers = {"champion": EXPLAINERS["lightgbm"], **EXPLAINERS, "old": None}
+    assert {m["alias"]: m["explainer"] for m in client.get("/models").json()["models"]} == explainers
+    query = "{ models { alias explainer { method exact scale } links { run } } }"
+    models = client.post("/graphql", json={"query": query}).json()["data"]["models"]
+    assert {m["alias"]: m["explainer"] for m in models} == explainers
+    assert all(m["links"] is None for m in models)  # no MLflow UI to link to (see test_model_links)
+    listed = {m.alias: m for m in stub.ListModels(pb.ListModelsRequest()).models}
+    assert listed["svm"].explainer.method == "permutation_shap" and not listed["old"].HasField("explainer")
 
 
 def test_explain_takes_a_boolean(service, records):
