@@ -1,8 +1,8 @@
 """The BurnoutRisk service: converts messages to the core's records and back. Core errors map to status
 codes here, once: bad input INVALID_ARGUMENT (undecodable messages included), unknown alias NOT_FOUND,
 explanations asked of a model without an explainer FAILED_PRECONDITION, no model or no registry UNAVAILABLE;
-anything else INTERNAL with a generic message, the traceback in the log
-only. Messages over BURNOUT_MAX_BODY_BYTES never get here: gRPC refuses them, RESOURCE_EXHAUSTED."""
+anything else INTERNAL with a generic message, the traceback in the log only. Messages over
+BURNOUT_MAX_BODY_BYTES never get here: gRPC refuses them, RESOURCE_EXHAUSTED."""
 
 from __future__ import annotations
 
@@ -105,20 +105,20 @@ async def build_response(request: pb.PredictRequest | Malformed, core: Inference
     result = await core.predict_async(records, alias, "grpc", explain=request.explain)
     payload = build_prediction_payload(result, alias)
     model = payload["model"]
-    explainer = payload.get("explainer")
-    return pb.PredictResponse(
+    response = pb.PredictResponse(
         model=pb.ServedModel(alias=alias, version=model["version"], family=model["family"] or ""),
         predictions=[
             pb.Prediction(
-                class_name=p["class"],
-                probabilities=p["probabilities"],
-                model_version=p["model_version"],
-                explanation=as_explanation(p["explanation"]) if "explanation" in p else None,
+                class_name=p["class"], probabilities=p["probabilities"], model_version=p["model_version"]
             )
             for p in payload["predictions"]
         ],
-        explainer=pb.Explainer(**explainer) if explainer else None,
     )
+    if "explainer" in payload:  # apart, so that plain answers are built exactly as before
+        response.explainer.CopyFrom(pb.Explainer(**payload["explainer"]))
+        for message, prediction in zip(response.predictions, payload["predictions"], strict=True):
+            message.explanation.CopyFrom(as_explanation(prediction["explanation"]))
+    return response
 
 
 def as_explanation(explanation: dict) -> pb.Explanation:
