@@ -18,10 +18,9 @@ Two methods, chosen by the model:
   BACKGROUND_ROWS model rows, that is 3,136 rows.
 
 Measured on the real dataset (2-core machine): TreeSHAP takes about 0.6 ms for one record and 0.5 ms per
-record in a batch of 50; the permutation method about 0.25 s per record for KNN and 0.8 s for the SVM. A
-service must therefore bound approximate explanations far tighter than exact ones: NOTE for the serving
-side, use a separate, small limit for them (e.g. `explain_max_records_approximate` = 10, beside
-`explain_max_records` = 100 for exact ones), checked before the work.
+record in a batch of 50; the permutation method about 0.25 s per record for KNN and 0.8 s for the SVM. The
+service therefore bounds approximate explanations far tighter than exact ones, before the work
+(`explain_max_records_approximate`, 10, beside `explain_max_records`, 100).
 
 LightGBM's TreeSHAP is the library's own. The permutation sampler is about forty lines here rather than the
 `shap` package, which would bring numba and llvmlite (about 150 MB) into the serving image for the same
