@@ -379,6 +379,38 @@ def check_api_serves_champion(stack: Stack, ready_timeout: float = 180) -> str:
     return f"REST, GraphQL and gRPC answered with champion v{champion}"
 
 
+def check_champion_explains(stack: Stack) -> str:
+    """?explain=true adds up to the answer, and /models links to the champion's model card and importance
+    chart in MLflow, as a browser on the host opens them."""
+    from burnout_api.schemas import EXAMPLE_RECORD
+
+    base = stack.url("API_HOST_PORT", 8800)
+    answer = httpx.post(f"{base}/predict?explain=true", json=[EXAMPLE_RECORD], timeout=60)
+    if answer.status_code != 200:
+        raise StepFailed(f"service api: /predict?explain=true gave {answer.status_code}: {answer.text[:300]}")
+    body = answer.json()
+    explanation = body["predictions"][0]["explanation"]
+    gaps = [
+        abs(explanation["base"][c] + sum(explanation["contributions"][c].values()) - explanation["output"][c])
+        for c in explanation["output"]
+    ]
+    if max(gaps) > 1e-6 or not explanation["top_factors"]:
+        raise StepFailed(f"service api: the explanation does not add up (gaps {gaps}): {explanation}")
+    models = httpx.get(f"{base}/models", timeout=30).json()["models"]
+    champion = next(m for m in models if m["alias"] == "champion")
+    links = champion.get("links") or {}
+    if not links.get("model_card") or not links.get("importance_chart"):
+        raise StepFailed(f"service api: /models gives the champion no model card or chart links: {champion}")
+    card = httpx.get(links["model_card"], timeout=30)
+    chart = httpx.get(links["importance_chart"], timeout=30)
+    if card.status_code != 200 or "## Intended use and limits" not in card.text:
+        raise StepFailed(f"service mlflow: the model card link gave {card.status_code}: {card.text[:300]}")
+    if chart.status_code != 200 or not chart.content.startswith(b"\x89PNG"):
+        raise StepFailed(f"service mlflow: the importance chart link gave {chart.status_code}")
+    factor = explanation["top_factors"][0]["text"]
+    return f"{body['explainer']['method']} adds up (gap {max(gaps):.1e}); {factor}; card and chart open"
+
+
 def check_api_restart(stack: Stack) -> str:
     stack.compose("restart", "api")
     wait_healthy(stack, timeout=180, services={"api"})
@@ -543,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         ("raw and processed objects in the lake", lambda: check_lake(stack)),
         ("MLflow has the runs and burnout-risk@champion", lambda: check_mlflow(stack)),
         ("api serves the champion on REST, GraphQL, gRPC", lambda: check_api_serves_champion(stack)),
+        ("the champion explains itself, links its card", lambda: check_champion_explains(stack)),
         ("api restarted serves the champion again", lambda: check_api_restart(stack)),
         ("the prediction log holds what the api answered", lambda: check_prediction_log(stack)),
         ("a stream record answered by stream-worker", lambda: check_stream(stack)),
