@@ -136,9 +136,11 @@ def test_run_pipeline_dag_end_to_end_then_reuse(airflow_home, lake_and_server):
     name = settings.registered_model_name
     for family, result in trained.items():
         assert int(client.get_model_version_by_alias(name, family).version) == result["model_version"]
+    candidates = {**trained, "ensemble": outputs["train_ensemble"]}
+    assert outputs["train_ensemble"]["family"] == "ensemble"
     champion = client.get_model_version_by_alias(name, "champion")
-    best = max(r["test_metrics"]["macro_f1"] for r in trained.values())
-    assert trained[champion.tags["family"]]["test_metrics"]["macro_f1"] == best
+    best = max(r["test_metrics"]["macro_f1"] for r in candidates.values())
+    assert candidates[champion.tags["family"]]["test_metrics"]["macro_f1"] == best
     assert outputs["promote"]["decision"] == "promoted"
     versions_before = len(client.search_model_versions(f"name='{name}'"))
 

@@ -1,6 +1,6 @@
 """run_pipeline end to end on tiny synthetic data, as the burnout_pipeline DAG runs it: ingest, ETL, every
 family, promotion, one JSON summary; a second run on the same input reuses the dataset and the families'
-models; with retrain it reuses the studies, and its identical models tie: the champion stays."""
+models (and their ensemble); with retrain it reuses the studies, and its identical models tie: the champion stays."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ def test_run_pipeline_promotes_the_best_family_then_a_rerun_keeps_it(settings, t
     first = run_pipeline(settings, input=str(path), trials=1)
 
     assert json.loads(json.dumps(first)) == first  # JSON-able as printed by the CLI
-    assert set(first["families"]) == set(FAMILIES)
-    assert set(first["seconds"]) == {"ingest", "etl", "promote", "total", *(f"train_{f}" for f in FAMILIES)}
+    assert set(first["families"]) == {*FAMILIES, "ensemble"}
+    trained = {f"train_{f}" for f in (*FAMILIES, "ensemble")}
+    assert set(first["seconds"]) == {"ingest", "etl", "promote", "total", *trained}
     assert first["api_reload"]["status"] == "skipped"
     assert not any(summary["reused"] for summary in first["families"].values())
     assert first["seconds"]["total"] >= sum(v for k, v in first["seconds"].items() if k != "total") - 1

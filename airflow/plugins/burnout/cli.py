@@ -83,12 +83,21 @@ def etl(input: Annotated[str, typer.Option("--input", help="CSV path or s3://buc
 
 @app.command()
 def train(
-    family: Annotated[str, typer.Option(help="lightgbm, knn or svm")],
+    family: Annotated[str, typer.Option(help="lightgbm, knn, svm or ensemble")],
     trials: Annotated[int | None, typer.Option(min=1)] = None,
     timeout: Annotated[float | None, typer.Option(help="seconds")] = None,
     dataset_version: Annotated[str | None, typer.Option(help="default: the latest")] = None,
 ) -> None:
-    """Tune a family with Optuna on TRAIN (CV), fit, evaluate once on TEST, register under its alias."""
+    """Tune a family with Optuna on TRAIN (CV), fit, evaluate once on TEST, register under its alias. The
+    ensemble instead weighs the families' versions trained on that dataset (train them first; --trials and
+    --timeout do not apply to it)."""
+    from modeling.registry_names import ENSEMBLE
+
+    if family == ENSEMBLE:
+        from modeling.ensemble import train_ensemble
+
+        _emit(_run(train_ensemble, get_settings(), dataset_version))
+        return
     from modeling.train import train_family
 
     _emit(
@@ -151,8 +160,9 @@ def pipeline(
         bool, typer.Option("--retrain/--reuse", help="train a family even if this dataset already has one")
     ] = False,
 ) -> None:
-    """burnout_pipeline's steps in this process: ingest, ETL, the three families (reused when this dataset
-    version already has them), promotion, API reload; one JSON summary with the time of each step."""
+    """burnout_pipeline's steps in this process: ingest, ETL, the three families and their ensemble (reused
+    when this dataset version already has them), promotion, API reload; one JSON summary with the time of each
+    step."""
     from burnout.pipeline import run_pipeline
 
     _emit(_run(run_pipeline, get_settings(), input=input, trials=trials, timeout=timeout, retrain=retrain))

@@ -64,18 +64,21 @@ def run_pipeline(
     family (None = settings); `retrain` trains a family even if this dataset version already has a model of
     it. The summary holds dataset_version; champion {family, version, dataset_version, cv_macro_f1,
     cv_macro_f1_std, test_metrics, macro_f1_current_test, macro_f1_current_test_ci}; promotion (promote_best's
-    dict); families {name: {model_version, run_id, reused, cv_macro_f1, cv_macro_f1_std, test_metrics,
-    best_params, seconds}} (a reused family has no best_params or seconds); etl (run_etl's dict); api_reload;
-    seconds {ingest, etl, train_<family>..., promote, total}. test_metrics hold macro_f1 with its 95 %
-    bootstrap interval (macro_f1_ci_low, macro_f1_ci_high) and calibration (brier_score,
+    dict); families (the tuned families, then the ensemble) {name: {model_version, run_id, reused,
+    cv_macro_f1, cv_macro_f1_std, test_metrics, best_params, seconds}} (a reused family has no best_params or
+    seconds); etl (run_etl's dict); api_reload; seconds {ingest, etl, train_<family>..., train_ensemble,
+    promote, total}. test_metrics hold macro_f1 with its 95 % bootstrap interval (macro_f1_ci_low,
+    macro_f1_ci_high) and calibration (brier_score,
     expected_calibration_error) beside the other TEST scores; a CV figure not logged is None.
     """
     from burnout.notify import notify_reload
     from etl.ingest import ingest_raw_data
     from etl.run_etl import run_etl
     from modeling.budget import resolve_budget
+    from modeling.ensemble import train_ensemble
     from modeling.families import FAMILIES
     from modeling.registry import promote_best
+    from modeling.registry_names import ENSEMBLE
     from modeling.train import train_or_reuse
 
     started = time.monotonic()
@@ -90,6 +93,10 @@ def run_pipeline(
         )
         for family in FAMILIES
     }
+    # The ensemble votes with the families' versions just trained (or reused), so it comes after them.
+    trained[ENSEMBLE] = run_timed(
+        seconds, "train_ensemble", train_ensemble, settings, version, retrain=retrain
+    )
     promotion = run_timed(seconds, "promote", promote_best, settings)
     api_reload = notify_reload(settings)
     seconds["total"] = round(time.monotonic() - started, 1)
