@@ -1,6 +1,6 @@
 """run_pipeline end to end on tiny synthetic data, as the burnout_pipeline DAG runs it: ingest, ETL, every
-family, promotion, one JSON summary; a second run on the same input reuses the dataset and the families'
-models (and their ensemble); with retrain it reuses the studies, and its identical models tie: the champion stays."""
+family and their ensemble, promotion, one JSON summary; a second run on the same input reuses the dataset and
+the models; with retrain it reuses the studies, and its identical models tie: the champion stays."""
 
 from __future__ import annotations
 
