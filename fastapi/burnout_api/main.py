@@ -13,11 +13,13 @@ from contextlib import asynccontextmanager, contextmanager
 from starlette.requests import ClientDisconnect
 
 from burnout_api.core import InferenceCore
+from burnout_api.graphql_api.ide import mount_graphiql_assets
 from burnout_api.graphql_api.schema import build_graphql_router
 from burnout_api.http_server import build_http_server, client_gone
 from burnout_api.rest import health, models, predict, predict_stream, reload
 from burnout_api.rest import metrics as metrics_route
 from burnout_api.rest.body_limit import BodySizeLimit
+from burnout_api.rest.docs import build_docs_router, mount_docs_assets
 from burnout_api.rest.errors import install_error_handlers
 from burnout_base.settings import Settings
 from fastapi import FastAPI
@@ -47,6 +49,8 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         title="Burnout risk API",
         version="1.0",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from rest.docs, with their assets served here (no CDN)
+        redoc_url=None,
         description="Burnout risk (Low / Medium / High) of employees from raw HR records, served from "
         f"the MLflow registered model `{settings.registered_model_name}`. Also at /graphql and "
         f"over gRPC on port {settings.grpc_port}.",
@@ -63,9 +67,12 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         models.router,
         reload.router,
     )
-    for router in (*routers, metrics_route.router):
+    for router in (*routers, metrics_route.router, build_docs_router(app.title)):
         app.include_router(router)
-    app.include_router(build_graphql_router(core), prefix="/graphql")
+    # GraphQL documents itself (GraphiQL, introspection): its two routes stay out of the REST schema.
+    app.include_router(build_graphql_router(core), prefix="/graphql", include_in_schema=False)
+    mount_docs_assets(app)
+    mount_graphiql_assets(app)
     return app
 
 

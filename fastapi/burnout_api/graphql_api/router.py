@@ -9,7 +9,7 @@ execution and the encoding of the answer run in a thread, so the loop stays free
 from __future__ import annotations
 
 import anyio
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.requests import Request
 from strawberry.exceptions import MissingQueryError
 from strawberry.fastapi import GraphQLRouter
@@ -20,6 +20,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from burnout_api.graphql_api.errors import extensions_of
+from burnout_api.graphql_api.ide import render_graphiql_page
 from burnout_api.validation import InvalidInput, check_batch_size, decode_json
 from burnout_base.settings import Settings
 
@@ -36,6 +37,11 @@ class OffLoopGraphQLRouter(GraphQLRouter):
     def __init__(self, schema, settings: Settings, **kwargs) -> None:
         super().__init__(schema, **kwargs)
         self.settings = settings
+        self._graphiql_page = render_graphiql_page()
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL from the service's own assets (strawberry's page loads them from unpkg)."""
+        return HTMLResponse(self._graphiql_page)
 
     async def run(self, request, context=UNSET, root_value=UNSET):
         if not isinstance(request, Request) or request.method != "POST":
