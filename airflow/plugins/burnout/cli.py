@@ -210,11 +210,17 @@ def stream_worker() -> None:
 
 
 @app.command()
-def demo(serve: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
-    """Run burnout_pipeline in-process with real Airflow, then serve the champion until Ctrl-C."""
+def demo(
+    serve: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="library and Airflow logs on the terminal, not in a log file")
+    ] = False,
+) -> None:
+    """Run burnout_pipeline in-process with real Airflow behind a progress display, then serve the champion
+    until Ctrl-C. Logs go to BURNOUT_HOME/logs/demo-<time>.log (printed first) unless --verbose."""
     from burnout.demo import run_demo
 
-    _run(run_demo, get_settings(), serve=serve)
+    _run(run_demo, get_settings(), serve=serve, verbose=verbose)
 
 
 @local_app.command("up")

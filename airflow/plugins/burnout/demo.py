@@ -8,11 +8,15 @@ hash) and the models already trained on it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from typing import Any
-
-import typer
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
 
 from burnout_base.settings import Settings
 
@@ -20,9 +24,40 @@ log = logging.getLogger(__name__)
 PIPELINE_DAG = "burnout_pipeline"
 
 
-def run_demo(settings: Settings, serve: bool = True) -> dict[str, Any]:
-    """Run burnout_pipeline end to end with the demo's small budget (settings.demo_trials), print a summary,
-    then, when `serve`, print how to call the service and serve until Ctrl-C. Returns the summary."""
+def run_demo(settings: Settings, serve: bool = True, verbose: bool = False) -> dict[str, Any]:
+    """Run burnout_pipeline end to end with the demo's small budget (settings.demo_trials) behind a progress
+    display, print a summary, then, when `serve`, how to call the service, and serve until Ctrl-C.
+
+    Library, Airflow and warning output goes to BURNOUT_HOME/logs/demo-<time>.log (its path is printed
+    first), unless `verbose` keeps it on the terminal. With `serve` off, stdout holds only the JSON summary
+    and the progress goes to stderr. Returns the summary."""
+    settings = settings.with_session_token()  # the in-process DAG's /reload call and the API share it
+    settings.ensure_home()
+    log_path = settings.home / "logs" / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
+    output = contextlib.nullcontext((sys.stdout, sys.stderr)) if verbose else output_to_log(log_path)
+    with output as (terminal_out, terminal_err):
+        screen = terminal_out if serve else terminal_err
+        if not verbose:
+            screen.write(f"burnout demo: full log in {log_path}\n")
+        run = run_pipeline_with_progress(settings, screen)
+        summary = summarize_pipeline(run, settings)
+        summary["log_file"] = None if verbose else str(log_path)
+        if not serve:
+            terminal_out.write(json.dumps(summary, indent=2, default=str) + "\n")
+            return summary
+        from burnout_api.main import serve as serve_api
+
+        terminal_out.write(describe_summary(summary) + "\n")
+        terminal_out.write(describe_stream(settings) + "\n")
+        terminal_out.write(describe_usage(settings) + "\n")
+        terminal_out.flush()
+        serve_api(settings)
+    return summary
+
+
+def run_pipeline_with_progress(settings: Settings, screen: TextIO) -> dict[str, Any]:
+    """Run the DAG in this process while the library's log records drive the progress shown on `screen`: a
+    live table on a terminal, one line per event otherwise."""
     from burnout.airflow_runner import (
         configure_airflow,
         ensure_airflow_db,
@@ -30,22 +65,119 @@ def run_demo(settings: Settings, serve: bool = True) -> dict[str, Any]:
         require_success,
         run_dag,
     )
+    from burnout.demo_progress import PipelineProgress, PlainReporter, ProgressListener, render_table
+    from modeling.families import FAMILIES
 
-    settings = settings.with_session_token()  # the in-process DAG's /reload call and the API share it
-    settings.ensure_home()
-    configure_airflow(settings.home / "airflow")
-    ensure_airflow_db()
-    log.info("running %s in-process (demo budget: %d trials per family)", PIPELINE_DAG, settings.demo_trials)
-    run = require_success(run_dag(load_dag(PIPELINE_DAG), settings, conf={"trials": settings.demo_trials}))
-    summary = summarize_pipeline(run, settings)
-    typer.echo(json.dumps(summary, indent=2, default=str))
-    if serve:
-        from burnout_api.main import serve as serve_api
+    live = None
+    if screen.isatty():
+        from rich.console import Console
+        from rich.live import Live
 
-        typer.echo(describe_stream(settings))
-        typer.echo(describe_usage(settings))
-        serve_api(settings)
-    return summary
+        progress = PipelineProgress(tuple(FAMILIES), settings.demo_trials)
+        live = Live(
+            get_renderable=lambda: render_table(progress),
+            console=Console(file=screen),
+            refresh_per_second=4,
+            transient=False,
+        )
+    else:
+        progress = PipelineProgress(tuple(FAMILIES), settings.demo_trials, on_change=PlainReporter(screen))
+    listener = ProgressListener(progress)
+    with live or contextlib.nullcontext():
+        progress.start("airflow")
+        configure_airflow(settings.home / "airflow")
+        migrated = ensure_airflow_db()
+        progress.finish("airflow", "created" if migrated else "reused")
+        progress.start("ingest")
+        # Attached after Airflow configured its logging, which replaces handlers it knows about.
+        listener.attach()
+        try:
+            log.info(
+                "running %s in-process (demo budget: %d trials per family)",
+                PIPELINE_DAG,
+                settings.demo_trials,
+            )
+            run = run_dag(load_dag(PIPELINE_DAG), settings, conf={"trials": settings.demo_trials})
+        finally:
+            listener.detach()
+        if run["state"] != "success":
+            for name in run["failed_tasks"]:
+                if name in progress.steps:
+                    progress.finish(name, status="failed")
+        require_success(run)
+        promotion = run["outputs"].get("promote") or {}
+        progress.finish("promote", describe_champion(promotion))
+    return run
+
+
+@contextlib.contextmanager
+def output_to_log(path: Path) -> Iterator[tuple[TextIO, TextIO]]:
+    """Send everything written to this process's stdout and stderr (file descriptors 1 and 2, so Airflow's
+    task logs, Python warnings and any subprocess too) to `path`; yield writers to the real terminal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    out = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    err = os.fdopen(os.dup(saved[1]), "w", buffering=1)
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(target, 1)
+    os.dup2(target, 2)
+    os.close(target)
+    logging.captureWarnings(True)  # warnings as log records, in the log's format
+    try:
+        yield out, err
+    finally:
+        logging.captureWarnings(False)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        out.close()
+        err.close()
+
+
+def describe_champion(promotion: dict[str, Any]) -> str:
+    """`lightgbm v3, test macro-F1 0.873 [0.862, 0.884] (promoted: ...)` from promote_best's dict."""
+    version = promotion.get("current_champion_version")
+    if version is None:
+        return ""
+    role = "candidate" if promotion.get("decision") == "promoted" else "champion"
+    family = next(
+        (f for f, c in (promotion.get("candidates") or {}).items() if c.get("version") == version),
+        promotion.get(f"{role}_family") or "model",
+    )
+    score, interval = promotion.get(f"{role}_macro_f1"), promotion.get(f"{role}_macro_f1_ci")
+    text = f"{family} v{version}"
+    if score is not None:
+        text += f", test macro-F1 {score:.3f}"
+        if interval:
+            text += f" (95% CI {interval[0]:.3f}-{interval[1]:.3f})"
+    return text + f"; {promotion.get('decision', '')}"
+
+
+def describe_summary(summary: dict[str, Any]) -> str:
+    """The pipeline's outcome in a few lines: champion, models, data, time and where the log is."""
+    dataset, pipeline = summary["dataset"], summary["pipeline"]
+    models = ", ".join(
+        f"{m['family']} v{m['model_version']} {m['test_macro_f1']:.3f}" + (" (reused)" if m["reused"] else "")
+        for m in summary["models"]
+        if m.get("test_macro_f1") is not None
+    )
+    lines = [
+        "",
+        f"Champion: {describe_champion(summary.get('promotion') or {})}",
+        f"  models (test macro-F1): {models}",
+        f"  data: dataset {dataset.get('dataset_version')}"
+        + (" (reused)" if dataset.get("reused") else "")
+        + f", {dataset.get('train_rows')} train / {dataset.get('test_rows')} test rows",
+        f"  pipeline: {pipeline['state']} in {pipeline['seconds']:.0f}s",
+    ]
+    if summary.get("log_file"):
+        lines.append(f"  log: {summary['log_file']}")
+    return "\n".join(lines)
 
 
 def summarize_pipeline(run: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -85,7 +217,7 @@ def summarize_pipeline(run: dict[str, Any], settings: Settings) -> dict[str, Any
                 "reused": r.get("reused", False),
                 "test_macro_f1": r["test_metrics"].get("macro_f1"),
             }
-            for r in outputs.get("train", [])
+            for r in [*outputs.get("train", []), *filter(None, [outputs.get("train_ensemble")])]
         ],
         "promotion": outputs.get("promote"),
         "api_reload": outputs.get("notify_api"),
@@ -111,18 +243,25 @@ def describe_usage(settings: Settings) -> str:
     )
     lines = [
         "",
+        "Open:",
+        f"  API docs (Swagger)  {rest}/docs",
+        f"  GraphQL (GraphiQL)  {rest}/graphql",
+        f"  gRPC                localhost:{settings.grpc_port} burnout.v1.BurnoutRisk (server reflection on)",
+        f"  MLflow UI           {mlflow_ui_command(settings)}",
+        "",
         "Try it (another terminal):",
-        "  # REST (Swagger UI at " + rest + "/docs)",
+        "  # REST",
         f"  curl -s -X POST {rest}/predict -H 'Content-Type: application/json' \\",
         f"    -d '{json.dumps([record])}'",
-        "  # GraphQL (GraphiQL at " + rest + "/graphql)",
+        "  # REST, with each feature's contribution to each class's score",
+        f"  curl -s -X POST '{rest}/predict?explain=true' -H 'Content-Type: application/json' \\",
+        f"    -d '{json.dumps([record])}'",
+        "  # GraphQL",
         f"  curl -s -X POST {rest}/graphql -H 'Content-Type: application/json' \\",
         f"    -d '{json.dumps({'query': query})}'",
-        "  # gRPC (server reflection is on)",
+        "  # gRPC",
         f"  grpcurl -plaintext -d '{json.dumps({'records': [snake]})}' \\",
         f"    localhost:{settings.grpc_port} burnout.v1.BurnoutRisk/Predict",
-        "  # MLflow UI: runs, metrics, registered versions and aliases",
-        f"  {mlflow_ui_command(settings)}",
         "",
         f"serving REST + GraphQL on {rest} and gRPC on localhost:{settings.grpc_port} "
         f"(model {settings.registered_model_name}@champion); Ctrl-C to stop",

@@ -1,0 +1,276 @@
+"""The progress of `burnout demo`, step by step, built from the log records the library already writes: the
+library stays free of display code, and a logging handler (`ProgressListener`) turns its records (ETL row
+counts, "tuning ...", Optuna's "Trial N finished ...", "trained ...", "promotion: ...") into step updates.
+
+`PipelineProgress` holds the steps; `render_table` draws them for a live terminal (rich), `PlainReporter`
+prints one line per event when the output is not a terminal (a pipe, a CI log)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+# The loggers whose records tell the progress; Optuna's own logger does not propagate to the root.
+LISTENED_LOGGERS = ("etl", "modeling", "burnout", "optuna")
+PENDING, RUNNING, DONE, REUSED, FAILED = "pending", "running", "done", "reused", "failed"
+
+
+@dataclass
+class Step:
+    """One pipeline step as the user sees it."""
+
+    name: str
+    label: str
+    status: str = PENDING
+    started: float | None = None
+    finished: float | None = None
+    detail: str = ""
+    trials_done: int = 0
+    trials_total: int | None = None
+    best_cv: float | None = None
+    last_trial_at: float | None = None
+
+    def seconds(self, now: float) -> float | None:
+        if self.started is None:
+            return None
+        return (self.finished or now) - self.started
+
+
+class PipelineProgress:
+    """The demo's steps and their state; every change is passed to `on_change(progress, step, event)`."""
+
+    def __init__(
+        self,
+        families: tuple[str, ...],
+        trial_budget: int,
+        on_change: Callable[[PipelineProgress, Step, str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.families = families
+        self.trial_budget = trial_budget
+        self.on_change = on_change or (lambda progress, step, event: None)
+        self.clock = clock
+        self.started = clock()
+        self.lock = threading.RLock()
+        labels = {
+            "airflow": "Airflow metadata DB",
+            "ingest": "ingest raw data",
+            "etl": "ETL",
+            **{family: f"tune {family}" for family in families},
+            "ensemble": "ensemble",
+            "promote": "promotion",
+        }
+        self.steps = {name: Step(name, label) for name, label in labels.items()}
+        self.counts: dict[str, int] = {}
+        self.tuning: str | None = None
+
+    def start(self, name: str, detail: str = "") -> None:
+        with self.lock:
+            step = self.steps[name]
+            if step.status != PENDING:
+                return
+            step.status, step.started, step.detail = RUNNING, self.clock(), detail
+            self.on_change(self, step, "start")
+
+    def finish(self, name: str, detail: str = "", status: str = DONE) -> None:
+        with self.lock:
+            step = self.steps[name]
+            if step.status in (DONE, REUSED, FAILED):
+                return
+            now = self.clock()
+            step.started = step.started if step.started is not None else now
+            step.status, step.finished, step.detail = status, now, detail or step.detail
+            self.on_change(self, step, "finish")
+            self.start_next(name)
+
+    def start_next(self, name: str) -> None:
+        """The DAG's order: ingest, ETL, the families (any order), the ensemble after them all, promotion."""
+        if name == "ingest":
+            self.start("etl")
+        elif name in self.families and all(
+            self.steps[f].status in (DONE, REUSED, FAILED) for f in self.families
+        ):
+            self.start("ensemble")
+        elif name == "ensemble":
+            self.start("promote")
+
+    def tuning_started(self, family: str, trials_to_run: int) -> None:
+        with self.lock:
+            self.tuning = family
+            step = self.steps[family]
+            step.trials_total = trials_to_run
+            self.start(family, f"0/{trials_to_run} trials")
+            step.last_trial_at = self.clock()
+
+    def trial_finished(self, best_cv: float | None) -> None:
+        with self.lock:
+            if self.tuning is None:
+                return
+            step = self.steps[self.tuning]
+            step.trials_done += 1
+            step.last_trial_at = self.clock()
+            if best_cv is not None:
+                step.best_cv = best_cv
+            best = "" if step.best_cv is None else f", best CV macro-F1 {step.best_cv:.3f}"
+            step.detail = f"{step.trials_done}/{step.trials_total} trials{best}"
+            self.on_change(self, step, "trial")
+
+    def count(self, **counts: int) -> None:
+        with self.lock:
+            self.counts.update(counts)
+
+    def seconds_left(self) -> float | None:
+        """About how long the tuning still takes: the trials left (a family not started yet: the budget) times
+        the seconds per trial so far, plus one trial's time per model still to fit. None before any trial."""
+        with self.lock:
+            trial_seconds, trials_done, trials_left, fits_left = 0.0, 0, 0, 0
+            for family in self.families:
+                step = self.steps[family]
+                if step.status in (DONE, REUSED, FAILED):
+                    continue
+                fits_left += 1
+                if step.trials_done:
+                    trial_seconds += step.last_trial_at - step.started
+                    trials_done += step.trials_done
+                total = step.trials_total if step.trials_total is not None else self.trial_budget
+                trials_left += max(total - step.trials_done, 0)
+            if self.steps["ensemble"].status in (PENDING, RUNNING):
+                fits_left += 1
+            if not trials_done:
+                return None
+            per_trial = trial_seconds / trials_done
+            return per_trial * (trials_left + fits_left)
+
+
+# (logger name prefix, pattern, handler(progress, match)); the first match wins.
+def _etl_counts(progress: PipelineProgress) -> str:
+    c = progress.counts
+    parts = []
+    if "kept" in c:
+        parts.append(f"{c['kept']:,} of {c['rows']:,} rows kept, {c.get('quarantined', 0):,} quarantined")
+    if "train" in c:
+        parts.append(f"{c['train']:,} train / {c['test']:,} test")
+    return "; ".join(parts)
+
+
+RULES: tuple[tuple[str, re.Pattern, Callable[[PipelineProgress, re.Match], None]], ...] = (
+    ("etl.ingest", re.compile(r"^(uploaded|raw dataset already|raw object .* already)"),
+     lambda p, m: p.finish("ingest", "raw data in the lake")),
+    ("etl.validate", re.compile(r"^quarantined (\d+) of"), lambda p, m: p.count(quarantined=int(m[1]))),
+    ("etl.clean", re.compile(r"^cleaning kept (\d+) of (\d+) rows"),
+     lambda p, m: p.count(kept=int(m[1]), rows=int(m[2]))),
+    ("etl.split", re.compile(r"^split \d+ rows into (\d+) train and (\d+) test"),
+     lambda p, m: p.count(train=int(m[1]), test=int(m[2]))),
+    ("etl.run_etl", re.compile(r"^ETL published (\w+)"), lambda p, m: p.finish("etl", _etl_counts(p))),
+    ("etl.run_etl", re.compile(r"^dataset (\w+) already published"),
+     lambda p, m: p.finish("etl", f"dataset {m[1]} reused", REUSED)),
+    ("modeling.tune", re.compile(r"^tuning (\w+) on \d+ rows, \d+ folds: (\d+) trial"),
+     lambda p, m: p.tuning_started(m[1], int(m[2]))),
+    ("optuna", re.compile(r"^Trial \d+ finished .* Best is trial \d+ with value: (\d+(?:\.\d+)?)"),
+     lambda p, m: p.trial_finished(float(m[1]))),
+    ("optuna", re.compile(r"^Trial \d+ (pruned|failed)"), lambda p, m: p.trial_finished(None)),
+    ("modeling.train", re.compile(r"^trained (\w+) v(\d+): cv macro-F1 (\S+), test macro-F1 ([\d.]+ \[.*\])"),
+     lambda p, m: p.finish(m[1], f"v{m[2]}, CV {m[3]}, test macro-F1 {m[4]}")),
+    ("modeling.train", re.compile(r"^(\w+): version (\d+) already trained"),
+     lambda p, m: p.finish(m[1], f"v{m[2]} reused (already trained on this dataset)", REUSED)),
+    ("modeling.ensemble", re.compile(r"^out-of-fold probabilities of (\w+)"),
+     lambda p, m: p.start("ensemble", f"out-of-fold probabilities: {m[1]}")),
+    ("modeling.ensemble", re.compile(r"^ensemble v(\d+) of .* is reused"),
+     lambda p, m: p.finish("ensemble", f"v{m[1]} reused", REUSED)),
+)  # fmt: skip
+
+
+class ProgressListener(logging.Handler):
+    """A logging handler that feeds the library's records to a `PipelineProgress`; `attach` it."""
+
+    def __init__(self, progress: PipelineProgress) -> None:
+        super().__init__(level=logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            for prefix, pattern, apply in RULES:
+                if record.name.startswith(prefix) and (match := pattern.search(message)):
+                    apply(self.progress, match)
+                    return
+        except Exception:  # a display problem must never fail the pipeline
+            self.handleError(record)
+
+    def attach(self) -> None:
+        for name in LISTENED_LOGGERS:
+            logger = logging.getLogger(name)
+            logger.addHandler(self)
+            if logger.getEffectiveLevel() > logging.INFO:
+                logger.setLevel(logging.INFO)
+
+    def detach(self) -> None:
+        for name in LISTENED_LOGGERS:
+            logging.getLogger(name).removeHandler(self)
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def describe_eta(progress: PipelineProgress) -> str:
+    left = progress.seconds_left()
+    return "" if left is None else f"about {format_seconds(left)} of tuning and fitting left"
+
+
+class PlainReporter:
+    """One line per event, for output that is not a terminal: `[  12s] ETL  done  21,505 of ... (8.7s)`."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def __call__(self, progress: PipelineProgress, step: Step, event: str) -> None:
+        now = progress.clock()
+        elapsed = now - progress.started
+        if event == "start" and step.name not in progress.families:
+            return  # a plain log needs the results; a start line is printed only for the long steps
+        if event == "start":
+            text = f"started ({step.trials_total} trials)"
+        elif event == "trial":
+            eta = describe_eta(progress)
+            text = step.detail + (f"; {eta}" if eta else "")
+        else:
+            text = f"{step.status}" + (f": {step.detail}" if step.detail else "")
+            text += f" ({format_seconds(step.seconds(now))})"
+        self.out.write(f"[{format_seconds(elapsed):>6}] {step.label:<20} {text}\n")
+        self.out.flush()
+
+
+SYMBOLS = {PENDING: "[dim]·[/]", RUNNING: "[yellow]…[/]", DONE: "[green]✓[/]", REUSED: "[cyan]↺[/]",
+           FAILED: "[red]✗[/]"}  # fmt: skip
+
+
+def render_table(progress: PipelineProgress):
+    """The steps as a rich table, with the elapsed time and the estimate left in its caption."""
+    from rich.table import Table
+
+    now = progress.clock()
+    with progress.lock:
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column(width=1)
+        table.add_column(min_width=20)
+        table.add_column(justify="right", min_width=6)
+        table.add_column()
+        for step in progress.steps.values():
+            detail = step.detail
+            if step.status == RUNNING and step.trials_total:
+                bar = int(20 * step.trials_done / max(step.trials_total, 1))
+                detail = f"[green]{'━' * bar}[/][dim]{'━' * (20 - bar)}[/] {detail}"
+            table.add_row(SYMBOLS[step.status], step.label, format_seconds(step.seconds(now)), detail)
+        eta = describe_eta(progress)
+        table.caption = f"elapsed {format_seconds(now - progress.started)}" + (f" · {eta}" if eta else "")
+        table.caption_justify = "left"
+    return table
