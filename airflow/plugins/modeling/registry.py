@@ -23,7 +23,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from burnout_base.settings import Settings
-from burnout_base.tracking import configure_mlflow, ensure_experiment
+from burnout_base.tracking import NOTE_TAG, configure_mlflow, ensure_experiment
 from etl.dataset import ProcessedDataset, load_dataset
 from etl.errors import InputError
 from modeling.families import FAMILIES
@@ -68,7 +68,10 @@ def record_decision(settings: Settings, decision: dict) -> str:
     experiment_id = ensure_experiment(settings, settings.training_experiment)
     keys = ("decision", "reason", "forced", "candidate_version", "champion_version", "dataset_version")
     tags = {key: str(decision[key]) for key in (*keys, "within_noise")}
-    run = client.create_run(experiment_id, run_name="promotion", tags={"kind": "promotion", **tags})
+    note = describe_decision(decision, settings.registered_model_name)
+    run = client.create_run(
+        experiment_id, run_name="promotion", tags={"kind": "promotion", NOTE_TAG: note, **tags}
+    )
     metrics = {
         key: decision[key]
         for key in (
@@ -90,6 +93,17 @@ def record_decision(settings: Settings, decision: dict) -> str:
     client.log_dict(run.info.run_id, decision, "promotion.json")
     client.set_terminated(run.info.run_id)
     return run.info.run_id
+
+
+def describe_decision(decision: dict, model_name: str) -> str:
+    """The run description of a promotion: which version was judged against which, on which data, and why."""
+    champion = decision["champion_version"]
+    against = "no champion" if champion is None else f"champion v{champion}"
+    forced = " (forced)" if decision["forced"] else ""
+    return (
+        f"Promotion of `{model_name}` v{decision['candidate_version']} against {against} on dataset "
+        f"`{decision['dataset_version']}`: **{decision['decision']}**{forced}. Why: {decision['reason']}."
+    )
 
 
 @dataclass(frozen=True)
