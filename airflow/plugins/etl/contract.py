@@ -30,13 +30,45 @@ class Column:
         return self.kind in ("integer", "float")
 
 
+# The descriptions document the dataset and the API's inputs alike (OpenAPI, GraphQL). "Burnout" directions
+# are what the data shows (correlation r with Burn Rate in the enriched dataset, 21,626 labelled rows), not
+# causes. The columns from "Work Hours per Week" on are the dataset's synthetic enrichment of the original
+# HackerEarth data, generated to correlate with Burn Rate: they describe no measured employee behaviour.
+_SYNTHETIC = "Synthetic (the dataset's enrichment, not measured)"
 COLUMNS: tuple[Column, ...] = (
     Column("Employee ID", "id", "id", description="Opaque employee identifier."),
     Column("Date of Joining", "date", "dropped", description="ISO date (YYYY-MM-DD) the employee joined."),
-    Column("Gender", "category", "feature", categories=("Female", "Male")),
-    Column("Company Type", "category", "feature", categories=("Product", "Service")),
-    Column("WFH Setup Available", "category", "feature", categories=("No", "Yes")),
-    Column("Designation", "integer", "feature", 0, 5, description="Seniority level, 0 (junior) to 5."),
+    Column(
+        "Gender",
+        "category",
+        "feature",
+        categories=("Female", "Male"),
+        description="Employee's gender as recorded. Mean Burn Rate 0.42 for Female, 0.48 for Male.",
+    ),
+    Column(
+        "Company Type",
+        "category",
+        "feature",
+        categories=("Product", "Service"),
+        description="Whether the employer is a product or a service company. Same mean Burn Rate (0.45).",
+    ),
+    Column(
+        "WFH Setup Available",
+        "category",
+        "feature",
+        categories=("No", "Yes"),
+        description="Whether the employee can work from home. Yes: lower burnout (mean Burn Rate 0.40 "
+        "against 0.52).",
+    ),
+    Column(
+        "Designation",
+        "integer",
+        "feature",
+        0,
+        5,
+        description="Seniority level, 0 (most junior) to 5 (most senior); median 2. Higher: more burnout "
+        "(r = +0.74).",
+    ),
     Column(
         "Resource Allocation",
         "float",
@@ -44,7 +76,8 @@ COLUMNS: tuple[Column, ...] = (
         1,
         10,
         nullable=True,
-        description="Hours of work allocated per day, 1 to 10.",
+        description="Amount of work allocated to the employee (in the source: working hours), 1 to 10; "
+        "median 4. Higher: more burnout (r = +0.86). Missing in 6% of the data: the model imputes it.",
     ),
     Column(
         "Mental Fatigue Score",
@@ -53,7 +86,9 @@ COLUMNS: tuple[Column, ...] = (
         0,
         10,
         nullable=True,
-        description="Self-reported mental fatigue, 0 to 10.",
+        description="Self-reported mental fatigue, 0 (none) to 10 (completely fatigued); median 5.9. "
+        "Higher: more burnout, the strongest input (r = +0.95). Missing in 9% of the data: the model "
+        "imputes it.",
     ),
     Column(
         "Burn Rate",
@@ -62,16 +97,73 @@ COLUMNS: tuple[Column, ...] = (
         0,
         1,
         nullable=True,
-        description="Burnout rate, 0 to 1; the class is derived from it.",
+        description="Burnout rate, 0 (none) to 1 (burnt out). The risk class comes from it: below 0.33 "
+        "Low, below 0.66 Medium, else High.",
     ),
     Column("Years in Company", "integer", "dropped", 0, 60, description="Near-constant in the data."),
-    Column("Work Hours per Week", "integer", "feature", 0, 100),
-    Column("Sleep Hours", "float", "feature", 0, 24),
-    Column("Work-Life Balance Score", "integer", "feature", 1, 5),
-    Column("Manager Support Score", "integer", "feature", 1, 5),
-    Column("Deadline Pressure Score", "integer", "feature", 1, 5),
-    Column("Team Size", "integer", "feature", 1, 500),
-    Column("Recognition Frequency", "integer", "feature", 0, 5),
+    Column(
+        "Work Hours per Week",
+        "integer",
+        "feature",
+        0,
+        100,
+        description=f"{_SYNTHETIC}: hours worked per week; 35 to 59 in the data, median 49. Higher: more "
+        "burnout (r = +0.72).",
+    ),
+    Column(
+        "Sleep Hours",
+        "float",
+        "feature",
+        0,
+        24,
+        description=f"{_SYNTHETIC}: hours of sleep per night; 3.4 to 9.1 in the data, median 6.0. More "
+        "sleep: less burnout (r = -0.66).",
+    ),
+    Column(
+        "Work-Life Balance Score",
+        "integer",
+        "feature",
+        1,
+        5,
+        description=f"{_SYNTHETIC}: work-life balance, 1 (poor) to 5 (good); median 2. Higher is better: "
+        "less burnout (r = -0.71).",
+    ),
+    Column(
+        "Manager Support Score",
+        "integer",
+        "feature",
+        1,
+        5,
+        description=f"{_SYNTHETIC}: support from the manager, 1 (little) to 5 (much); median 3. Higher is "
+        "better: less burnout (r = -0.61).",
+    ),
+    Column(
+        "Deadline Pressure Score",
+        "integer",
+        "feature",
+        1,
+        5,
+        description=f"{_SYNTHETIC}: deadline pressure, 1 (low) to 5 (high); median 4. Higher is worse: "
+        "more burnout (r = +0.71).",
+    ),
+    Column(
+        "Team Size",
+        "integer",
+        "feature",
+        1,
+        500,
+        description=f"{_SYNTHETIC}: people in the employee's team; 3 to 19 in the data, median 11. "
+        "Unrelated to Burn Rate (r = 0.00).",
+    ),
+    Column(
+        "Recognition Frequency",
+        "integer",
+        "feature",
+        0,
+        5,
+        description=f"{_SYNTHETIC}: how often the employee's work is recognised, 0 to 5 (higher: more "
+        "often); median 1. Higher is better: less burnout (r = -0.70).",
+    ),
 )
 
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
