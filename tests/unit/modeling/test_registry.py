@@ -69,6 +69,10 @@ def test_promote_if_better_first_model_becomes_champion_and_is_recorded(registry
     assert run.data.tags["decision"] == "promoted"
     assert run.data.tags["dataset_version"] == result["dataset_version"]
     assert run.data.metrics["candidate_macro_f1"] == result["candidate_macro_f1"]
+    assert run.data.tags["mlflow.note.content"].startswith(
+        f"Promotion of `promotion-test` v1 against no champion on dataset `{result['dataset_version']}`: "
+        "**promoted**. Why: no champion yet: candidate 0."
+    )
 
 
 def test_promote_if_better_moves_champion_to_a_better_candidate(registry, client):
@@ -158,7 +162,10 @@ def test_set_champion_forces_a_rollback_and_records_it(registry, client):
     assert result["decision"] == "promoted" and result["forced"] is True
     assert result["champion_version"] == 2 and result["candidate_macro_f1"] < result["champion_macro_f1"]
     assert _champion(client, registry) == 1
-    assert client.get_run(result["run_id"]).data.tags["forced"] == "True"
+    tags = client.get_run(result["run_id"]).data.tags
+    assert tags["forced"] == "True"
+    assert "v1 against champion v2" in tags["mlflow.note.content"]
+    assert "**promoted** (forced). Why: forced by operator" in tags["mlflow.note.content"]
 
 
 def test_promotion_of_unknown_candidates_is_a_clear_input_error(registry, client):
