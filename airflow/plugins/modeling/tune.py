@@ -18,6 +18,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from burnout_base.settings import Settings
+from burnout_base.tracking import NOTE_TAG
 from modeling.families import Family, Params
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,9 @@ def select_tuning_rows(family: Family, y: np.ndarray, seed: int) -> np.ndarray:
     return np.sort(kept)
 
 
-def make_objective(family: Family, X: np.ndarray, y: np.ndarray, folds: Folds, seed: int):
+def make_objective(
+    family: Family, X: np.ndarray, y: np.ndarray, folds: Folds, seed: int, dataset_version: str = "?"
+):
     """The Optuna objective: suggest, cross-validate, and record the trial as a nested MLflow run."""
 
     parent = mlflow.active_run()
@@ -97,15 +100,26 @@ def make_objective(family: Family, X: np.ndarray, y: np.ndarray, folds: Folds, s
         ):
             mlflow.set_tags({"family": family.name, "optuna_trial": trial.number})
             mlflow.log_params(params)
+            about = f"Optuna trial {trial.number} of {family.name} on dataset `{dataset_version}`"
             try:
                 fold_scores = cross_validate_folds(family, params, X, y, folds, seed, trial)
                 score = float(np.mean(fold_scores))
                 # Kept so training can report the spread across folds, not only the mean Optuna maximises.
                 trial.set_user_attr("fold_scores", fold_scores)
                 mlflow.log_metrics({"cv_macro_f1": score, "cv_macro_f1_std": float(np.std(fold_scores))})
+                mlflow.set_tag(
+                    NOTE_TAG,
+                    f"{about}: CV macro-F1 {score:.4f} ± {np.std(fold_scores):.4f} over {len(folds)} folds "
+                    f"of {len(y)} TRAIN rows.",
+                )
             except optuna.TrialPruned as exc:
                 pruned = exc
-                mlflow.set_tag("optuna_state", "pruned")
+                mlflow.set_tags(
+                    {
+                        "optuna_state": "pruned",
+                        NOTE_TAG: f"{about}: pruned, behind the median of earlier trials.",
+                    }
+                )
         if pruned is not None:
             raise pruned
         return score
@@ -168,7 +182,7 @@ def tune_family(
     )
     if remaining > 0:
         study.optimize(
-            make_objective(family, X, y, folds, settings.seed),
+            make_objective(family, X, y, folds, settings.seed, dataset_version),
             n_trials=remaining,
             timeout=timeout,
             # Workers sharing the study stop together once the study as a whole reaches the budget.

@@ -49,6 +49,11 @@ def test_tune_family_logs_each_trial_as_nested_run_and_resumes_the_study(publish
     assert len(children) == 2
     assert all(0 < run.data.metrics["cv_macro_f1"] <= 1 for run in children)
     assert all(run.data.metrics["cv_macro_f1_std"] >= 0 for run in children)
+    assert sorted(run.data.tags["mlflow.note.content"].split(":")[0] for run in children) == [
+        "Optuna trial 0 of knn on dataset `resume-v1`",
+        "Optuna trial 1 of knn on dataset `resume-v1`",
+    ]
+    assert all(" folds of " in run.data.tags["mlflow.note.content"] for run in children)
     assert {run.data.params["n_neighbors"] for run in children} == {
         str(t.params["n_neighbors"]) for t in study.trials
     }
