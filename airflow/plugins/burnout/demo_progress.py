@@ -125,18 +125,22 @@ class PipelineProgress:
             self.counts.update(counts)
 
     def seconds_left(self) -> float | None:
-        """About how long the tuning still takes: the trials left (a family not started yet: the budget) times
-        the seconds per trial so far, plus one trial's time per model still to fit. None before any trial."""
+        """About how long tuning and fitting still take: the trials left (a family not started yet: the
+        budget) times the seconds per trial so far, plus, for each model still to fit (the families and the
+        ensemble), the seconds a finished family took after its last trial (one trial's time before that).
+        None before the first trial."""
         with self.lock:
-            trial_seconds, trials_done, trials_left, fits_left = 0.0, 0, 0, 0
+            trial_seconds, trials_done, trials_left, fits_left, fit_seconds = 0.0, 0, 0, 0, []
             for family in self.families:
                 step = self.steps[family]
-                if step.status in (DONE, REUSED, FAILED):
-                    continue
-                fits_left += 1
                 if step.trials_done:
                     trial_seconds += step.last_trial_at - step.started
                     trials_done += step.trials_done
+                if step.status in (DONE, FAILED) and step.trials_done:
+                    fit_seconds.append(step.finished - step.last_trial_at)
+                if step.status in (DONE, REUSED, FAILED):
+                    continue
+                fits_left += 1
                 total = step.trials_total if step.trials_total is not None else self.trial_budget
                 trials_left += max(total - step.trials_done, 0)
             if self.steps["ensemble"].status in (PENDING, RUNNING):
@@ -144,7 +148,8 @@ class PipelineProgress:
             if not trials_done:
                 return None
             per_trial = trial_seconds / trials_done
-            return per_trial * (trials_left + fits_left)
+            per_fit = sum(fit_seconds) / len(fit_seconds) if fit_seconds else per_trial
+            return per_trial * trials_left + per_fit * fits_left
 
 
 # (logger name prefix, pattern, handler(progress, match)); the first match wins.

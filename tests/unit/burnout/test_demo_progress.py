@@ -130,3 +130,11 @@ def test_live_table_shows_every_step_and_the_time_left(fed):
                   "promotion"):  # fmt: skip
         assert label in text
     assert "1/2 trials, best CV macro-F1 0.810" in text and "left" in text
+
+
+def test_time_left_uses_the_fitting_time_measured_after_the_last_trial(fed):
+    progress, listener, clock, _ = fed
+    emit(listener, clock, 30, "optuna.study.study", TRIAL)
+    emit(listener, clock, 35, "modeling.train", TRAINED, "lightgbm", 1, "0.8100", 0.83, 0.81, 0.85)
+    # 10 s a trial, 5 s of fitting after the last one: knn's 2 trials, then knn and the ensemble to fit.
+    assert progress.seconds_left() == pytest.approx(10 * 2 + 5 * 2)
