@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from burnout_base.plain import to_plain
 from burnout_base.settings import Settings
-from burnout_base.tracking import configure_mlflow, ensure_experiment
+from burnout_base.tracking import NOTE_TAG, configure_mlflow, ensure_experiment
 from etl.contract import NULLABLE_FEATURES
 from etl.dataset import ProcessedDataset, load_dataset
 from modeling.evaluate import evaluate_model, log_evaluation
@@ -178,6 +178,15 @@ def record_trained_model(
         git_commit=tags["git_commit"],
     )
     publish_model_card(settings, model_version, card)
+    cv = cv_metrics.get("cv_macro_f1")
+    mlflow.set_tag(
+        NOTE_TAG,
+        f"Trained {family_name} on dataset `{dataset.version}` and registered it as "
+        f"`{settings.registered_model_name}` v{model_version}: test macro-F1 "
+        f"{evaluation.metrics['macro_f1']:.4f} (95% CI {evaluation.macro_f1_ci[0]:.4f} to "
+        f"{evaluation.macro_f1_ci[1]:.4f})" + ("" if cv is None else f", CV macro-F1 {cv:.4f}") + ". "
+        f"The model card is the registered version's description and `{MODEL_CARD_ARTIFACT}` here.",
+    )
 
     summary = {
         "family": family_name,

@@ -91,6 +91,11 @@ def test_record_trained_model_publishes_the_card_on_run_and_registry(
     run = client.get_run(summary["run_id"])
     assert run.data.metrics["cv_macro_f1_std"] == pytest.approx(0.02)
     assert run.data.tags["members"] == "knn" and run.data.tags["family"] == "knn"
+    assert run.data.tags["mlflow.note.content"].startswith(
+        f"Trained knn on dataset `{dataset.version}` and registered it as `card-test` "
+        f"v{summary['model_version']}: test macro-F1 {summary['test_metrics']['macro_f1']:.4f} (95% CI "
+    )
+    assert "CV macro-F1 0.7200" in run.data.tags["mlflow.note.content"]
     card = mlflow.artifacts.load_text(f"runs:/{summary['run_id']}/{MODEL_CARD_ARTIFACT}")
     version = client.get_model_version_by_alias("card-test", "knn")
     assert int(version.version) == summary["model_version"]
