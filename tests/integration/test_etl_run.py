@@ -165,6 +165,13 @@ def test_run_etl_logs_to_mlflow(published):
     assert run.data.tags["dataset_version"] == summary["dataset_version"]
     assert run.data.params["seed"] == "13" and run.data.params["test_size"] == "0.2"
     assert run.data.params["extra_columns_ignored"] == "Comment"
+    assert run.data.tags["mlflow.note.content"].startswith(
+        f"Published dataset version `{summary['dataset_version']}` from "
+    )
+    assert (
+        f"{summary['rows_in']} rows read, {summary['rows_quarantined']} quarantined"
+        in (run.data.tags["mlflow.note.content"])
+    )
     metrics = run.data.metrics
     assert (
         metrics["rows_in"] == summary["rows_in"]

@@ -57,7 +57,11 @@ def log_etl_details(run_id: str, manifest: dict, quarantine: pd.DataFrame) -> No
         "extra_columns_ignored": ",".join(manifest["extra_columns_ignored"]) or "none",
     }
     metrics = collect_metrics(manifest)
-    tags = {"input_uri": manifest["input"]["uri"], "published_to": manifest["published_to"]}
+    tags = {
+        "input_uri": manifest["input"]["uri"],
+        "published_to": manifest["published_to"],
+        "mlflow.note.content": describe_etl_run(manifest),
+    }
     client.log_batch(
         run_id,
         metrics=[Metric(key, value, now, 0) for key, value in metrics.items()],
@@ -67,6 +71,17 @@ def log_etl_details(run_id: str, manifest: dict, quarantine: pd.DataFrame) -> No
     client.log_dict(run_id, manifest, "manifest.json")
     if len(quarantine):
         client.log_text(run_id, quarantine.to_csv(index=False), "quarantine.csv")
+
+
+def describe_etl_run(manifest: dict) -> str:
+    """The run description: what was read, what was published where, and how many rows each step kept."""
+    counts, version = manifest["counts"], manifest["dataset_version"]
+    return (
+        f"Published dataset version `{version}` from `{manifest['input']['uri']}` to "
+        f"`{manifest['published_to']}`: {counts['rows_in']} rows read, "
+        f"{counts['rows_quarantined']} quarantined, {counts['rows_kept']} kept, "
+        f"split into {counts['train_rows']} TRAIN and {counts['test_rows']} TEST rows."
+    )
 
 
 def collect_metrics(manifest: dict) -> dict[str, float]:
