@@ -1,12 +1,14 @@
-"""`burnout demo` as a user runs it, in a fresh BURNOUT_HOME: the pipeline runs in-process with real Airflow,
-the examples it prints answer over REST, GraphQL and gRPC, Ctrl-C stops it cleanly, and a second run
-(`--no-serve`) reuses the dataset version and the models instead of duplicating them."""
+"""`burnout demo` as a user runs it, in a fresh BURNOUT_HOME: the pipeline runs in-process with real Airflow
+behind a short progress report (no warning, no traceback, the logs in a file), the examples it prints answer
+over REST, GraphQL and gRPC, Ctrl-C stops it cleanly, and a second run (`--no-serve`) reuses the dataset
+version and the models instead of duplicating them."""
 
 from __future__ import annotations
 
 import json
 import os
 import queue
+import re
 import shlex
 import signal
 import subprocess
@@ -23,6 +25,7 @@ from burnout.processes import free_port
 pytestmark = pytest.mark.slow
 BURNOUT = Path(sys.executable).parent / "burnout"
 PIPELINE_TIMEOUT_S = 900
+MAX_LINES_BEFORE_SERVING = 60
 
 
 @pytest.fixture
@@ -97,11 +100,21 @@ def test_demo_serves_printed_examples_then_reuses_on_second_run(demo_env, tmp_pa
     )
     try:
         lines = read_until_serving(process, PIPELINE_TIMEOUT_S)
-        summary = json.loads("\n".join(lines[: lines.index("}") + 1]))
-        assert summary["pipeline"]["state"] == "success"
-        assert summary["dataset"]["rows_in"] == 1500 and summary["dataset"]["reused"] is False
-        assert {m["family"] for m in summary["models"]} == {"lightgbm", "knn", "svm"}
+        assert len(lines) <= MAX_LINES_BEFORE_SERVING, "\n".join(lines)
+        assert not [line for line in lines if re.search(r"warning|traceback", line, re.IGNORECASE)]
+        log_file = Path(re.search(r"full log in (\S+)", lines[0])[1])
+        assert log_file.is_file() and "modeling.tune" in log_file.read_text()
+        assert any("1,500 rows kept" in line for line in lines)  # the ETL step's row counts
+        champion = re.search(
+            r"^Champion: (\w+) v(\d+), test macro-F1 [\d.]+ \(95% CI", "\n".join(lines), re.M
+        )
+        assert champion, "\n".join(lines)
+        models_line = next(line for line in lines if line.strip().startswith("models (test macro-F1):"))
+        models = dict(re.findall(r"(\w+) v(\d+)", models_line))
+        assert {"lightgbm", "knn", "svm"} <= set(models)
+        dataset_version = re.search(r"data: dataset (\w+),", "\n".join(lines))[1]
         assert any("mlflow ui --backend-store-uri sqlite:///" in line for line in lines)
+        assert any("?explain=true" in line for line in lines)
 
         base = f"http://127.0.0.1:{demo_env['BURNOUT_API_PORT']}"
         printed = f"curl -s -X POST http://localhost:{demo_env['BURNOUT_API_PORT']}"
@@ -130,6 +143,8 @@ def test_demo_serves_printed_examples_then_reuses_on_second_run(demo_env, tmp_pa
         returncode = process.wait(timeout=60)
         log.close()
     assert returncode == 0, (tmp_path / "demo.log").read_text()[-3000:]
+    stderr = (tmp_path / "demo.log").read_text()
+    assert not re.search(r"warning|traceback", stderr, re.IGNORECASE), stderr[-3000:]
 
     again = subprocess.run(
         [str(BURNOUT), "demo", "--no-serve"],
@@ -140,9 +155,11 @@ def test_demo_serves_printed_examples_then_reuses_on_second_run(demo_env, tmp_pa
         timeout=PIPELINE_TIMEOUT_S,
     )
     assert again.returncode == 0, again.stderr[-3000:]
-    second = json.loads(again.stdout)  # --no-serve prints only the summary on stdout
-    assert second["dataset"]["dataset_version"] == summary["dataset"]["dataset_version"]
+    second = json.loads(again.stdout)  # --no-serve prints only the summary on stdout, the progress on stderr
+    assert second["pipeline"]["state"] == "success"
+    assert second["dataset"]["dataset_version"] == dataset_version
     assert second["dataset"]["reused"] is True and all(m["reused"] for m in second["models"])
-    assert {m["model_version"] for m in second["models"]} == {m["model_version"] for m in summary["models"]}
-    assert second["promotion"]["current_champion_version"] == summary["promotion"]["current_champion_version"]
-    assert "migrating the Airflow metadata DB" not in again.stderr  # the metadata DB is reused too
+    assert {m["family"]: str(m["model_version"]) for m in second["models"]} == models
+    assert second["promotion"]["current_champion_version"] == int(champion[2])
+    assert "Airflow metadata DB  done: reused" in again.stderr  # the metadata DB is reused too
+    assert not re.search(r"warning|traceback", again.stderr, re.IGNORECASE), again.stderr[-3000:]

@@ -172,7 +172,7 @@ def describe_summary(summary: dict[str, Any]) -> str:
         f"  models (test macro-F1): {models}",
         f"  data: dataset {dataset.get('dataset_version')}"
         + (" (reused)" if dataset.get("reused") else "")
-        + f", {dataset.get('train_rows')} train / {dataset.get('test_rows')} test rows",
+        + f", {dataset.get('train_rows') or 0:,} train / {dataset.get('test_rows') or 0:,} test rows",
         f"  pipeline: {pipeline['state']} in {pipeline['seconds']:.0f}s",
     ]
     if summary.get("log_file"):

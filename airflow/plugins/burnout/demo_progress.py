@@ -18,6 +18,8 @@ from typing import TextIO
 # The loggers whose records tell the progress; Optuna's own logger does not propagate to the root.
 LISTENED_LOGGERS = ("etl", "modeling", "burnout", "optuna")
 PENDING, RUNNING, DONE, REUSED, FAILED = "pending", "running", "done", "reused", "failed"
+# Steps of a minute or so beside the families' tuning: their start is worth a line in a plain log.
+LONG_STEPS = ("ensemble", "promote")
 
 
 @dataclass
@@ -240,10 +242,10 @@ class PlainReporter:
     def __call__(self, progress: PipelineProgress, step: Step, event: str) -> None:
         now = progress.clock()
         elapsed = now - progress.started
-        if event == "start" and step.name not in progress.families:
+        if event == "start" and step.name not in LONG_STEPS and step.name not in progress.families:
             return  # a plain log needs the results; a start line is printed only for the long steps
         if event == "start":
-            text = f"started ({step.trials_total} trials)"
+            text = f"started ({step.trials_total} trials)" if step.trials_total else "started"
         elif event == "trial":
             eta = describe_eta(progress)
             text = step.detail + (f"; {eta}" if eta else "")

@@ -97,7 +97,10 @@ def test_ensemble_starts_when_every_family_is_done_then_promotion(fed):
     emit(listener, clock, 50, "modeling.ensemble", "ensemble v%s of %s is reused", 3, "lightgbm v1, knn v2")
 
     assert progress.steps["promote"].status == "running"
-    assert "ensemble" in out.getvalue().splitlines()[-1] and "v3 reused" in out.getvalue().splitlines()[-1]
+    *_, ensemble_started, ensemble_done, promotion_started = out.getvalue().splitlines()
+    assert "ensemble" in ensemble_started and ensemble_started.endswith("started")
+    assert "ensemble" in ensemble_done and "reused: v3 reused (9s)" in ensemble_done
+    assert "promotion" in promotion_started and promotion_started.endswith("started")
 
 
 def test_unrelated_records_change_nothing(fed):
