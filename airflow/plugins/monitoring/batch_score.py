@@ -146,7 +146,7 @@ def log_scoring_run(settings: Settings, summary: dict[str, Any]) -> str:
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
 
-    from burnout_base.tracking import ensure_experiment
+    from burnout_base.tracking import NOTE_TAG, ensure_experiment
 
     experiment = ensure_experiment(settings, settings.scoring_experiment)
     model = summary["model"]
@@ -167,7 +167,21 @@ def log_scoring_run(settings: Settings, summary: dict[str, Any]) -> str:
         run.info.run_id,
         metrics=[Metric(key, float(value), now, 0) for key, value in counts.items()],
         params=[Param(key, str(summary[key])) for key in ("input", "output", "quarantine")],
-        tags=[RunTag("fast_path", str(summary["fast_path"]))],
+        tags=[
+            RunTag("fast_path", str(summary["fast_path"])),
+            RunTag(NOTE_TAG, describe_scoring_run(summary)),
+        ],
     )
     client.set_terminated(run.info.run_id)
     return run.info.run_id
+
+
+def describe_scoring_run(summary: dict[str, Any]) -> str:
+    """The run description: which file, by which model version, how many rows were scored, and where to."""
+    model = summary["model"]
+    return (
+        f"Scored `{summary['input']}` with `{model['name']}`@{model['alias']} (v{model['model_version']}, "
+        f"{model['family']}, trained on dataset `{model['dataset_version']}`): {summary['rows_scored']} of "
+        f"{summary['rows_in']} rows scored, {summary['rows_quarantined']} quarantined; predictions in "
+        f"`{summary['output']}`."
+    )

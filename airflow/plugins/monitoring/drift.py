@@ -20,7 +20,7 @@ import mlflow
 import pandas as pd
 
 from burnout_base.settings import Settings
-from burnout_base.tracking import configure_mlflow, ensure_experiment
+from burnout_base.tracking import NOTE_TAG, configure_mlflow, ensure_experiment
 from etl.contract import FEATURES
 from etl.dataset import load_dataset
 from etl.errors import InputError
@@ -107,6 +107,7 @@ def log_drift_run(settings: Settings, summary: dict, snapshot) -> str:
                 "window_start": window["start"],
                 "window_end": window["end"],
                 "drift": str(summary["drift"]).lower(),
+                NOTE_TAG: describe_drift_run(summary),
             }
         )
         mlflow.log_params(
@@ -136,6 +137,21 @@ def log_drift_run(settings: Settings, summary: dict, snapshot) -> str:
             mlflow.log_figure(figure, f"figures/{name}")
         mlflow.log_dict(summary, "drift_summary.json")
         return run.info.run_id
+
+
+def describe_drift_run(summary: dict) -> str:
+    """The run description: which window against which champion, and the verdict with its two scores."""
+    window, drifted = summary["window"], summary["drifted_features"]
+    verdict = "**drift**: a retrain is due" if summary["drift"] else "**no drift**"
+    return (
+        f"Drift check of the {summary['rows']} predictions logged {window['start']} to {window['end']} "
+        f"against the training split (dataset `{summary['dataset_version']}`) of champion "
+        f"v{summary['champion_version']}: {verdict}. {len(drifted)} feature(s) drifted "
+        f"(share {summary['drift_share']:.2f}, threshold {summary['share_threshold']})"
+        + (f": {', '.join(drifted)}" if drifted else "")
+        + f"; predicted classes {summary['prediction_drift_score']:.3f} "
+        f"(threshold {summary['prediction_threshold']})."
+    )
 
 
 def check_drift(

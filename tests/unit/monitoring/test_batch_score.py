@@ -69,6 +69,9 @@ def test_score_csv_accounts_for_every_row_and_quarantines_bad_ones(settings, cha
     run = mlflow.MlflowClient().get_run(summary["mlflow_run_id"])
     assert run.data.metrics["rows_in"] == ROWS and run.data.metrics["rows_quarantined"] == 2
     assert run.data.tags["model_version"] == str(version)
+    assert run.data.tags["mlflow.note.content"].startswith(f"Scored `{source.as_uri()}` with ")
+    assert f"v{version}, " in run.data.tags["mlflow.note.content"]
+    assert f"{ROWS - 2} of {ROWS} rows scored, 2 quarantined" in run.data.tags["mlflow.note.content"]
     experiment = mlflow.MlflowClient().get_experiment(run.info.experiment_id)
     assert experiment.name == settings.scoring_experiment == "burnout-scoring"
 

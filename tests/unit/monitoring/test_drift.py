@@ -14,7 +14,7 @@ from burnout_base.settings import Settings
 from etl.contract import TARGET, burn_rate_to_class
 from etl.errors import InputError
 from etl.synthetic import generate_synthetic
-from monitoring.drift import compare_window, resolve_window
+from monitoring.drift import compare_window, describe_drift_run, resolve_window
 from monitoring.prediction_log import PREDICTED_CLASS
 
 FATIGUE = "Mental Fatigue Score"
@@ -55,6 +55,28 @@ def test_raised_fatigue_alone_is_a_drifted_feature_below_the_share(reference, se
     assert summary["drifted_features"] == [FATIGUE]
     assert summary["feature_scores"][FATIGUE] > 0.5
     assert summary["drift"] is False  # the answers did not move (this model ignores the inputs' shift)
+
+
+def test_drift_run_description_names_window_champion_verdict_and_features(reference, settings):
+    current = traffic(500, seed=3)
+    current[FATIGUE] = (current[FATIGUE] + 2).clip(upper=10)
+    summary, _ = compare_window(reference, current, settings)
+    summary.update(
+        window={"start": "2026-01-01", "end": "2026-01-02"},
+        rows=500,
+        champion_version=3,
+        dataset_version="v-test",
+        share_threshold=settings.drift_share_threshold,
+        prediction_threshold=settings.drift_prediction_threshold,
+    )
+
+    text = describe_drift_run(summary)
+
+    assert text.startswith(
+        "Drift check of the 500 predictions logged 2026-01-01 to 2026-01-02 against the training split "
+        "(dataset `v-test`) of champion v3: **no drift**. 1 feature(s) drifted"
+    )
+    assert f": {FATIGUE};" in text
 
 
 def test_moved_predicted_classes_are_drift(reference, settings):
