@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from burnout_api.examples import COMPLETE_RECORD
 from etl.contract import BY_NAME, CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, Column
 
 
@@ -25,17 +26,8 @@ def identifier_of(name: str) -> str:
 
 
 def build_example_record() -> dict[str, object]:
-    """A valid record for documentation: the first category, or the middle of each numeric range."""
-    example: dict[str, object] = {}
-    for field in FEATURE_FIELDS:
-        column = field.column
-        if column.kind == "category":
-            example[field.name] = column.categories[0]
-        elif column.kind == "integer":
-            example[field.name] = int((column.minimum + column.maximum) // 2)
-        else:
-            example[field.name] = round((column.minimum + column.maximum) / 2, 1)
-    return example
+    """A valid, realistic record for documentation and tests: a median-ish employee of the dataset."""
+    return dict(COMPLETE_RECORD)
 
 
 FEATURE_FIELDS: tuple[FeatureField, ...] = tuple(

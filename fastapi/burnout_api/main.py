@@ -19,7 +19,7 @@ from burnout_api.http_server import build_http_server, client_gone
 from burnout_api.rest import health, models, predict, predict_stream, reload
 from burnout_api.rest import metrics as metrics_route
 from burnout_api.rest.body_limit import BodySizeLimit
-from burnout_api.rest.docs import build_docs_router, mount_docs_assets
+from burnout_api.rest.docs import build_docs_router, describe_api, mount_docs_assets
 from burnout_api.rest.errors import install_error_handlers
 from burnout_base.settings import Settings
 from fastapi import FastAPI
@@ -51,9 +51,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         lifespan=lifespan,
         docs_url=None,  # /docs and /redoc come from rest.docs, with their assets served here (no CDN)
         redoc_url=None,
-        description="Burnout risk (Low / Medium / High) of employees from raw HR records, served from "
-        f"the MLflow registered model `{settings.registered_model_name}`. Also at /graphql and "
-        f"over gRPC on port {settings.grpc_port}.",
+        description=describe_api(settings),
     )
     app.state.core, app.state.settings = core, settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -7,10 +7,35 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from burnout_api.examples import (
+    COMPLETE_RECORD,
+    INVALID_RECORDS_ERROR,
+    PREDICT_ANSWER,
+    PREDICT_EXPLAINED_ANSWER,
+    RECORD_WITH_MISSING_VALUE,
+)
 from burnout_api.features import FEATURE_FIELDS, build_example_record
-from etl.contract import CLASSES
+from etl.contract import BY_NAME, CLASS_UPPER_BOUNDS, CLASSES, TARGET
 
 EXAMPLE_RECORD = build_example_record()
+
+
+def describe_classes() -> str:
+    """The risk classes in words, from the contract: "Low: Burn Rate below 0.33; Medium: ..."."""
+    parts, lower = [], None
+    for name, upper in zip(CLASSES, CLASS_UPPER_BOUNDS, strict=True):
+        if lower is None:
+            parts.append(f"{name}: {TARGET} below {upper:g}")
+        elif upper == float("inf"):
+            parts.append(f"{name}: {TARGET} {lower:g} or more")
+        else:
+            parts.append(f"{name}: {TARGET} from {lower:g} to below {upper:g}")
+        lower = upper
+    burn_rate = BY_NAME[TARGET].description.split(".")[0]  # "Burnout rate, 0 (none) to 1 (burnt out)"
+    return f"{'; '.join(parts)}. {TARGET}: the dataset's {burn_rate.lower()}; the model predicts the class."
+
+
+CLASSES_DESCRIPTION = describe_classes()
 
 
 def build_record_model() -> type[BaseModel]:
@@ -33,7 +58,11 @@ def build_record_model() -> type[BaseModel]:
             kind,
             Field(default, alias=feature.name, description=column.description or None, **bounds),
         )
-    config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [EXAMPLE_RECORD]})
+    config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [COMPLETE_RECORD, RECORD_WITH_MISSING_VALUE]},
+    )
     return create_model("EmployeeRecord", __config__=config, **fields)
 
 
@@ -41,7 +70,9 @@ EmployeeRecord = build_record_model()
 
 
 ClassProbabilities = create_model(
-    "ClassProbabilities", **{name: (float, Field(ge=0, le=1, description=f"P({name})")) for name in CLASSES}
+    "ClassProbabilities",
+    __doc__=f"The probability of each risk class; they add up to 1. {CLASSES_DESCRIPTION}",
+    **{name: (float, Field(ge=0, le=1, description=f"P({name})")) for name in CLASSES},
 )
 
 
@@ -84,19 +115,23 @@ class Explainer(BaseModel):
 class Prediction(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    class_: Literal[CLASSES] = Field(alias="class", description="The most probable risk class.")  # type: ignore
+    class_: Literal[CLASSES] = Field(  # type: ignore[valid-type]
+        alias="class", description=f"The most probable risk class. {CLASSES_DESCRIPTION}"
+    )
     probabilities: ClassProbabilities  # type: ignore[valid-type]
     model_version: int = Field(description="Registered model version that answered.")
     explanation: Explanation | None = Field(default=None, description="With explain=true only.")
 
 
 class ServedModel(BaseModel):
-    alias: str
-    version: int
-    family: str | None
+    alias: str = Field(description="The alias asked for (?model=, champion by default).")
+    version: int = Field(description="The registered model version behind it.")
+    family: str | None = Field(description="The model family (lightgbm, knn, svm, ensemble); null: untagged.")
 
 
 class PredictResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PREDICT_ANSWER, PREDICT_EXPLAINED_ANSWER]})
+
     model: ServedModel
     predictions: list[Prediction]
     explainer: Explainer | None = Field(default=None, description="With explain=true only.")
@@ -137,12 +172,19 @@ class Readiness(BaseModel):
 
 
 class ErrorItem(BaseModel):
-    record: int | None = Field(description="Index of the record in the batch; null for the whole batch.")
-    field: str | None
-    type: str
-    msg: str
+    # Defaults only so that the documented examples (FastAPI leaves their nulls out) stay valid.
+    record: int | None = Field(
+        None, description="Index of the record in the batch; null for the whole batch."
+    )
+    field: str | None = Field(
+        None, description="The column (or query parameter) at fault; null: the whole record."
+    )
+    type: str = Field(description="A stable code, e.g. out_of_range, unknown_category, unknown_column.")
+    msg: str = Field(description="What is wrong, in words.")
 
 
 class ErrorResponse(BaseModel):
-    message: str
-    detail: list[ErrorItem] = []
+    model_config = ConfigDict(json_schema_extra={"examples": [INVALID_RECORDS_ERROR]})
+
+    message: str = Field(description="The first problem in words, with a count of the others.")
+    detail: list[ErrorItem] = Field(default=[], description="Every problem found, one per record and field.")

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 GRAPHIQL_ASSETS_PATH = "/static/graphiql"
 GRAPHIQL_SCRIPTS = ("react.production.min.js", "react-dom.production.min.js", "graphiql.min.js")
-EXAMPLE_QUERY = """# Burnout risk of the employee in the variables below: run it with ▶ (Ctrl-Enter).
+EXAMPLE_QUERY = """# The employee is in Variables below. Run with ▶ (Ctrl-Enter).
 query Predict($records: [EmployeeInput!]!) {
   predict(records: $records) {
     model { alias version family }

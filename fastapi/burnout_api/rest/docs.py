@@ -9,10 +9,27 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from burnout_api.schemas import CLASSES_DESCRIPTION
+from burnout_base.settings import Settings
 from fastapi import APIRouter, FastAPI
 
 DOCS_ASSETS_PATH = "/static/docs"
 OAUTH2_REDIRECT_PATH = "/docs/oauth2-redirect"
+
+
+def describe_api(settings: Settings) -> str:
+    """The OpenAPI document's description (Markdown): what the service answers and what the classes mean."""
+    return (
+        "Burnout risk of employees from raw HR records. POST records in the dataset's column names to "
+        "`/predict`; each gets its risk class and the probability of each class, and with `?explain=true` "
+        "the features that moved it.\n\n"
+        f"**Risk classes.** {CLASSES_DESCRIPTION}\n\n"
+        "**Inputs.** The `EmployeeRecord` schema describes every column: unit, range, median, and which end "
+        "goes with more burnout in the data. Resource Allocation and Mental Fatigue Score may be missing "
+        "(null or left out): the model imputes them.\n\n"
+        f"Served from the MLflow registered model `{settings.registered_model_name}`. The same predictions "
+        f"at `/graphql` (GraphiQL opens on an example) and over gRPC on port {settings.grpc_port}."
+    )
 
 
 def build_docs_router(title: str, openapi_url: str = "/openapi.json") -> APIRouter:

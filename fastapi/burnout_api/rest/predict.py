@@ -10,9 +10,10 @@ from typing import Any
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
+from burnout_api import examples
 from burnout_api.core import CHAMPION
 from burnout_api.rendering import render_prediction_json
-from burnout_api.schemas import EXAMPLE_RECORD, EmployeeRecord, ErrorResponse, PredictResponse
+from burnout_api.schemas import CLASSES_DESCRIPTION, EmployeeRecord, ErrorResponse, PredictResponse
 from burnout_api.validation import parse_flag
 from burnout_base.settings import Settings
 from fastapi import APIRouter, Request, Response
@@ -57,9 +58,32 @@ def _document_inputs(settings: Settings) -> dict:
     }
     body = {
         "required": True,
-        "content": {"application/json": {"schema": schema, "example": [EXAMPLE_RECORD]}},
+        "content": {"application/json": {"schema": schema, "examples": RECORDS_EXAMPLES}},
     }
     return {"parameters": [alias, explain], "requestBody": body}
+
+
+# Two real records of the dataset, one with a value missing; shared with /predict_stream.
+RECORDS_EXAMPLES = {
+    "one_employee": {
+        "summary": "One employee, every value known",
+        "value": [examples.COMPLETE_RECORD],
+    },
+    "two_employees": {
+        "summary": "Two employees, the second without a Mental Fatigue Score: the model imputes it",
+        "value": [examples.COMPLETE_RECORD, examples.RECORD_WITH_MISSING_VALUE],
+    },
+}
+
+
+def _error(description: str, summary: str, answer: dict) -> dict:
+    """A documented error answer with the example the service really gives."""
+    example = {"summary": summary, "value": answer}
+    return {
+        "model": ErrorResponse,
+        "description": description,
+        "content": {"application/json": {"examples": {"example": example}}},
+    }
 
 
 def build_predict_router(settings: Settings) -> APIRouter:
@@ -76,26 +100,44 @@ def build_predict_router(settings: Settings) -> APIRouter:
             200: {
                 "model": PredictResponse,
                 "description": "One prediction per record, in order; with explain=true, each has an "
-                "`explanation` and the answer names its `explainer`.",
+                f"`explanation` and the answer names its `explainer`. {CLASSES_DESCRIPTION}",
+                "content": {
+                    "application/json": {
+                        "examples": {
+                            "two_employees": {
+                                "summary": "The two employees of the request example",
+                                "value": examples.PREDICT_ANSWER,
+                            },
+                            "explained": {
+                                "summary": "One employee with ?explain=true (LightGBM: TreeSHAP)",
+                                "value": examples.PREDICT_EXPLAINED_ANSWER,
+                            },
+                        }
+                    }
+                },
             },
-            400: {"model": ErrorResponse, "description": "The body is not JSON."},
-            404: {"model": ErrorResponse, "description": "Unknown model alias."},
+            400: _error("The body is not JSON.", "A truncated body", examples.INVALID_JSON_ERROR),
+            404: _error("Unknown model alias.", "?model=nope", examples.UNKNOWN_ALIAS_ERROR),
             409: {
                 "model": ErrorResponse,
                 "description": "explain=true, but the model cannot explain its answers (field `explain`): a "
                 "version trained without a background sample. Predictions without explain still work.",
             },
             413: {"model": ErrorResponse, "description": "The body is over BURNOUT_MAX_BODY_BYTES."},
-            415: {"model": ErrorResponse, "description": "The body is not application/json."},
-            422: {
-                "model": ErrorResponse,
-                "description": "Invalid records or alias: each error names the record and the field; "
-                "explain=true on more records than the explainer's limit names field `explain`.",
-            },
-            503: {
-                "model": ErrorResponse,
-                "description": "No model yet (run burnout_pipeline) or MLflow unreachable.",
-            },
+            415: _error(
+                "The body is not application/json.", "A text/plain body", examples.WRONG_MEDIA_TYPE_ERROR
+            ),
+            422: _error(
+                "Invalid records or alias: each error names the record and the field; explain=true on "
+                "more records than the explainer's limit names field `explain`.",
+                "Sleep Hours 25 in record 1, Gender Robot in record 2",
+                examples.INVALID_RECORDS_ERROR,
+            ),
+            503: _error(
+                "No model yet (run burnout_pipeline) or MLflow unreachable.",
+                "No champion registered yet",
+                examples.NO_MODEL_ERROR,
+            ),
         },
     )
     return router

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from burnout_api.record_stream import StreamUnavailable, connect, describe_url, queue_records
-from burnout_api.rest.predict import DirectRoute
-from burnout_api.schemas import EXAMPLE_RECORD, EmployeeRecord, ErrorResponse
+from burnout_api.rest.predict import RECORDS_EXAMPLES, DirectRoute
+from burnout_api.schemas import EmployeeRecord, ErrorResponse
 from burnout_api.validation import decode_json
 from fastapi import APIRouter, Request, Response
 
@@ -21,7 +21,7 @@ _BODY = {
     "content": {
         "application/json": {
             "schema": {"type": "array", "minItems": 1, "items": EmployeeRecord.model_json_schema()},
-            "example": [EXAMPLE_RECORD],
+            "examples": RECORDS_EXAMPLES,
         }
     },
 }
