@@ -78,7 +78,10 @@ def run_pipeline_with_progress(settings: Settings, screen: TextIO) -> dict[str, 
             get_renderable=lambda: render_table(progress),
             console=Console(file=screen),
             refresh_per_second=4,
-            transient=False,
+            # Rich would otherwise print what the process writes to sys.stdout (Airflow's task logs) above
+            # the table; here that output belongs in the log file.
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
     else:
         progress = PipelineProgress(tuple(FAMILIES), settings.demo_trials, on_change=PlainReporter(screen))
