@@ -68,7 +68,8 @@ def burnout_pipeline():
 
         return ingest_raw_data(get_settings(), params["input"])
 
-    @task(retries=1, execution_timeout=TRAIN_TIMEOUT)
+    # The UI names each mapped training task by its family (the mapped kwargs live in the unmapped op_kwargs).
+    @task(retries=1, execution_timeout=TRAIN_TIMEOUT, map_index_template="{{ task.op_kwargs['family'] }}")
     def train(family: str, dataset: dict, budget: dict, params: dict | None = None) -> dict:
         from burnout_base.settings import get_settings
         from modeling.train import train_or_reuse

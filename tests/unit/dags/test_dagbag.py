@@ -3,6 +3,8 @@ params, retries and documentation."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from burnout.dag_defaults import DRIFT_ASSET, OWNER, PROCESSED_DATASET_ASSET
@@ -122,6 +124,9 @@ def test_train_families_in_parallel_with_mapping(dagbag):
     train = pipeline.get_task("train")
     assert isinstance(train, MappedOperator)
     assert list(train._get_specified_expand_input().value["family"]) == list(FAMILIES)
+    # The UI shows each mapped instance by its family, not 0, 1, 2.
+    template = pipeline.get_template_env().from_string(train.map_index_template)
+    assert template.render(task=SimpleNamespace(op_kwargs={"family": "knn", "budget": {}})) == "knn"
     assert pipeline.get_task("train_ensemble").upstream_task_ids == {"run_etl", "train"}
     assert pipeline.get_task("promote").upstream_task_ids == {"train", "train_ensemble"}
     assert pipeline.get_task("notify_api").upstream_task_ids == {"promote"}
