@@ -69,10 +69,10 @@ def test_predict_answers_class_probabilities_and_version_per_record(client, ligh
     assert client.post("/predict?model=knn", json=[EXAMPLE_RECORD]).json()["model"]["version"] == 2
 
 
-def test_the_swagger_example_is_accepted(client):
+def test_the_swagger_examples_are_accepted(client):
     operation = client.get("/openapi.json").json()["paths"]["/predict"]["post"]
-    example = operation["requestBody"]["content"]["application/json"]["example"]
-    assert client.post("/predict", json=example).status_code == 200
+    for example in operation["requestBody"]["content"]["application/json"]["examples"].values():
+        assert client.post("/predict", json=example["value"]).status_code == 200
     assert client.get("/docs").status_code == 200
 
 
