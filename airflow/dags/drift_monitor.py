@@ -6,7 +6,7 @@ from __future__ import annotations
 from airflow.sdk import Asset, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from burnout.dag_defaults import DRIFT_ASSET, DRIFT_TIMEOUT, common_dag_arguments
+from burnout.dag_defaults import DRIFT_ASSET, DRIFT_TIMEOUT, common_dag_arguments, setting_default
 
 DRIFT = Asset(DRIFT_ASSET)
 
@@ -31,7 +31,8 @@ def _date_param(title: str, description: str) -> Param:
             type=["null", "integer"],
             minimum=1,
             title="Window (days)",
-            description="Days of logged predictions; empty = BURNOUT_DRIFT_WINDOW_DAYS.",
+            description="Days of logged predictions; empty = BURNOUT_DRIFT_WINDOW_DAYS "
+            f"(default {setting_default('drift_window_days')}).",
         ),
     },
 )

@@ -1,12 +1,15 @@
 """What every DAG of the project shares, as plain data (no Airflow import): owner, start date, the processed
-dataset's asset name, the retry policy of tasks that touch the network, and callbacks that log a task's
-retries and final failure in one clear line."""
+dataset's asset name, the trigger form's budget fields (their descriptions quote the settings' defaults), the
+retry policy of tasks that touch the network, and callbacks that log a task's retries and final failure in one
+clear line."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from burnout_base.settings import Settings
 
 TASK_FAILURE_LOGGER = "burnout.dags"
 log = logging.getLogger(TASK_FAILURE_LOGGER)
@@ -19,6 +22,18 @@ PROCESSED_DATASET_ASSET = "burnout_processed_dataset"
 DRIFT_ASSET = "burnout_drift"
 # Airflow Variables that override the tuning budget of settings (the trigger form overrides both).
 BUDGET_VARIABLES = {"trials": "burnout_tuning_trials", "timeout_s": "burnout_tuning_timeout_s"}
+
+
+def setting_default(field: str) -> Any:
+    """The built-in default of a Settings field: what applies when no BURNOUT_<FIELD> variable sets it."""
+    return Settings.model_fields[field].default
+
+
+def describe_seconds(seconds: float | None) -> str:
+    """A timeout as the forms and --help show it: "100 s", or "none" for no timeout."""
+    return "none" if seconds is None else f"{seconds:g} s"
+
+
 # The budget fields of the trigger form, as keyword arguments of airflow.sdk.Param.
 BUDGET_PARAMS: dict[str, dict[str, Any]] = {
     "trials": {
@@ -26,14 +41,17 @@ BUDGET_PARAMS: dict[str, dict[str, Any]] = {
         "type": ["null", "integer"],
         "minimum": 1,
         "title": "Optuna trials",
-        "description": "Per family; empty = Airflow Variable burnout_tuning_trials, else settings.",
+        "description": "Per family; empty = Airflow Variable burnout_tuning_trials, else "
+        f"BURNOUT_TUNING_TRIALS (default {setting_default('tuning_trials')}; `burnout demo` asks for "
+        f"{setting_default('demo_trials')}).",
     },
     "timeout_s": {
         "default": None,
         "type": ["null", "number"],
         "exclusiveMinimum": 0,
         "title": "Tuning timeout (s)",
-        "description": "Per family; empty = Variable burnout_tuning_timeout_s, else settings.",
+        "description": "Per family; empty = Variable burnout_tuning_timeout_s, else BURNOUT_TUNING_TIMEOUT_S "
+        f"(default {describe_seconds(setting_default('tuning_timeout_s'))}).",
     },
 }
 # The trigger form's input field, shared by the DAGs that run the ETL.

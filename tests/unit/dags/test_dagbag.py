@@ -106,6 +106,26 @@ def test_offer_tuning_budget_on_trigger_form(dagbag, dag_id):
     assert params.get_param("trials").schema["minimum"] == 1
 
 
+@pytest.mark.parametrize("dag_id", ["burnout_pipeline", *sorted(FAMILY_DAGS)])
+def test_trigger_form_states_the_settings_defaults(dagbag, dag_id):
+    from burnout_base.settings import Settings
+
+    defaults = Settings.model_fields
+    params = dagbag.get_dag(dag_id).params
+    trials = params.get_param("trials").description
+    timeout = params.get_param("timeout_s").description
+    assert f"BURNOUT_TUNING_TRIALS (default {defaults['tuning_trials'].default};" in trials
+    assert f"`burnout demo` asks for {defaults['demo_trials'].default})" in trials
+    assert f"(default {defaults['tuning_timeout_s'].default:g} s)" in timeout
+
+
+def test_drift_form_states_the_default_window(dagbag):
+    from burnout_base.settings import Settings
+
+    days = dagbag.get_dag("drift_monitor").params.get_param("days").description
+    assert f"BURNOUT_DRIFT_WINDOW_DAYS (default {Settings.model_fields['drift_window_days'].default})" in days
+
+
 def test_retry_network_tasks_with_exponential_backoff(dagbag):
     pipeline = dagbag.get_dag("burnout_pipeline")
     for task_id in ("ingest", "run_etl", "train", "train_ensemble", "promote", "notify_api"):
