@@ -11,12 +11,22 @@ from typing import Annotated
 
 import typer
 
+from burnout.dag_defaults import describe_seconds, setting_default
 from burnout_base.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 local_app = typer.Typer(no_args_is_help=True, help="Run the platform's services as local processes.")
 app.add_typer(local_app, name="local")
 log = logging.getLogger("burnout")
+# --help states the settings' defaults, read from the settings model (not the environment).
+TRIALS_HELP = f"Optuna trials per family; default BURNOUT_TUNING_TRIALS ({setting_default('tuning_trials')})"
+TIMEOUT_HELP = (
+    "tuning seconds per family; default BURNOUT_TUNING_TIMEOUT_S "
+    f"({describe_seconds(setting_default('tuning_timeout_s'))})"
+)
+WINDOW_HELP = (
+    f"window length in days; default BURNOUT_DRIFT_WINDOW_DAYS ({setting_default('drift_window_days')})"
+)
 
 
 class UserError(Exception):
@@ -84,8 +94,8 @@ def etl(input: Annotated[str, typer.Option("--input", help="CSV path or s3://buc
 @app.command()
 def train(
     family: Annotated[str, typer.Option(help="lightgbm, knn, svm or ensemble")],
-    trials: Annotated[int | None, typer.Option(min=1)] = None,
-    timeout: Annotated[float | None, typer.Option(help="seconds")] = None,
+    trials: Annotated[int | None, typer.Option(min=1, help=TRIALS_HELP)] = None,
+    timeout: Annotated[float | None, typer.Option(help=TIMEOUT_HELP)] = None,
     dataset_version: Annotated[str | None, typer.Option(help="default: the latest")] = None,
 ) -> None:
     """Tune a family with Optuna on TRAIN (CV), fit, evaluate once on TEST, register under its alias. The
@@ -154,8 +164,8 @@ def score(
 @app.command()
 def pipeline(
     input: Annotated[str | None, typer.Option("--input", help="CSV path or s3:// URI")] = None,
-    trials: Annotated[int | None, typer.Option(min=1)] = None,
-    timeout: Annotated[float | None, typer.Option(help="seconds per family")] = None,
+    trials: Annotated[int | None, typer.Option(min=1, help=TRIALS_HELP)] = None,
+    timeout: Annotated[float | None, typer.Option(help=TIMEOUT_HELP)] = None,
     retrain: Annotated[
         bool, typer.Option("--retrain/--reuse", help="train a family even if this dataset already has one")
     ] = False,
@@ -173,7 +183,8 @@ def drift(
     start: Annotated[str | None, typer.Option(help="first day, YYYY-MM-DD (default: from --days)")] = None,
     end: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD (default: today, UTC)")] = None,
     days: Annotated[
-        int | None, typer.Option(min=1, help="window length (default BURNOUT_DRIFT_WINDOW_DAYS)")
+        int | None,
+        typer.Option(min=1, help=WINDOW_HELP),
     ] = None,
 ) -> None:
     """drift_monitor's check in this process: the window's logged predictions against the champion's training
