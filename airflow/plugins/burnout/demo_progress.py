@@ -101,6 +101,12 @@ class PipelineProgress:
         elif name == "ensemble":
             self.start("promote")
 
+    def note(self, name: str, detail: str) -> None:
+        """Show `detail` beside a running step (the live table only: not worth a line of its own)."""
+        with self.lock:
+            self.start(name)
+            self.steps[name].detail = detail
+
     def tuning_started(self, family: str, trials_to_run: int) -> None:
         with self.lock:
             self.tuning = family
@@ -129,10 +135,12 @@ class PipelineProgress:
     def seconds_left(self) -> float | None:
         """About how long tuning and fitting still take: the trials left (a family not started yet: the
         budget) times the seconds per trial so far, plus, for each model still to fit (the families and the
-        ensemble), the seconds a finished family took after its last trial (one trial's time before that).
-        None before the first trial."""
+        ensemble), the seconds a finished family took after its last trial (one trial's time before that),
+        less what a fit under way already took. None before the first trial."""
         with self.lock:
-            trial_seconds, trials_done, trials_left, fits_left, fit_seconds = 0.0, 0, 0, 0, []
+            now = self.clock()
+            trial_seconds, trials_done, trials_left, fit_seconds = 0.0, 0, 0, []
+            fits_under_way: list[float] = []  # seconds each unfinished fit has been running (0: not started)
             for family in self.families:
                 step = self.steps[family]
                 if step.trials_done:
@@ -142,16 +150,18 @@ class PipelineProgress:
                     fit_seconds.append(step.finished - step.last_trial_at)
                 if step.status in (DONE, REUSED, FAILED):
                     continue
-                fits_left += 1
                 total = step.trials_total if step.trials_total is not None else self.trial_budget
                 trials_left += max(total - step.trials_done, 0)
-            if self.steps["ensemble"].status in (PENDING, RUNNING):
-                fits_left += 1
+                fitting = step.status == RUNNING and step.trials_done >= total
+                fits_under_way.append(now - step.last_trial_at if fitting else 0.0)
+            ensemble = self.steps["ensemble"]
+            if ensemble.status in (PENDING, RUNNING):
+                fits_under_way.append(now - ensemble.started if ensemble.status == RUNNING else 0.0)
             if not trials_done:
                 return None
             per_trial = trial_seconds / trials_done
             per_fit = sum(fit_seconds) / len(fit_seconds) if fit_seconds else per_trial
-            return per_trial * trials_left + per_fit * fits_left
+            return per_trial * trials_left + sum(max(per_fit - spent, 0.0) for spent in fits_under_way)
 
 
 # (logger name prefix, pattern, handler(progress, match)); the first match wins.
@@ -186,7 +196,7 @@ RULES: tuple[tuple[str, re.Pattern, Callable[[PipelineProgress, re.Match], None]
     ("modeling.train", re.compile(r"^(\w+): version (\d+) already trained"),
      lambda p, m: p.finish(m[1], f"v{m[2]} reused (already trained on this dataset)", REUSED)),
     ("modeling.ensemble", re.compile(r"^out-of-fold probabilities of (\w+)"),
-     lambda p, m: p.start("ensemble", f"out-of-fold probabilities: {m[1]}")),
+     lambda p, m: p.note("ensemble", f"out-of-fold probabilities of {m[1]} done")),
     ("modeling.ensemble", re.compile(r"^ensemble v(\d+) of .* is reused"),
      lambda p, m: p.finish("ensemble", f"v{m[1]} reused", REUSED)),
 )  # fmt: skip
@@ -230,7 +240,7 @@ def format_seconds(seconds: float | None) -> str:
 
 def describe_eta(progress: PipelineProgress) -> str:
     left = progress.seconds_left()
-    return "" if left is None else f"about {format_seconds(left)} of tuning and fitting left"
+    return "" if left is None or left < 1 else f"about {format_seconds(left)} of tuning and fitting left"
 
 
 class PlainReporter:
