@@ -215,3 +215,21 @@ NO_MODEL_ERROR: dict[str, object] = {
     "burnout_pipeline DAG (or `burnout pipeline`) to train and promote one",
     "detail": [],
 }
+
+# GET /ready with the champion loaded (200), and before any model is registered (503).
+READY: dict[str, object] = {
+    "ready": True,
+    "state": "ready",
+    "mlflow": "reachable",
+    "champion_version": 3,
+    "last_error": None,
+    "checked_at": "2026-12-01T11:12:51.911015+00:00",
+}
+NOT_READY: dict[str, object] = {
+    "ready": False,
+    "state": "no_model",
+    "mlflow": "reachable",
+    "champion_version": None,
+    "last_error": None,
+    "checked_at": "2026-12-01T11:12:51.965135+00:00",
+}

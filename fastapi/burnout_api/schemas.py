@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from burnout_api.examples import (
     COMPLETE_RECORD,
     INVALID_RECORDS_ERROR,
+    NOT_READY,
     PREDICT_ANSWER,
     PREDICT_EXPLAINED_ANSWER,
+    READY,
     RECORD_WITH_MISSING_VALUE,
 )
 from burnout_api.features import FEATURE_FIELDS, build_example_record
@@ -163,12 +165,15 @@ class ModelList(BaseModel):
 
 
 class Readiness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [READY, NOT_READY]})
+
     ready: bool
     state: Literal["ready", "starting", "no_model", "mlflow_unreachable", "loading_failed", "draining"]
     mlflow: Literal["reachable", "unreachable", "unknown"]
-    champion_version: int | None
-    last_error: str | None
-    checked_at: str | None
+    # Defaults only so that the documented examples (FastAPI leaves their nulls out) stay valid.
+    champion_version: int | None = Field(None, description="The version behind alias champion, if any.")
+    last_error: str | None = Field(None, description="Why the last load or registry check failed.")
+    checked_at: str | None = Field(None, description="When the registry was last checked (ISO 8601, UTC).")
 
 
 class ErrorItem(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 from burnout_api import examples
 from burnout_api.core import InferenceCore
 from burnout_api.main import create_app
-from burnout_api.schemas import EmployeeRecord, ErrorResponse, PredictResponse
+from burnout_api.schemas import EmployeeRecord, ErrorResponse, PredictResponse, Readiness
 from etl.contract import CLASSES, FEATURES
 
 
@@ -75,3 +75,13 @@ def test_response_examples_are_real_answers_valid_against_their_schema(openapi):
 
 def test_graphql_is_not_in_the_rest_schema(openapi):
     assert [path for path in openapi["paths"] if path.startswith("/graphql")] == []
+
+
+def test_schema_examples_are_valid_against_their_own_schema(openapi):
+    """Examples at the model level (shown where Swagger and ReDoc render the schema)."""
+    schemas = openapi["components"]["schemas"]
+    models = {"PredictResponse": PredictResponse, "ErrorResponse": ErrorResponse, "Readiness": Readiness}
+    for name, model in models.items():
+        assert schemas[name]["examples"], name
+        for example in schemas[name]["examples"]:
+            model.model_validate(example)
