@@ -3,6 +3,10 @@ real Airflow (`dag.test()`, SQLite metadata DB under BURNOUT_HOME/airflow), MLfl
 settings say (by default a SQLite store and a folder under BURNOUT_HOME), prints what it produced, then
 serves the champion over REST, GraphQL and gRPC with ready-to-paste examples.
 
+The terminal shows the steps as they go (burnout.demo_progress, fed by the library's log records) and one
+summary; the library's, Airflow's and Python's warning output goes to BURNOUT_HOME/logs/demo-<time>.log
+(`--verbose` keeps it on the terminal).
+
 A second run reuses everything: the migrated Airflow DB, the raw object, the dataset version (content
 hash) and the models already trained on it."""
 
@@ -31,6 +35,8 @@ def run_demo(settings: Settings, serve: bool = True, verbose: bool = False) -> d
     Library, Airflow and warning output goes to BURNOUT_HOME/logs/demo-<time>.log (its path is printed
     first), unless `verbose` keeps it on the terminal. With `serve` off, stdout holds only the JSON summary
     and the progress goes to stderr. Returns the summary."""
+    from burnout.airflow_runner import DagRunFailed
+
     settings = settings.with_session_token()  # the in-process DAG's /reload call and the API share it
     settings.ensure_home()
     log_path = settings.home / "logs" / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
@@ -39,7 +45,10 @@ def run_demo(settings: Settings, serve: bool = True, verbose: bool = False) -> d
         screen = terminal_out if serve else terminal_err
         if not verbose:
             screen.write(f"burnout demo: full log in {log_path}\n")
-        run = run_pipeline_with_progress(settings, screen)
+        try:
+            run = run_pipeline_with_progress(settings, screen)
+        except DagRunFailed as exc:
+            raise DagRunFailed(f"{exc}; the full log: {log_path}" if not verbose else str(exc)) from None
         summary = summarize_pipeline(run, settings)
         summary["log_file"] = None if verbose else str(log_path)
         if not serve:

@@ -141,3 +141,23 @@ def test_time_left_uses_the_fitting_time_measured_after_the_last_trial(fed):
     emit(listener, clock, 35, "modeling.train", TRAINED, "lightgbm", 1, "0.8100", 0.83, 0.81, 0.85)
     # 10 s a trial, 5 s of fitting after the last one: knn's 2 trials, then knn and the ensemble to fit.
     assert progress.seconds_left() == pytest.approx(10 * 2 + 5 * 2)
+
+
+def test_demo_output_goes_to_the_log_file_and_only_progress_to_the_terminal(tmp_path, capfd):
+    import os
+    import subprocess
+    import sys
+
+    from burnout.demo import output_to_log
+
+    path = tmp_path / "logs" / "demo.log"
+    with output_to_log(path) as (terminal, _):
+        os.write(1, b"airflow task log\n")
+        os.write(2, b"FutureWarning: skops\n")
+        subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('child output\\n')"], check=True)
+        terminal.write("progress line\n")
+    os.write(1, b"after\n")
+
+    captured = capfd.readouterr()
+    assert captured.out == "progress line\nafter\n" and captured.err == ""
+    assert path.read_text().splitlines() == ["airflow task log", "FutureWarning: skops", "child output"]
