@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from burnout_api.features import FEATURE_FIELDS
+from burnout_api.schemas import CLASSES_DESCRIPTION
 from etl.contract import CLASSES
 
 
@@ -49,7 +50,7 @@ EmployeeInput = _build_strawberry_type(
 ClassProbabilities = _build_strawberry_type(
     "ClassProbabilities",
     {c: (float, strawberry.field(description=f"P({c})")) for c in CLASSES},
-    "Probability of each burnout risk class.",
+    f"Probability of each burnout risk class; they add up to 1. {CLASSES_DESCRIPTION}",
 )
 
 
@@ -88,7 +89,9 @@ class Explainer:
 
 @strawberry.type(description="One answer per record, in order.")
 class Prediction:
-    label: str = strawberry.field(name="class", description="The most probable risk class.")
+    label: str = strawberry.field(
+        name="class", description=f"The most probable risk class. {CLASSES_DESCRIPTION}"
+    )
     probabilities: ClassProbabilities  # type: ignore[valid-type]
     model_version: int
     explanation: Explanation | None = strawberry.field(
