@@ -119,6 +119,18 @@ def test_run_training_dag_registers_and_proposes_champion(airflow_home, lake_and
     assert outputs["notify_api"]["status"] == "skipped"
 
 
+def rendered_map_indexes(run_id: str, task_id: str) -> set[str | None]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(TaskInstance.rendered_map_index).where(
+            TaskInstance.run_id == run_id, TaskInstance.task_id == task_id
+        )
+        return set(session.scalars(query))
+
+
 def test_run_pipeline_dag_end_to_end_then_reuse(airflow_home, lake_and_server):
     settings = lake_and_server
 
@@ -142,6 +154,7 @@ def test_run_pipeline_dag_end_to_end_then_reuse(airflow_home, lake_and_server):
     best = max(r["test_metrics"]["macro_f1"] for r in candidates.values())
     assert candidates[champion.tags["family"]]["test_metrics"]["macro_f1"] == best
     assert outputs["promote"]["decision"] == "promoted"
+    assert rendered_map_indexes(first["run_id"], "train") == {"lightgbm", "knn", "svm"}  # named in the UI
     versions_before = len(client.search_model_versions(f"name='{name}'"))
 
     again = run_dag(load_dag("burnout_pipeline"), settings)
