@@ -15,13 +15,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
+from burnout.demo_display import output_to_log
 from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,7 +72,8 @@ def run_pipeline_with_progress(settings: Settings, screen: TextIO) -> dict[str, 
         require_success,
         run_dag,
     )
-    from burnout.demo_progress import PipelineProgress, PlainReporter, ProgressListener, render_table
+    from burnout.demo_display import PlainReporter, render_table
+    from burnout.demo_progress import PipelineProgress, ProgressListener
     from modeling.families import FAMILIES
 
     live = None
@@ -120,35 +119,6 @@ def run_pipeline_with_progress(settings: Settings, screen: TextIO) -> dict[str, 
         promotion = run["outputs"].get("promote") or {}
         progress.finish("promote", describe_champion(promotion))
     return run
-
-
-@contextlib.contextmanager
-def output_to_log(path: Path) -> Iterator[tuple[TextIO, TextIO]]:
-    """Send everything written to this process's stdout and stderr (file descriptors 1 and 2, so Airflow's
-    task logs, Python warnings and any subprocess too) to `path`; yield writers to the real terminal."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    out = os.fdopen(os.dup(saved[0]), "w", buffering=1)
-    err = os.fdopen(os.dup(saved[1]), "w", buffering=1)
-    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(target, 1)
-    os.dup2(target, 2)
-    os.close(target)
-    logging.captureWarnings(True)  # warnings as log records, in the log's format
-    try:
-        yield out, err
-    finally:
-        logging.captureWarnings(False)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
-        out.close()
-        err.close()
 
 
 def describe_champion(promotion: dict[str, Any]) -> str:

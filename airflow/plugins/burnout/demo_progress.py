@@ -2,8 +2,7 @@
 library stays free of display code, and a logging handler (`ProgressListener`) turns its records (ETL row
 counts, "tuning ...", Optuna's "Trial N finished ...", "trained ...", "promotion: ...") into step updates.
 
-`PipelineProgress` holds the steps; `render_table` draws them for a live terminal (rich), `PlainReporter`
-prints one line per event when the output is not a terminal (a pipe, a CI log)."""
+`PipelineProgress` holds the steps and estimates the time left; burnout.demo_display shows them."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
 
 # The loggers whose records tell the progress; Optuna's own logger does not propagate to the root.
 LISTENED_LOGGERS = ("etl", "modeling", "burnout", "optuna")
@@ -229,65 +227,3 @@ class ProgressListener(logging.Handler):
     def detach(self) -> None:
         for name in LISTENED_LOGGERS:
             logging.getLogger(name).removeHandler(self)
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def describe_eta(progress: PipelineProgress) -> str:
-    left = progress.seconds_left()
-    return "" if left is None or left < 1 else f"about {format_seconds(left)} of tuning and fitting left"
-
-
-class PlainReporter:
-    """One line per event, for output that is not a terminal: `[  12s] ETL  done  21,505 of ... (8.7s)`."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-
-    def __call__(self, progress: PipelineProgress, step: Step, event: str) -> None:
-        now = progress.clock()
-        elapsed = now - progress.started
-        if event == "start" and step.name not in LONG_STEPS and step.name not in progress.families:
-            return  # a plain log needs the results; a start line is printed only for the long steps
-        if event == "start":
-            text = f"started ({step.trials_total} trials)" if step.trials_total else "started"
-        elif event == "trial":
-            eta = describe_eta(progress)
-            text = step.detail + (f"; {eta}" if eta else "")
-        else:
-            text = f"{step.status}" + (f": {step.detail}" if step.detail else "")
-            text += f" ({format_seconds(step.seconds(now))})"
-        self.out.write(f"[{format_seconds(elapsed):>6}] {step.label:<20} {text}\n")
-        self.out.flush()
-
-
-SYMBOLS = {PENDING: "[dim]·[/]", RUNNING: "[yellow]…[/]", DONE: "[green]✓[/]", REUSED: "[cyan]↺[/]",
-           FAILED: "[red]✗[/]"}  # fmt: skip
-
-
-def render_table(progress: PipelineProgress):
-    """The steps as a rich table, with the elapsed time and the estimate left in its caption."""
-    from rich.table import Table
-
-    now = progress.clock()
-    with progress.lock:
-        table = Table(box=None, show_header=False, pad_edge=False)
-        table.add_column(width=1)
-        table.add_column(min_width=20)
-        table.add_column(justify="right", min_width=6)
-        table.add_column()
-        for step in progress.steps.values():
-            detail = step.detail
-            if step.status == RUNNING and step.trials_total:
-                bar = int(20 * step.trials_done / max(step.trials_total, 1))
-                detail = f"[green]{'━' * bar}[/][dim]{'━' * (20 - bar)}[/] {detail}"
-            table.add_row(SYMBOLS[step.status], step.label, format_seconds(step.seconds(now)), detail)
-        eta = describe_eta(progress)
-        table.caption = f"elapsed {format_seconds(now - progress.started)}" + (f" · {eta}" if eta else "")
-        table.caption_justify = "left"
-    return table
