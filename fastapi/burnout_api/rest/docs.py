@@ -24,7 +24,7 @@ def describe_api(settings: Settings) -> str:
         "`/predict`; each gets its risk class and the probability of each class, and with `?explain=true` "
         "the features that moved it.\n\n"
         f"**Risk classes.** {CLASSES_DESCRIPTION}\n\n"
-        "**Inputs.** The `EmployeeRecord` schema describes every column: unit, range, median, and which end "
+        "**Inputs.** The request schema of `/predict` describes every column: unit, range, median, which end "
         "goes with more burnout in the data. Resource Allocation and Mental Fatigue Score may be missing "
         "(null or left out): the model imputes them.\n\n"
         f"Served from the MLflow registered model `{settings.registered_model_name}`. The same predictions "
