@@ -19,6 +19,7 @@ from typing import Any
 
 from burnout.dag_defaults import TASK_FAILURE_LOGGER
 from burnout.task_environment import settings_in_environment
+from burnout.task_log_files import writing_task_log_files
 from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,13 @@ def run_dag(dag, settings: Settings, conf: dict[str, Any] | None = None) -> dict
     each task's state and tries, and the tasks' return values."""
     started = time.monotonic()
     failures = _FailureLines()
-    with settings_in_environment(settings), _airflow_logs_to_stderr(), failures.collecting():
+    # Task log files where the Airflow UI of `burnout local up` (same AIRFLOW_HOME) reads them.
+    with (
+        settings_in_environment(settings),
+        _airflow_logs_to_stderr(),
+        failures.collecting(),
+        writing_task_log_files(),
+    ):
         dag_run = dag.test(run_conf=conf or {})
     summary = summarize_run(dag_run)
     summary["seconds"] = round(time.monotonic() - started, 1)
