@@ -271,14 +271,15 @@ def test_models_links_each_version_to_its_run_card_and_chart(served, mlflow_serv
     champion = models["champion"]
     run = mlflow.MlflowClient(mlflow_server).get_run(champion["run_id"])
     links = champion["links"]
-    assert links["run"] == f"{mlflow_server}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    page = f"{mlflow_server}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    assert links["run"] == f"{page}?workflowType=machine_learning"
     card = httpx.get(links["model_card"], timeout=30)
     assert card.status_code == 200 and card.text == MODEL_CARD
     chart = httpx.get(links["importance_chart"], timeout=30)
     assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
     # A run that logged neither (a version trained before them): its run page only.
     old = models["old"]["links"]
-    assert old["run"].endswith(f"/runs/{models['old']['run_id']}") and old["model_card"] is None
+    assert f"/runs/{models['old']['run_id']}?" in old["run"] and old["model_card"] is None
     assert old["importance_chart"] is None and models["old"]["explainer"] is None
     assert models["knn"]["explainer"]["method"] == "permutation_shap"
     assert models["champion"]["version"] == versions["lightgbm"]

@@ -270,4 +270,4 @@ def mlflow_ui_command(settings: Settings) -> str:
     if uri.startswith(("http://", "https://")):
         return f"open {uri}"
     port = settings.mlflow_port
-    return f"mlflow ui --backend-store-uri {uri} --port {port}   # then open http://localhost:{port}"
+    return f"mlflow ui --backend-store-uri {uri} --port {port}   # then open http://localhost:{port}/#/experiments?workflowType=machine_learning"

@@ -14,6 +14,7 @@ from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
 from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"
 
 
 class ModelStore:
@@ -86,8 +87,9 @@ class ModelStore:
         except Exception as exc:
             log.warning("no MLflow links for run %s: %s", run_id, exc)
             return None
-        # The UI routes pages after '#'; the server hands out a run's artifacts at /get-artifact.
-        links = {"run": f"{ui}/#/experiments/{experiment}/runs/{run_id}"}
+        # The UI routes pages after '#'; the server hands out a run's artifacts at /get-artifact. MLflow 3.17
+        # opens experiments in its GenAI view unless the URL (or the sidebar switch) asks for model training.
+        links = {"run": f"{ui}/#/experiments/{experiment}/runs/{run_id}?{MODEL_TRAINING_VIEW}"}
         artifacts = {"model_card": MODEL_CARD_ARTIFACT, "importance_chart": IMPORTANCE_CHART_ARTIFACT}
         for name, path in artifacts.items():
             if path in logged:

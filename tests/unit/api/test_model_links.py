@@ -49,7 +49,7 @@ def test_the_ui_url_is_the_setting_else_a_web_tracking_uri(make_settings, tracki
 def test_links_name_the_run_page_and_the_artifacts_the_run_logged(make_settings):
     settings = make_settings(mlflow_tracking_uri="http://mlflow:5000", mlflow_ui_url="http://localhost:5001")
     links = links_for(settings, [MODEL_CARD_ARTIFACT, IMPORTANCE_CHART_ARTIFACT, "model/MLmodel"])
-    assert links["run"] == "http://localhost:5001/#/experiments/7/runs/abc123"
+    assert links["run"] == "http://localhost:5001/#/experiments/7/runs/abc123?workflowType=machine_learning"
     for name, path in (("model_card", MODEL_CARD_ARTIFACT), ("importance_chart", IMPORTANCE_CHART_ARTIFACT)):
         url = urlsplit(links[name])
         assert url.path == "/get-artifact"
