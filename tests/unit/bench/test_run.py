@@ -43,7 +43,7 @@ def test_run_bench_measures_both_servers_and_writes_report(settings, tmp_path):
     assert set(psutil.Process().children(recursive=True)) <= before  # both servers stopped
     pipeline = result["pipeline"]
     assert (pipeline["data"], pipeline["rows"], pipeline["default_budget"]) == ("custom", 1500, False)
-    assert {f["family"] for f in pipeline["families"]} == {"lightgbm", "knn", "svm"}
+    assert {f["family"] for f in pipeline["families"]} == {"lightgbm", "knn", "svm", "ensemble"}
     assert 0 < pipeline["etl_s"] < pipeline["end_to_end_s"]
     assert 0 < pipeline["champion_test_macro_f1"] <= 1
     assert result["targets"][-1]["target"] == "pipeline end to end (s)"
