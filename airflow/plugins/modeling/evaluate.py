@@ -83,15 +83,6 @@ def evaluate_model(
     )
 
 
-def macro_f1(model, X_raw: pd.DataFrame, y_true: pd.Series) -> float:
-    """Macro-F1 only: the promotion criterion."""
-    return float(
-        f1_score(
-            np.asarray(y_true), model.predict(X_raw), labels=list(CLASSES), average="macro", zero_division=0
-        )
-    )
-
-
 def plot_confusion_matrix(confusion: np.ndarray) -> Figure:
     """A labelled confusion-matrix heatmap (a bare Figure: no pyplot state, no GUI backend)."""
     figure = Figure(figsize=(4.8, 4.2), dpi=100)
