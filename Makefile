@@ -24,11 +24,12 @@ $(STAMP): requirements.lock pyproject.toml
 proto: $(STAMP)
 	$(BIN)/python -m burnout_api.protos.generate
 
-# Debian packages the tests and benchmarks use (docker-compose validates the stack without an engine; wrk drives load).
+# Debian packages the tests and benchmarks use (docker-compose validates the stack without an engine; wrk drives
+# HTTP/1.1 load, h2load from nghttp2-client drives gRPC over HTTP/2: both C, both cheap beside the servers).
 system-deps:
-	@if ! command -v docker-compose >/dev/null || ! command -v wrk >/dev/null; then \
+	@if ! command -v docker-compose >/dev/null || ! command -v wrk >/dev/null || ! command -v h2load >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends docker-compose wrk; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends docker-compose wrk nghttp2-client; \
 	fi
 
 # Per-image exact locks (requirements/<image>.lock) from requirements/<image>.in at requirements.lock's versions.
