@@ -21,6 +21,7 @@ from burnout_api.rest import metrics as metrics_route
 from burnout_api.rest.body_limit import BodySizeLimit
 from burnout_api.rest.docs import build_docs_router, describe_api, mount_docs_assets
 from burnout_api.rest.errors import install_error_handlers
+from burnout_api.v2 import rest as v2_rest
 from burnout_base.settings import Settings
 from fastapi import FastAPI
 
@@ -60,10 +61,12 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
     # /predict first: routes are matched in order and it is the hot one.
     routers = (
         predict.build_predict_router(settings),
+        v2_rest.infer_router,
         predict_stream.router,
         health.router,
         models.router,
         reload.router,
+        v2_rest.router,
     )
     for router in (*routers, metrics_route.router, build_docs_router(app.title)):
         app.include_router(router)

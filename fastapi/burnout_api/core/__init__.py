@@ -9,6 +9,7 @@ from burnout_api.core.errors import (
     NoModelYet,
     Unauthorized,
     UnknownAlias,
+    UnknownModel,
 )
 from burnout_api.core.inference import InferenceCore
 from burnout_api.core.loaded_model import BatchPrediction, LoadedModel, ModelMetadata
@@ -29,4 +30,5 @@ __all__ = [
     "Snapshot",
     "Unauthorized",
     "UnknownAlias",
+    "UnknownModel",
 ]

@@ -13,6 +13,7 @@ __all__ = [
     "ModelUnavailable",
     "NoModelYet",
     "UnknownAlias",
+    "UnknownModel",
     "Unauthorized",
 ]
 
@@ -55,6 +56,11 @@ class UnknownAlias(LookupError):
         self.alias = alias
         listing = ", ".join(known) if known else "none yet"
         super().__init__(f"registered model {model_name!r} has no alias {alias!r} (aliases: {listing})")
+
+
+class UnknownModel(LookupError):
+    """The caller named a model or a version this service does not serve (the Open Inference Protocol names
+    both in its paths)."""
 
 
 class ModelUnavailable(RuntimeError):

@@ -18,7 +18,8 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from burnout_api.core import InferenceCore
-from burnout_api.grpc_api.servicer import SERVICE_NAME, add_burnout_risk
+from burnout_api.grpc_api.servicer import SERVICE_NAME, add_burnout_risk, add_service
+from burnout_api.v2 import grpc_servicer as v2
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 30.0
@@ -49,8 +50,9 @@ class GrpcServer:
 
 
 def start_grpc_server(core: InferenceCore, host: str, port: int) -> tuple[GrpcServer, int]:
-    """Serve BurnoutRisk, grpc.health.v1 (SERVING once a champion is loaded) and reflection; returns the
-    server and the bound port (pass port 0 for any free one)."""
+    """Serve BurnoutRisk, the Open Inference Protocol's GRPCInferenceService, grpc.health.v1 (SERVING once a
+    champion is loaded) and reflection; returns the server and the bound port (pass port 0 for any free
+    one)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="grpc", daemon=True)
     thread.start()
@@ -77,6 +79,7 @@ async def _start(
     # (RESOURCE_EXHAUSTED) before it is decoded.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", core.settings.max_body_bytes)])
     add_burnout_risk(core, server)
+    add_service(server, v2.SERVICE, v2.v2, v2.InferenceServicer(core), v2.SERVED_METHODS)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
 
@@ -90,6 +93,7 @@ async def _start(
     core.add_readiness_listener(publish_health)
     services = (
         SERVICE_NAME,
+        v2.SERVICE.full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
     )

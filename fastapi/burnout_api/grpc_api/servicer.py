@@ -22,6 +22,7 @@ from burnout_api.core import (
     ModelUnavailable,
     NoModelYet,
     UnknownAlias,
+    UnknownModel,
 )
 from burnout_api.features import FIELD_BY_KEY
 from burnout_api.grpc_gen import burnout_pb2 as pb
@@ -35,6 +36,7 @@ STATUS = {  # subclasses before their base: the first match wins
     ExplanationUnavailable: grpc.StatusCode.FAILED_PRECONDITION,
     InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
     UnknownAlias: grpc.StatusCode.NOT_FOUND,
+    UnknownModel: grpc.StatusCode.NOT_FOUND,
     NoModelYet: grpc.StatusCode.UNAVAILABLE,
     ModelUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
@@ -72,21 +74,27 @@ HANDLER_KINDS = {
 }
 
 
-def add_burnout_risk(core: InferenceCore, server: grpc.aio.Server) -> None:
-    """Register BurnoutRisk on `server`, as the generated add_BurnoutRiskServicer_to_server would, with
-    lenient request deserializers; the handlers are derived from the service's descriptor, so every method
-    of the .proto is registered with its own kind and messages."""
-    servicer = BurnoutRiskServicer(core)
+def add_service(server: grpc.aio.Server, service, messages, servicer, methods: tuple[str, ...] = ()) -> None:
+    """Register `servicer` for `service` (a ServiceDescriptor; `messages`: the module of its request and
+    response classes) as a generated add_*_to_server would, but with lenient request deserializers, and
+    only `methods` when given (grpc answers the others UNIMPLEMENTED). The handlers are derived from the
+    descriptor, so every method is registered with its own kind and messages."""
     handlers = {}
-    for method in pb.DESCRIPTOR.services_by_name["BurnoutRisk"].methods:
+    for method in service.methods:
+        if methods and method.name not in methods:
+            continue
         kind = HANDLER_KINDS[(method.client_streaming, method.server_streaming)]
         handlers[method.name] = kind(
             getattr(servicer, method.name),
-            request_deserializer=lenient(getattr(pb, method.input_type.name)),
-            response_serializer=getattr(pb, method.output_type.name).SerializeToString,
+            request_deserializer=lenient(getattr(messages, method.input_type.name)),
+            response_serializer=getattr(messages, method.output_type.name).SerializeToString,
         )
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
+def add_burnout_risk(core: InferenceCore, server: grpc.aio.Server) -> None:
+    add_service(server, pb.DESCRIPTOR.services_by_name["BurnoutRisk"], pb, BurnoutRiskServicer(core))
 
 
 def as_record(employee: pb.Employee) -> dict:

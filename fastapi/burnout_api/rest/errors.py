@@ -21,6 +21,7 @@ from burnout_api.core import (
     NoModelYet,
     Unauthorized,
     UnknownAlias,
+    UnknownModel,
 )
 from fastapi import FastAPI, Request
 
@@ -30,6 +31,7 @@ STATUS = {  # subclasses before their base: the first match wins
     ExplanationUnavailable: 409,
     InvalidInput: 422,
     UnknownAlias: 404,
+    UnknownModel: 404,
     NoModelYet: 503,
     ModelUnavailable: 503,
     Unauthorized: 401,

@@ -1,0 +1,1 @@
+"""The Open Inference Protocol (V2): REST under /v2 and gRPC `inference.GRPCInferenceService`."""
