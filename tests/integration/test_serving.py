@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import numpy as np
 import pytest
 from serving_support import isolated, register_synthetic_model, wait_for
 
@@ -171,6 +172,74 @@ def test_the_three_protocols_give_the_same_answers(service, records, alias):
     assert len(rest["predictions"]) == len(records)
     assert predict_graphql(service, records, alias) == {"data": {"predict": rest}}
     assert predict_grpc(service, records, alias) == rest
+
+
+def v2_columns(records: list) -> dict[str, tuple]:
+    """Each feature as the numpy column a V2 client sends, with its datatype: NaN for a missing number."""
+    columns = {}
+    for field in FEATURE_FIELDS:
+        values = [r[field.name] for r in records]
+        if not field.column.is_numeric:
+            columns[field.name] = (np.array(values, dtype=object), "BYTES")
+        elif field.column.kind == "integer" and None not in values:
+            columns[field.name] = (np.array(values, dtype=np.int64), "INT64")
+        else:
+            columns[field.name] = (
+                np.array([math.nan if v is None else v for v in values], dtype=float),
+                "FP64",
+            )
+    return columns
+
+
+def predict_v2(service: Service, records: list, alias: str) -> dict[str, list]:
+    """The same records through tritonclient, a real Open Inference Protocol client: its HTTP client (JSON
+    tensors) and its gRPC client (raw tensors), on the version behind `alias` named by its number."""
+    import asyncio
+
+    import tritonclient.grpc as triton_grpc
+    import tritonclient.http.aio as triton_http
+
+    version = str(service.versions["knn" if alias == "knn" else "lightgbm"])
+    columns = v2_columns(records)
+
+    async def over_http() -> tuple:
+        client = triton_http.InferenceServerClient(service.url.removeprefix("http://"))
+        try:
+            inputs = []
+            for name, (array, datatype) in columns.items():
+                tensor = triton_http.InferInput(name, list(array.shape), datatype)
+                tensor.set_data_from_numpy(array, binary_data=False)
+                inputs.append(tensor)
+            assert await client.is_server_ready() and await client.is_model_ready(
+                service.settings.registered_model_name
+            )
+            answer = await client.infer(service.settings.registered_model_name, inputs, model_version=version)
+            return list(answer.as_numpy("class")), answer.as_numpy("probabilities").tolist()
+        finally:
+            await client.close()
+
+    grpc_client = triton_grpc.InferenceServerClient(f"127.0.0.1:{service.settings.grpc_port}")
+    inputs = []
+    for name, (array, datatype) in columns.items():
+        tensor = triton_grpc.InferInput(name, list(array.shape), datatype)
+        tensor.set_data_from_numpy(array)
+        inputs.append(tensor)
+    answer = grpc_client.infer(service.settings.registered_model_name, inputs, model_version=version)
+    grpc_client.close()
+    http_classes, http_probabilities = asyncio.run(over_http())
+    return {
+        "http": [http_classes, http_probabilities],
+        "grpc": [[c.decode() for c in answer.as_numpy("class")], answer.as_numpy("probabilities").tolist()],
+    }
+
+
+@pytest.mark.parametrize("alias", ["champion", "knn"])
+def test_open_inference_protocol_clients_get_the_same_answers(service, records, alias):
+    rest = predict_rest(service, records, alias).json()["predictions"]
+    expected = [[p["class"] for p in rest], [[p["probabilities"][c] for c in CLASSES] for p in rest]]
+    answers = predict_v2(service, records, alias)
+    assert answers["http"] == expected
+    assert answers["grpc"] == expected
 
 
 REST_CASES = {
