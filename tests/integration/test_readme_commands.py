@@ -115,7 +115,7 @@ def service(make_settings):
 def test_the_curl_calls_of_calling_the_api_answer_as_printed(service):
     # A call's JSON body spans lines inside its quotes: each block is run whole, as a user pastes it.
     calls = [block.strip() for block in code_blocks(section("Calling the API")) if block.startswith("curl ")]
-    assert len(calls) >= 2  # REST and GraphQL
+    assert len(calls) >= 3  # REST, GraphQL and the Open Inference Protocol
     for call in calls:
         answer = subprocess.run(
             ["bash", "-c", call.replace("localhost:8800", service)],
@@ -125,6 +125,9 @@ def test_the_curl_calls_of_calling_the_api_answer_as_printed(service):
         )
         assert answer.returncode == 0, (call, answer.stderr)
         body = json.loads(answer.stdout)
+        if "/v2/" in call:  # the Open Inference Protocol: the class is the first output's first value
+            assert body["outputs"][0]["data"][0] in ("Low", "Medium", "High"), body
+            continue
         predictions = body["predictions"] if "/predict" in call else body["data"]["predict"]["predictions"]
         assert predictions[0]["class"] in ("Low", "Medium", "High"), body
     explained = subprocess.run(
