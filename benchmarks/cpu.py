@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import resource
+import subprocess
+
 import psutil
 
 
@@ -32,3 +35,15 @@ def cpu_percent_between(start: dict[int, float], end: dict[int, float], wall_sec
         raise ValueError("wall_seconds must be positive")
     used = sum(max(0.0, seconds - start.get(pid, 0.0)) for pid, seconds in end.items())
     return 100.0 * used / wall_seconds
+
+
+def run_measuring_cpu(command: list[str], timeout: float) -> tuple[subprocess.CompletedProcess, float]:
+    """Run a load generator to completion; return its result and the CPU seconds (user + system) it used.
+
+    Read from this process's reaped-children counters, which grow only when a child is waited for: the servers
+    under test are never reaped while a load generator runs, so the difference is the generator's alone."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return done, used

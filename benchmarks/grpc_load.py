@@ -138,6 +138,7 @@ def measure_grpc(
         cpu_percent=cpu,
         concurrency=concurrency,
         client_cpu_percent=client_cpu,
+        load_generator="Python grpc.aio",
     )
     log.info(
         "%s: %.1f msg/s, p50 %.2f ms, server CPU %.0f%%, client CPU %.0f%%",

@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
-from benchmarks.cpu import cpu_percent_between, snapshot_tree_cpu
+from benchmarks.cpu import cpu_percent_between, run_measuring_cpu, snapshot_tree_cpu
 from benchmarks.measurement import Measurement
 
 log = logging.getLogger(__name__)
@@ -93,7 +92,8 @@ def measurement_from_wrk(setting: str, server: str, summary: dict, **extra) -> M
 
 
 def run_wrk(url: str, bodies_path: Path, connections: int, seconds: float, timeout_s: float = 30.0) -> dict:
-    """Run wrk for `seconds` against `url` with `connections` closed-loop connections; return its summary."""
+    """Run wrk for `seconds` against `url` with `connections` closed-loop connections; return its summary,
+    with the CPU seconds wrk itself used as `client_cpu_s`."""
     wrk = find_wrk()
     if wrk is None:
         raise FileNotFoundError("wrk is not installed: run `make system-deps` (apt-get install wrk)")
@@ -115,10 +115,10 @@ def run_wrk(url: str, bodies_path: Path, connections: int, seconds: float, timeo
         "--",
         str(bodies_path),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + timeout_s + 30)
+    done, cpu_seconds = run_measuring_cpu(command, timeout=seconds + timeout_s + 30)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr[-1500:]}")
-    return parse_wrk_output(done.stdout)
+    return {**parse_wrk_output(done.stdout), "client_cpu_s": cpu_seconds}
 
 
 def measure_http(
@@ -137,19 +137,28 @@ def measure_http(
         run_wrk(url, bodies_path, connections, warmup_s)
     before, started = snapshot_tree_cpu(server_pid), time.monotonic()
     summary = run_wrk(url, bodies_path, connections, seconds)
-    cpu = cpu_percent_between(before, snapshot_tree_cpu(server_pid), time.monotonic() - started)
+    wall = time.monotonic() - started
+    cpu = cpu_percent_between(before, snapshot_tree_cpu(server_pid), wall)
     result = measurement_from_wrk(
-        setting, server, summary, cpu_percent=cpu, rows_per_request=rows_per_request, concurrency=connections
+        setting,
+        server,
+        summary,
+        cpu_percent=cpu,
+        rows_per_request=rows_per_request,
+        concurrency=connections,
+        client_cpu_percent=100.0 * summary["client_cpu_s"] / wall,
+        load_generator="wrk",
     )
     if result.errors:
         log.warning("%s on %s: %d errors out of %d requests", setting, server, result.errors, result.requests)
     log.info(
-        "%s on %s: %.1f req/s, p50 %.2f ms, p99 %.2f ms, CPU %.0f%%",
+        "%s on %s: %.1f req/s, p50 %.2f ms, p99 %.2f ms, server CPU %.0f%%, wrk CPU %.0f%%",
         setting,
         server,
         result.rps,
         result.p50_ms,
         result.p99_ms,
         cpu,
+        result.client_cpu_percent,
     )
     return result

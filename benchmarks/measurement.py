@@ -22,7 +22,8 @@ class Measurement:
     cpu_percent: float | None = None
     rows_per_request: int = 1
     concurrency: int = 1
-    client_cpu_percent: float | None = None  # the load generator's, when it runs in this process (gRPC)
+    client_cpu_percent: float | None = None  # the load generator's CPU, on the same cores as the server's
+    load_generator: str | None = None  # "wrk", "h2load", "Python grpc.aio"; None for in-process rows
 
     @property
     def rps(self) -> float:

@@ -4,11 +4,12 @@ MLflow's scoring server a `dataframe_split` document. Same rows, same order, for
 from __future__ import annotations
 
 import logging
+import numbers
 
 import pandas as pd
 
 from burnout_base.settings import Settings
-from etl.contract import FEATURES
+from etl.contract import CLASSES, FEATURES
 
 log = logging.getLogger(__name__)
 SINGLE_RECORDS = 256  # distinct single-record bodies each load generator cycles through
@@ -55,3 +56,12 @@ def missing_share(records: pd.DataFrame) -> float:
 def single_record_bodies(records: pd.DataFrame, render, count: int = SINGLE_RECORDS) -> list[str]:
     """One body per record for the first `count` records; wrk cycles through them so no answer is cached."""
     return [render(records.iloc[[i]]) for i in range(min(count, len(records)))]
+
+
+def class_name(prediction: object) -> str:
+    """A class label as its name: models may be trained on the names or on their positions in CLASSES."""
+    if isinstance(prediction, dict):  # some flavours wrap each row's output
+        prediction = next(iter(prediction.values()))
+    if isinstance(prediction, numbers.Real) and not isinstance(prediction, bool):
+        return CLASSES[int(prediction)]
+    return str(prediction)

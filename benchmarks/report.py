@@ -9,7 +9,18 @@ import math
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-HEADERS = ("setting", "server", "req/s", "p50 ms", "p99 ms", "server CPU %", "vs MLflow")
+HEADERS = (
+    "setting",
+    "server",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "server CPU %",
+    "load generator CPU %",
+    "vs MLflow",
+    "vs MLServer",
+)
+LEFT_ALIGNED = 2  # setting and server; the numbers are right-aligned
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -25,7 +36,10 @@ def table_cells(rows: list[dict]) -> list[tuple[str, ...]]:
     cells = []
     for row in rows:
         rps = _number(row["rps"]) + (f" ({row['errors']} errors!)" if row["errors"] else "")
-        ratio = row.get("ratio_vs_mlflow")
+        generator = row.get("load_generator")
+        generator_cpu = (
+            "-" if generator is None else f"{_number(row.get('client_cpu_percent'))} ({generator})"
+        )
         cells.append(
             (
                 row["setting"],
@@ -34,10 +48,16 @@ def table_cells(rows: list[dict]) -> list[tuple[str, ...]]:
                 _number(row["p50_ms"]),
                 _number(row["p99_ms"]),
                 _number(row.get("cpu_percent")),
-                "-" if ratio is None else f"{_number(ratio)}x",
+                generator_cpu,
+                _ratio_cell(row.get("ratio_vs_mlflow")),
+                _ratio_cell(row.get("ratio_vs_mlserver")),
             )
         )
     return cells
+
+
+def _ratio_cell(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{_number(ratio)}x"
 
 
 def format_table(rows: list[dict]) -> str:
@@ -46,7 +66,8 @@ def format_table(rows: list[dict]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADERS))]
     return "\n".join(
         "  ".join(
-            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            c.ljust(w) if i < LEFT_ALIGNED else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
         )
         for line in lines
     )
@@ -59,13 +80,19 @@ def render_markdown(result: dict) -> str:
         f"({result.get('family', '?')}), {result['seconds_per_setting']:g} s per setting after a warm-up.",
         "",
     ]
-    out += ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * 2 + "---:|" * (len(HEADERS) - 2)]
+    out += [
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "---|" * LEFT_ALIGNED + "---:|" * (len(HEADERS) - LEFT_ALIGNED),
+    ]
     out += ["| " + " | ".join(cells) + " |" for cells in table_cells(result["rows"])]
     out += [
         "",
-        "CPU: percent of one core over the measured run (200 = both cores). In-process rows: the "
-        "benchmark's own process. Ratios: req/s over MLflow's server on the same work "
-        "(gRPC against its REST c=8).",
+        "CPU: percent of one core over the measured run (200 = both cores), the server's process tree and "
+        "the load generator's (on the same two cores: wrk for REST, h2load for gRPC, both C; the Python "
+        "client row shows what a Python gRPC client costs). In-process rows: the benchmark's own process. "
+        "Ratios: req/s over MLflow's server on the same work (gRPC against its REST c=8) and over MLServer's "
+        "on the same V2 request and protocol. Fixed answer: our server stack (same process set-up, HTTP "
+        "server and grpc.aio) answering a constant of our answer's size, the ceiling of a prediction route.",
         *_describe_records(result.get("records")),
         "",
         "| target | goal | measured | met |",
@@ -114,7 +141,7 @@ def _describe_records(records: dict | None) -> list[str]:
 
 
 def plot_chart(rows: list[dict], path: Path) -> Path:
-    """Grouped bars per setting: req/s and p50 latency (log scales), ours vs MLflow vs in-process."""
+    """Grouped bars per setting: req/s and p50 latency (log scales), one bar per server."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and in CI
@@ -140,7 +167,9 @@ def plot_chart(rows: list[dict], path: Path) -> Path:
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend()
-    fig.suptitle("make bench: our service vs MLflow's scoring server (same model version, same run)")
+    fig.suptitle(
+        "make bench: our service vs MLflow's scoring server and MLServer (same model version, same run)"
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

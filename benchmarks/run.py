@@ -12,6 +12,7 @@ from benchmarks.cases import BATCH_ROWS, add_ratios, evaluate_targets
 from benchmarks.champion import ensure_champion
 from benchmarks.etl_memory import memory_targets, run_etl_memory_bench
 from benchmarks.explain_latency import load_registered_lightgbm, measure_explanation_latency
+from benchmarks.h2load import find_h2load
 from benchmarks.inprocess import measure_in_process
 from benchmarks.load import find_wrk
 from benchmarks.machine import describe_machine
@@ -32,16 +33,20 @@ def run_bench(
     pipeline: bool = True,
     dataset: Path | None = None,
     etl: bool = True,
+    mlserver_venv: Path | None = None,
 ) -> dict:
     """Measure every setting for about `seconds` each (after a warm-up) and, with `pipeline`, run the whole
     pipeline once at the configured budget in a separate home (minutes). `dataset` is the CSV to train on when
     needed (default: the real dataset beside the project, else synthetic). With `etl`, also measure the ETL's
-    time and peak memory on that dataset and on a 100 times larger copy (a minute). Returns the result written
-    to `<home>/bench/latest.json` (also latest.md and latest.png)."""
+    time and peak memory on that dataset and on a 100 times larger copy (a minute). `mlserver_venv`: where
+    MLServer's virtualenv is kept (default BURNOUT_HOME/bench/mlserver/venv, installed on first use).
+    Returns the result written to `<home>/bench/latest.json` (also latest.md and latest.png)."""
     if not seconds > 0:
         raise InputError(f"seconds must be positive, got {seconds}")
-    if find_wrk() is None:
-        raise FileNotFoundError("wrk is not installed: run `make system-deps` (apt-get install wrk)")
+    if find_wrk() is None or find_h2load() is None:
+        raise FileNotFoundError(
+            "wrk and h2load are needed: run `make system-deps` (apt-get install wrk nghttp2-client)"
+        )
     settings.ensure_home()
     folder = settings.home / "bench"
     machine, started_at = describe_machine(), _now()
@@ -50,7 +55,7 @@ def run_bench(
     records, source = load_sample_records(settings, champion["dataset_version"], BATCH_ROWS)
     model = _load_pipeline(settings, champion["version"])
     measurements, checks = measure_servers(
-        settings, champion["version"], records, seconds, folder / "work", model
+        settings, champion["version"], records, seconds, folder / "work", model, mlserver_venv
     )
     measurements += measure_prediction_log_cost(
         settings, records, seconds, warmup_seconds(seconds), folder / "work"

@@ -21,12 +21,14 @@ VENV_BIN = Path(sys.executable).parent
 
 @dataclass
 class Server:
-    """A server process under test: `url` is its HTTP base URL, `pid` the root of its process tree."""
+    """A server process under test: `url` is its HTTP base URL, `pid` the root of its process tree,
+    `grpc_port` where it answers gRPC, if it does."""
 
     name: str
     process: subprocess.Popen
     url: str
     log_path: Path
+    grpc_port: int | None = None
 
     @property
     def pid(self) -> int:
@@ -71,7 +73,8 @@ def start_service(
         **overrides,
     )
     command = [sys.executable, "-c", "from burnout.cli import app; app()", "serve"]
-    return _start(name, command, env, f"http://127.0.0.1:{api_port}", "/ready", log_dir, timeout)
+    url = f"http://127.0.0.1:{api_port}"
+    return start_server(name, command, env, url, "/ready", log_dir, timeout, grpc_port)
 
 
 def start_mlflow_server(
@@ -94,7 +97,7 @@ def start_mlflow_server(
         "-p",
         str(port),
     ]
-    return _start(
+    return start_server(
         "mlflow", command, child_env(settings), f"http://127.0.0.1:{port}", "/ping", log_dir, timeout
     )
 
@@ -105,7 +108,7 @@ def stop_server(server: Server) -> None:
     server.process.wait()
 
 
-def _start(
+def start_server(
     name: str,
     command: list[str],
     env: dict[str, str],
@@ -113,13 +116,16 @@ def _start(
     ready_path: str,
     log_dir: Path,
     timeout: float,
+    grpc_port: int | None = None,
 ) -> Server:
+    """Start `command` with `env`, logging to `<log_dir>/<name>.log`; return once `url + ready_path` answers
+    below 500, and stop it if it never does."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     # cwd = the log folder, so no stray `.env` in the caller's directory changes the child's settings.
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(command, env=env, cwd=log_dir, stdout=log_file, stderr=subprocess.STDOUT)
-    server = Server(name, process, url, log_path)
+    server = Server(name, process, url, log_path, grpc_port)
     log.info("started %s (pid %d) at %s", name, process.pid, url)
     try:
         wait_until_answers(url + ready_path, name, lambda: process.poll() is None, log_path, timeout)

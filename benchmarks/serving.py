@@ -1,29 +1,36 @@
-"""Serving measurements: both servers up on the same model version, their answers checked against each other,
-then the same closed-loop load on each, alternating (ours, then MLflow's, per setting), then our gRPC."""
+"""Serving measurements: our service, MLflow's scoring server and MLServer up on the same model version, their
+answers checked against the model, then the same closed-loop load on each, alternating per setting: our REST
+against MLflow's, our gRPC (with the fixed-response ceiling of our stack beside both protocols), then V2
+against MLServer."""
 
 from __future__ import annotations
 
 import logging
-import numbers
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pandas as pd
 
 from benchmarks import cases
-from benchmarks.grpc_load import measure_grpc_stream, measure_grpc_unary
+from benchmarks.ceiling import measure_ceiling
+from benchmarks.grpc_check import call_unary, check_ok, checked_call
+from benchmarks.grpc_load import build_requests, measure_grpc_stream, measure_grpc_unary
+from benchmarks.h2load import measure_grpc_h2load
 from benchmarks.load import measure_http, write_load_files
 from benchmarks.measurement import Measurement
+from benchmarks.mlserver import start_champion_mlserver
 from benchmarks.prediction_log_cost import remove_throwaway_log_lake, throwaway_log_lake
-from benchmarks.records import mlflow_body, service_body, single_record_bodies
+from benchmarks.records import class_name, mlflow_body, service_body, single_record_bodies
 from benchmarks.servers import Server, start_mlflow_server, start_service, stop_server
+from benchmarks.serving_v2 import check_v2_answers, measure_v2
 from burnout.processes import free_port
 from burnout_base.settings import Settings
-from etl.contract import CLASSES
 
 log = logging.getLogger(__name__)
 PREDICT_PATH = "/predict?model=champion"
 INVOCATIONS_PATH = "/invocations"
+GRPC_PREDICT_PATH = "/burnout.v1.BurnoutRisk/Predict"
 
 
 def warmup_seconds(seconds: float) -> float:
@@ -43,12 +50,12 @@ def check_answers(ours: Server, mlflow: Server, records: pd.DataFrame, version: 
     versions = {p["model_version"] for p in predictions}
     if versions != {version}:
         raise RuntimeError(f"our service answered with version(s) {sorted(versions)}, expected {version}")
-    classes = [_class_name(c) for c in reference.classes_]
+    classes = [class_name(c) for c in reference.classes_]
     expected = pd.DataFrame(reference.predict_proba(records), columns=classes)
     ours_proba = pd.DataFrame([p["probabilities"] for p in predictions]).reindex(columns=classes)
     ours_error = float((ours_proba - expected).abs().to_numpy().max())
-    their_classes = [_class_name(c) for c in theirs["predictions"]]
-    expected_classes = [_class_name(c) for c in reference.predict(records)]
+    their_classes = [class_name(c) for c in theirs["predictions"]]
+    expected_classes = [class_name(c) for c in reference.predict(records)]
     mlflow_agreement = sum(a == b for a, b in zip(their_classes, expected_classes, strict=True)) / len(
         records
     )
@@ -71,9 +78,15 @@ def _post(url: str, body: str, name: str) -> dict:
 
 
 def measure_servers(
-    settings: Settings, version: int, records: pd.DataFrame, seconds: float, workdir: Path, reference
+    settings: Settings,
+    version: int,
+    records: pd.DataFrame,
+    seconds: float,
+    workdir: Path,
+    reference,
+    mlserver_venv: Path | None = None,
 ) -> tuple[list[Measurement], dict]:
-    """Start both servers, check them, run every serving setting; the servers are always stopped."""
+    """Start the three servers, check them, run every serving setting; the servers are always stopped."""
     warmup = warmup_seconds(seconds)
     batch = records.iloc[: cases.BATCH_ROWS]
     files = {
@@ -84,14 +97,16 @@ def measure_servers(
         "ours_batch": write_load_files(workdir, "ours_batch", [service_body(batch)]),
         "mlflow_batch": write_load_files(workdir, "mlflow_batch", [mlflow_body(batch)]),
     }
-    ours = mlflow = None
+    ours = mlflow = mlserver = None
     try:
-        grpc_port = free_port()
         ours = start_service(
-            settings, free_port(), grpc_port, workdir / "logs", **throwaway_log_lake(workdir)
+            settings, free_port(), free_port(), workdir / "logs", **throwaway_log_lake(workdir)
         )
         mlflow = start_mlflow_server(settings, version, free_port(), workdir / "logs")
+        mlserver = start_champion_mlserver(settings, reference, version, workdir, mlserver_venv)
+        v2_servers = {cases.OURS: ours, cases.MLSERVER: mlserver}
         checks = check_answers(ours, mlflow, batch, version, reference)
+        checks |= check_v2_answers(v2_servers, settings.registered_model_name, batch, reference)
         results: list[Measurement] = []
         rest_cases = (
             (cases.REST_SINGLE_C1, "single", 1, 1),
@@ -116,23 +131,55 @@ def measure_servers(
                         rows,
                     )
                 )
-        target = f"127.0.0.1:{grpc_port}"
-        results.append(measure_grpc_unary(cases.GRPC_UNARY_C8, target, records, 8, seconds, warmup, ours.pid))
-        results.append(
-            measure_grpc_stream(cases.GRPC_STREAM_W8, target, records, 8, seconds, warmup, ours.pid)
-        )
-        return results, checks
+        results += measure_own_grpc(settings, ours, records, files["ours_single"], seconds, warmup, workdir)
+        v2 = measure_v2(v2_servers, settings.registered_model_name, records, seconds, warmup, workdir)
+        return results + v2, checks
     finally:
-        for server in (ours, mlflow):
+        for server in (ours, mlflow, mlserver):
             if server is not None:
                 stop_server(server)
         remove_throwaway_log_lake(workdir)
 
 
-def _class_name(prediction: object) -> str:
-    """A class label as its name: models may be trained on the names or on their positions in CLASSES."""
-    if isinstance(prediction, dict):  # some flavours wrap each row's output
-        prediction = next(iter(prediction.values()))
-    if isinstance(prediction, numbers.Real) and not isinstance(prediction, bool):
-        return CLASSES[int(prediction)]
-    return str(prediction)
+def measure_own_grpc(
+    settings: Settings,
+    ours: Server,
+    records: pd.DataFrame,
+    single_bodies: Path,
+    seconds: float,
+    warmup: float,
+    workdir: Path,
+) -> list[Measurement]:
+    """Our own gRPC protocol, single records at c=8: with h2load (as lean as wrk, so comparable with the REST
+    rows), then with the Python client (unary and stream), then the fixed-response ceiling of the same stack
+    on both protocols."""
+    target = f"127.0.0.1:{ours.grpc_port}"
+    call = checked_call(target, GRPC_PREDICT_PATH, build_requests(records, 1)[0])
+    results = [
+        measure_grpc_h2load(
+            cases.GRPC_UNARY_C8,
+            cases.OURS,
+            ours.pid,
+            f"http://{target}",
+            call,
+            workdir,
+            8,
+            seconds,
+            warmup,
+            1,
+            check_call=partial(check_ok, target, call),
+        ),
+        measure_grpc_unary(cases.GRPC_UNARY_C8_PYTHON, target, records, 8, seconds, warmup, ours.pid),
+        measure_grpc_stream(cases.GRPC_STREAM_W8, target, records, 8, seconds, warmup, ours.pid),
+    ]
+    # The ceiling answers what ours answers to the first record, so both stacks move the same bytes.
+    rest_answer = httpx.post(
+        ours.url + PREDICT_PATH,
+        content=single_bodies.read_text().splitlines()[0],
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    ).content
+    grpc_answer = call_unary(target, call.path, call.request)
+    return results + measure_ceiling(
+        settings, rest_answer, single_bodies, call, grpc_answer, seconds, warmup, workdir
+    )

@@ -1,19 +1,25 @@
-"""Ratios compare with MLflow's server on the same work; targets fail or stay open honestly."""
+"""Ratios compare with MLflow's server and MLServer on the same work; targets fail or stay open honestly."""
 
 from __future__ import annotations
 
 import pytest
 
 from benchmarks.cases import (
+    CEILING,
+    CEILING_REST_C8,
     GRPC_UNARY_C8,
     INPROC_1,
     MLFLOW,
+    MLSERVER,
     OURS,
     REST_BATCH_C1,
     REST_SINGLE_C1,
     REST_SINGLE_C8,
     REST_SINGLE_C8_LOG_OFF,
     REST_SINGLE_C8_LOG_ON,
+    V2_GRPC_SINGLE_C8,
+    V2_REST_BATCH_C1,
+    V2_REST_SINGLE_C8,
     add_ratios,
     evaluate_targets,
 )
@@ -32,7 +38,16 @@ def row(setting, server, rps, p50=1.0, errors=0):
 
 
 def rows_for(
-    ours_c8=1200.0, mlflow_c8=100.0, ours_c1_p50=1.5, grpc=1500.0, batch=(10.0, 40.0), log=(1150.0, 1200.0)
+    ours_c8=1200.0,
+    mlflow_c8=100.0,
+    ours_c1_p50=1.5,
+    grpc=1500.0,
+    batch=(10.0, 40.0),
+    log=(1150.0, 1200.0),
+    v2_rest=(1100.0, 50.0),
+    v2_grpc=(1300.0, 60.0),
+    v2_batch=(12.0, 60.0),
+    ceiling=1500.0,
 ):
     return add_ratios(
         [
@@ -46,6 +61,13 @@ def rows_for(
             row(INPROC_1, "pipeline", 250.0),
             row(REST_SINGLE_C8_LOG_ON, OURS, log[0]),
             row(REST_SINGLE_C8_LOG_OFF, OURS, log[1]),
+            row(V2_REST_SINGLE_C8, OURS, v2_rest[0]),
+            row(V2_REST_SINGLE_C8, MLSERVER, v2_rest[1]),
+            row(V2_GRPC_SINGLE_C8, OURS, v2_grpc[0]),
+            row(V2_GRPC_SINGLE_C8, MLSERVER, v2_grpc[1]),
+            row(V2_REST_BATCH_C1, OURS, 1000 / v2_batch[0], v2_batch[0]),
+            row(V2_REST_BATCH_C1, MLSERVER, 1000 / v2_batch[1], v2_batch[1]),
+            row(CEILING_REST_C8, CEILING, ceiling),
         ]
     )
 
@@ -60,6 +82,10 @@ def test_add_ratios_uses_each_settings_baseline():
     assert rows[(REST_SINGLE_C8, MLFLOW)]["ratio_vs_mlflow"] == pytest.approx(1.0)
     assert rows[(GRPC_UNARY_C8, OURS)]["ratio_vs_mlflow"] == pytest.approx(15.0)
     assert rows[(INPROC_1, "pipeline")]["ratio_vs_mlflow"] == pytest.approx(250 / 90)
+    assert rows[(V2_GRPC_SINGLE_C8, OURS)]["ratio_vs_mlserver"] == pytest.approx(1300 / 60)
+    assert rows[(V2_GRPC_SINGLE_C8, OURS)]["ratio_vs_mlflow"] is None  # MLflow speaks no V2
+    assert rows[(REST_SINGLE_C8, OURS)]["ratio_vs_mlserver"] is None
+    assert rows[(V2_REST_SINGLE_C8, OURS)]["ratio_baselines"] == {MLSERVER: V2_REST_SINGLE_C8}
 
 
 def test_add_ratios_without_clean_baseline_is_none():
@@ -69,16 +95,32 @@ def test_add_ratios_without_clean_baseline_is_none():
 
 def test_evaluate_targets_all_met():
     targets = evaluate_targets(rows_for(), None)
-    assert [t["met"] for t in targets] == [True, True, True, True, True]
+    assert len(targets) == 10
+    assert all(t["met"] is True for t in targets), [t for t in targets if t["met"] is not True]
 
 
 def test_evaluate_targets_reports_misses():
     targets = by_name(
         evaluate_targets(
-            rows_for(ours_c8=900.0, ours_c1_p50=2.5, grpc=800.0, batch=(20.0, 40.0), log=(1000.0, 1200.0)),
+            rows_for(
+                ours_c8=900.0,
+                ours_c1_p50=2.5,
+                grpc=800.0,
+                batch=(20.0, 40.0),
+                log=(1000.0, 1200.0),
+                v2_rest=(900.0, 50.0),
+                v2_grpc=(850.0, 60.0),
+                v2_batch=(25.0, 60.0),
+                ceiling=1400.0,
+            ),
             None,
         )
     )
+    assert targets["V2 REST 1 record c=8: throughput vs MLServer"]["measured"] == pytest.approx(18.0)
+    assert targets["V2 gRPC 1 record c=8: throughput vs our REST c=8"]["measured"] == pytest.approx(850 / 900)
+    assert targets["REST 1 record c=8: throughput vs the fixed-response ceiling"][
+        "measured"
+    ] == pytest.approx(900 / 1400)
     assert targets["REST 1 record c=8: throughput vs MLflow"]["measured"] == pytest.approx(9.0)
     assert targets["prediction log: REST 1 record c=8 throughput, log on vs off"][
         "measured"

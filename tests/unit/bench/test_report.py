@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.cases import MLFLOW, OURS, REST_SINGLE_C8, add_ratios, evaluate_targets
+from benchmarks.cases import (
+    MLFLOW,
+    MLSERVER,
+    OURS,
+    REST_SINGLE_C8,
+    V2_GRPC_SINGLE_C8,
+    add_ratios,
+    evaluate_targets,
+)
 from benchmarks.report import format_table, render_markdown, save_report
 
 MACHINE = {
@@ -29,6 +37,8 @@ def make_result(errors=0, pipeline=None):
                 "p99_ms": 12.0,
                 "errors": errors,
                 "cpu_percent": 99.0,
+                "client_cpu_percent": 31.0,
+                "load_generator": "wrk",
             },
             {
                 "setting": REST_SINGLE_C8,
@@ -62,13 +72,25 @@ def test_format_table_shows_ratio_and_aligns():
     assert len({len(line) for line in lines}) == 1
 
 
+def test_format_table_shows_ratio_vs_mlserver_and_load_generator_cpu():
+    rows = add_ratios(
+        [
+            {**make_result()["rows"][0], "setting": V2_GRPC_SINGLE_C8, "load_generator": "h2load"},
+            {**make_result()["rows"][1], "setting": V2_GRPC_SINGLE_C8, "server": MLSERVER},
+        ]
+    )
+    line = format_table(rows).splitlines()[1]
+    assert line.split()[-2:] == ["-", "17.4x"]  # no MLflow baseline for V2; MLServer's
+    assert "31 (h2load)" in line
+
+
 def test_format_table_flags_errors():
     assert "(4 errors!)" in format_table(make_result(errors=4)["rows"])
 
 
 def test_render_markdown_has_table_targets_and_machine():
     text = render_markdown(make_result())
-    assert f"| {REST_SINGLE_C8} | {OURS} | 1,234 | 5.25 | 12 | 99 | 17.4x |" in text
+    assert f"| {REST_SINGLE_C8} | {OURS} | 1,234 | 5.25 | 12 | 99 | 31 (wrk) | 17.4x | - |" in text
     assert "| REST 1 record c=8: throughput vs MLflow | >= 10x | 17.4 | yes |" in text
     assert "10% of the single records and 12% of the batch have a missing value" in text
     assert "Test CPU, 2 logical cores" in text and "load average 1.5 before and 1.9 after" in text

@@ -1,21 +1,28 @@
-"""Smoke test of the whole benchmark: trains a small champion, starts both servers for real, drives them with
-wrk and gRPC for about a second per setting, and writes the report. Numbers are not asserted: only that each
-setting was measured without errors on answers that match the model."""
+"""Smoke test of the whole benchmark: trains a small champion, starts our service, MLflow's server, MLServer
+and the fixed-answer ceiling for real, drives them with wrk, h2load and the Python gRPC client for about a
+second per setting, and writes the report. Numbers are not asserted: only that each setting was measured
+without errors on answers that match the model."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import psutil
 import pytest
 
 from benchmarks import cases
+from benchmarks.h2load import find_h2load
 from benchmarks.load import find_wrk
 from benchmarks.run import run_bench
 
+MLSERVER_VENV = Path(__file__).resolve().parents[3] / ".local" / "mlserver-venv"  # kept between runs
+
 
 @pytest.mark.slow
-@pytest.mark.skipif(find_wrk() is None, reason="wrk not installed (make system-deps)")
+@pytest.mark.skipif(
+    find_wrk() is None or find_h2load() is None, reason="wrk or h2load not installed (make system-deps)"
+)
 def test_run_bench_measures_both_servers_and_writes_report(settings, tmp_path):
     from etl.synthetic import write_synthetic_csv
 
@@ -23,7 +30,7 @@ def test_run_bench_measures_both_servers_and_writes_report(settings, tmp_path):
     write_synthetic_csv(csv, rows=1500, seed=3)
     before = set(psutil.Process().children(recursive=True))  # e.g. the session's MLflow server fixture
 
-    result = run_bench(settings, seconds=1.0, pipeline=True, dataset=csv)
+    result = run_bench(settings, seconds=1.0, pipeline=True, dataset=csv, mlserver_venv=MLSERVER_VENV)
 
     measured = {(r["setting"], r["server"]): r for r in result["rows"]}
     for setting in (cases.REST_SINGLE_C1, cases.REST_SINGLE_C8, cases.REST_BATCH_C1):
@@ -31,16 +38,28 @@ def test_run_bench_measures_both_servers_and_writes_report(settings, tmp_path):
             assert measured[(setting, server)]["requests"] > 0
     assert measured[(cases.GRPC_UNARY_C8, cases.OURS)]["requests"] > 0
     assert measured[(cases.GRPC_STREAM_W8, cases.OURS)]["requests"] > 0
+    assert measured[(cases.GRPC_UNARY_C8_PYTHON, cases.OURS)]["requests"] > 0
+    for setting in (cases.V2_REST_SINGLE_C8, cases.V2_REST_BATCH_C1, cases.V2_GRPC_SINGLE_C8):
+        for server in (cases.OURS, cases.MLSERVER):
+            assert measured[(setting, server)]["requests"] > 0
+        assert measured[(setting, cases.OURS)]["ratio_vs_mlserver"] > 0
+    for setting in (cases.CEILING_REST_C8, cases.CEILING_GRPC_C8):
+        assert measured[(setting, cases.CEILING)]["requests"] > 0
+    assert measured[(cases.GRPC_UNARY_C8, cases.OURS)]["load_generator"] == "h2load"
+    assert measured[(cases.REST_SINGLE_C8, cases.OURS)]["client_cpu_percent"] > 0
     assert measured[(cases.INPROC_1000, cases.PIPELINE)]["rows_per_request"] == cases.BATCH_ROWS
     assert all(r["errors"] == 0 for r in result["rows"])
     assert measured[(cases.REST_SINGLE_C8, cases.OURS)]["ratio_vs_mlflow"] > 0
     assert result["answers"]["ours_max_abs_proba_error"] <= 1e-6
     assert result["answers"]["mlflow_predict_agreement"] == 1.0
+    for server in (cases.OURS, cases.MLSERVER):
+        assert result["answers"][f"{server}_v2_max_abs_proba_error"] <= 1e-9
+        assert result["answers"][f"{server}_v2_predict_agreement"] == 1.0
     bench = settings.home / "bench"
     assert json.loads((bench / "latest.json").read_text())["model_version"] == result["model_version"]
     assert f"| {cases.REST_SINGLE_C8} | {cases.OURS} |" in (bench / "latest.md").read_text()
     assert (bench / "latest.png").stat().st_size > 0
-    assert set(psutil.Process().children(recursive=True)) <= before  # both servers stopped
+    assert set(psutil.Process().children(recursive=True)) <= before  # every server stopped
     pipeline = result["pipeline"]
     assert (pipeline["data"], pipeline["rows"], pipeline["default_budget"]) == ("custom", 1500, False)
     assert {f["family"] for f in pipeline["families"]} == {"lightgbm", "knn", "svm", "ensemble"}
