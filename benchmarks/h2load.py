@@ -144,20 +144,25 @@ def measure_grpc_h2load(
     warmup_s: float,
     rows_per_request: int,
     check_call=None,
+    count_errors=None,
 ) -> Measurement:
     """Warm up, check one call with a real client (`check_call()` raises unless it answers OK), then measure
-    one setting with the server tree's CPU and h2load's own CPU over the measured run."""
+    one setting with the server tree's CPU and h2load's own CPU over the measured run. `count_errors()`, when
+    the server counts its errors, is read before and after: the run's errors are at least its increase."""
     body = write_body(workdir, setting_file_name(setting, server), call.request)
     url, log_file = base_url + call.path, workdir / f"{setting_file_name(setting, server)}.log"
     if warmup_s > 0:
         run_h2load(url, body, concurrency, warmup_s, call.response_size, log_file)
     if check_call is not None:
         check_call()
+    errors_before = count_errors() if count_errors else 0
     before, started = snapshot_tree_cpu(server_pid), time.monotonic()
     latencies, errors, duration, client_cpu_s = run_h2load(
         url, body, concurrency, seconds, call.response_size, log_file
     )
     wall = time.monotonic() - started
+    if count_errors:
+        errors = max(errors, round(count_errors() - errors_before))
     result = summarize_latencies(
         setting,
         server,

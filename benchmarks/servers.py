@@ -12,11 +12,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from burnout.processes import stop_process_tree, wait_until_answers
 from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 VENV_BIN = Path(sys.executable).parent
+ERRORS_METRIC = "burnout_predict_errors_total"
 
 
 @dataclass
@@ -133,3 +136,12 @@ def start_server(
         stop_server(server)
         raise
     return server
+
+
+def count_service_errors(server: Server) -> float:
+    """The prediction requests our service has refused or failed so far, all protocols (its /metrics): a
+    gRPC error still answers HTTP 200, so the load generator alone would not see it."""
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(ERRORS_METRIC + "{")
+    )

@@ -22,7 +22,7 @@ from benchmarks.measurement import Measurement
 from benchmarks.mlserver import start_champion_mlserver
 from benchmarks.prediction_log_cost import remove_throwaway_log_lake, throwaway_log_lake
 from benchmarks.records import class_name, mlflow_body, service_body, single_record_bodies
-from benchmarks.servers import Server, start_mlflow_server, start_service, stop_server
+from benchmarks.servers import Server, count_service_errors, start_mlflow_server, start_service, stop_server
 from benchmarks.serving_v2 import check_v2_answers, measure_v2
 from burnout.processes import free_port
 from burnout_base.settings import Settings
@@ -168,6 +168,7 @@ def measure_own_grpc(
             warmup,
             1,
             check_call=partial(check_ok, target, call),
+            count_errors=partial(count_service_errors, ours),
         ),
         measure_grpc_unary(cases.GRPC_UNARY_C8_PYTHON, target, records, 8, seconds, warmup, ours.pid),
         measure_grpc_stream(cases.GRPC_STREAM_W8, target, records, 8, seconds, warmup, ours.pid),

@@ -18,7 +18,7 @@ from benchmarks.h2load import measure_grpc_h2load
 from benchmarks.load import measure_http, write_load_files
 from benchmarks.measurement import Measurement
 from benchmarks.records import class_name, single_record_bodies
-from benchmarks.servers import Server
+from benchmarks.servers import Server, count_service_errors
 from benchmarks.v2_messages import classes_from_rest, grpc_request, probabilities_from_rest, rest_body
 from etl.contract import CLASSES
 
@@ -106,6 +106,7 @@ def measure_v2(
                     warmup,
                     len(frame),
                     check_call=partial(check_ok, target, call),
+                    count_errors=partial(count_service_errors, server) if name == cases.OURS else None,
                 )
             )
     return results

@@ -36,3 +36,38 @@ def test_child_env_points_mlflow_at_our_store_and_venv_first(settings):
     env = child_env(settings)
     assert env["MLFLOW_TRACKING_URI"] == env["MLFLOW_REGISTRY_URI"] == settings.mlflow_tracking_uri
     assert env["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
+
+
+def test_count_service_errors_sums_every_protocol_and_kind(tmp_path):
+    import subprocess as sp
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from pathlib import Path
+
+    from benchmarks.servers import Server, count_service_errors
+
+    metrics = (
+        b"# HELP burnout_predict_errors_total Prediction requests refused or failed.\n"
+        b'burnout_predict_errors_total{alias="champion",kind="invalid",protocol="grpc"} 3.0\n'
+        b'burnout_predict_errors_total{alias="champion",kind="unavailable",protocol="rest"} 2.0\n'
+        b'burnout_predict_requests_total{alias="champion",protocol="rest",version="1"} 40.0\n'
+    )
+
+    class Metrics(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(metrics)
+
+        def log_message(self, *args):
+            pass
+
+    http = HTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{http.server_port}"
+        server = Server("service", sp.Popen(["true"]), url, Path(tmp_path / "log"))
+        assert count_service_errors(server) == 5.0
+        server.process.wait()
+    finally:
+        http.shutdown()
