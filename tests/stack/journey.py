@@ -319,7 +319,8 @@ def check_mlflow(stack: Stack) -> str:
 
 
 def served_versions(stack: Stack, ready_timeout: float) -> dict[str, int]:
-    """Predict one raw record over REST, GraphQL and gRPC; return the model version each answered with."""
+    """Predict one raw record over REST, GraphQL, gRPC and the Open Inference Protocol; return the model
+    version each answered with."""
     import grpc
 
     from burnout_api.features import FEATURE_FIELDS
@@ -367,7 +368,44 @@ def served_versions(stack: Stack, ready_timeout: float) -> dict[str, int]:
         except grpc.RpcError as exc:
             raise StepFailed(f"service api: gRPC Predict failed: {exc.code()} {exc.details()}") from None
     versions["grpc"] = answer.model.version
+    versions.update(served_versions_v2(stack, EXAMPLE_RECORD))
     return versions
+
+
+def served_versions_v2(stack: Stack, record: dict) -> dict[str, int]:
+    """The same record over the Open Inference Protocol, REST as JSON and gRPC through tritonclient (a real
+    V2 client), from the host; the model version each answered with."""
+    import numpy as np
+    import tritonclient.grpc as triton_grpc
+
+    from burnout_api.v2.tensors import INPUTS
+
+    base = stack.url("API_HOST_PORT", 8800)
+    name = httpx.get(f"{base}/models", timeout=30).json()["registered_model"]
+    body = {
+        "parameters": {"content_type": "pd"},
+        "inputs": [
+            {"name": s.name, "datatype": s.datatype, "shape": [1], "data": [record[s.name]]} for s in INPUTS
+        ],
+    }
+    rest = httpx.post(f"{base}/v2/models/{name}/infer", json=body, timeout=30)
+    if rest.status_code != 200:
+        raise StepFailed(f"service api: V2 REST infer gave {rest.status_code}: {rest.text[:300]}")
+    inputs = []
+    for spec in INPUTS:
+        tensor = triton_grpc.InferInput(spec.name, [1], spec.datatype)
+        tensor.set_data_from_numpy(
+            np.array([record[spec.name]], dtype=object if spec.datatype == "BYTES" else None)
+        )
+        inputs.append(tensor)
+    client = triton_grpc.InferenceServerClient(f"127.0.0.1:{stack.env.get('GRPC_HOST_PORT') or 50051}")
+    try:
+        answer = client.infer(name, inputs, client_timeout=30)
+    except Exception as exc:
+        raise StepFailed(f"service api: V2 gRPC ModelInfer failed: {exc}") from None
+    finally:
+        client.close()
+    return {"v2 rest": int(rest.json()["model_version"]), "v2 grpc": int(answer.get_response().model_version)}
 
 
 def check_api_serves_champion(stack: Stack, ready_timeout: float = 180) -> str:
@@ -376,7 +414,7 @@ def check_api_serves_champion(stack: Stack, ready_timeout: float = 180) -> str:
     wrong = {protocol: v for protocol, v in versions.items() if v != champion}
     if wrong:
         raise StepFailed(f"service api answered with version(s) {wrong}, champion is v{champion}")
-    return f"REST, GraphQL and gRPC answered with champion v{champion}"
+    return f"REST, GraphQL, gRPC and V2 (REST, gRPC) answered with champion v{champion}"
 
 
 def check_champion_explains(stack: Stack) -> str:
@@ -430,7 +468,7 @@ def check_prediction_log(stack: Stack) -> str:
     tables = [pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in keys]
     protocols = sorted({p for table in tables for p in table.column("protocol").to_pylist()})
     rows = sum(table.num_rows for table in tables)
-    if not {"rest", "graphql", "grpc"} <= set(protocols):
+    if not {"rest", "graphql", "grpc", "v2-rest", "v2-grpc"} <= set(protocols):
         raise StepFailed(
             f"service api: the prediction log holds {rows} rows of {protocols} ({len(keys)} files)"
         )
@@ -574,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("raw and processed objects in the lake", lambda: check_lake(stack)),
         ("MLflow has the runs and burnout-risk@champion", lambda: check_mlflow(stack)),
-        ("api serves the champion on REST, GraphQL, gRPC", lambda: check_api_serves_champion(stack)),
+        ("api serves the champion on REST, GraphQL, gRPC, V2", lambda: check_api_serves_champion(stack)),
         ("the champion explains itself, links its card", lambda: check_champion_explains(stack)),
         ("api restarted serves the champion again", lambda: check_api_restart(stack)),
         ("the prediction log holds what the api answered", lambda: check_prediction_log(stack)),
