@@ -26,7 +26,7 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         seen = 0
         started = False
@@ -49,15 +49,13 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:  # the app may not have answered yet: it never does once the body is refused
-                await self._refuse(send)
+                await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "message": f"request body larger than {self.max_bytes} bytes (BURNOUT_MAX_BODY_BYTES)",
-                "detail": [],
-            }
-        ).encode()
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        message = f"request body larger than {self.max_bytes} bytes (BURNOUT_MAX_BODY_BYTES)"
+        # The Open Inference Protocol's routes answer in its own error shape, as its clients read it.
+        error = {"error": message} if scope["path"].startswith("/v2/") else {"message": message, "detail": []}
+        body = json.dumps(error).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         # The rest of the body is not read: the client is told to stop sending.
         headers.append((b"connection", b"close"))

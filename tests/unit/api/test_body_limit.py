@@ -65,3 +65,13 @@ def test_body_under_the_cap_reaches_the_route(client):
     answer = client.post("/predict", json=[{**EXAMPLE_RECORD, "Gender": "Robot"}])
 
     assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "Gender"
+
+
+def test_the_open_inference_protocol_gets_its_own_error_shape(client):
+    answer = client.post(
+        "/v2/models/burnout-risk/infer",
+        content=oversized_batch(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 413
+    assert set(answer.json()) == {"error"} and "BURNOUT_MAX_BODY_BYTES" in answer.json()["error"]
