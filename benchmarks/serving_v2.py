@@ -11,15 +11,23 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+from tritonclient.grpc import service_pb2 as pb
 
 from benchmarks import cases
-from benchmarks.grpc_check import check_ok, checked_call
+from benchmarks.grpc_check import call_unary, check_ok, checked_call
 from benchmarks.h2load import measure_grpc_h2load
 from benchmarks.load import measure_http, write_load_files
 from benchmarks.measurement import Measurement
 from benchmarks.records import class_name, single_record_bodies
 from benchmarks.servers import Server, count_service_errors
-from benchmarks.v2_messages import classes_from_rest, grpc_request, probabilities_from_rest, rest_body
+from benchmarks.v2_messages import (
+    classes_from_grpc,
+    classes_from_rest,
+    grpc_request,
+    probabilities_from_grpc,
+    probabilities_from_rest,
+    rest_body,
+)
 from etl.contract import CLASSES
 
 log = logging.getLogger(__name__)
@@ -32,9 +40,9 @@ def infer_path(model_name: str) -> str:
 
 
 def check_v2_answers(servers: dict[str, Server], model_name: str, records: pd.DataFrame, reference) -> dict:
-    """Score the batch over V2 REST on each server and compare with the model itself: the largest absolute
-    difference from `predict_proba` and the share of classes equal to `predict`, per server. A server that
-    does not answer 200 stops the benchmark (the rows would not compare the same work)."""
+    """Score the batch over V2 REST and V2 gRPC on each server (the bodies the load sends) and compare with
+    the model itself: the largest absolute difference from `predict_proba` and the share of classes equal to
+    `predict`, per server and protocol. A server that does not answer stops the benchmark."""
     model_classes = [class_name(c) for c in reference.classes_]
     expected = pd.DataFrame(reference.predict_proba(records), columns=model_classes)[list(CLASSES)].to_numpy()
     expected_classes = [class_name(c) for c in reference.predict(records)]
@@ -48,15 +56,22 @@ def check_v2_answers(servers: dict[str, Server], model_name: str, records: pd.Da
         )
         if response.status_code != 200:
             raise RuntimeError(f"{name} answered {response.status_code} over V2: {response.text[:500]}")
-        answer = response.json()
-        probabilities = probabilities_from_rest(answer, len(records), model_classes)
-        error = float(np.abs(probabilities - expected).max())
-        classes = classes_from_rest(answer)
-        agreement = sum(a == b for a, b in zip(classes, expected_classes, strict=True)) / len(records)
-        checks[f"{name}_v2_max_abs_proba_error"] = error
-        checks[f"{name}_v2_predict_agreement"] = agreement
-        if not error <= TOLERANCE or agreement < 1.0:
-            log.warning("%s does not answer like the model itself over V2: %s", name, checks)
+        request = grpc_request(records, model_name).SerializeToString()
+        grpc_answer = pb.ModelInferResponse.FromString(
+            call_unary(f"127.0.0.1:{server.grpc_port}", GRPC_INFER_PATH, request)
+        )
+        answers = {
+            "rest": (probabilities_from_rest, classes_from_rest, response.json()),
+            "grpc": (probabilities_from_grpc, classes_from_grpc, grpc_answer),
+        }
+        for protocol, (read_probabilities, read_classes, answer) in answers.items():
+            error = float(np.abs(read_probabilities(answer, len(records), model_classes) - expected).max())
+            classes = read_classes(answer)
+            agreement = sum(a == b for a, b in zip(classes, expected_classes, strict=True)) / len(records)
+            checks[f"{name}_v2_{protocol}_max_abs_proba_error"] = error
+            checks[f"{name}_v2_{protocol}_predict_agreement"] = agreement
+            if not error <= TOLERANCE or agreement < 1.0:
+                log.warning("%s does not answer like the model itself over V2 %s: %s", name, protocol, checks)
     return checks
 
 

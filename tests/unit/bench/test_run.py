@@ -53,8 +53,9 @@ def test_run_bench_measures_both_servers_and_writes_report(settings, tmp_path):
     assert result["answers"]["ours_max_abs_proba_error"] <= 1e-6
     assert result["answers"]["mlflow_predict_agreement"] == 1.0
     for server in (cases.OURS, cases.MLSERVER):
-        assert result["answers"][f"{server}_v2_max_abs_proba_error"] <= 1e-9
-        assert result["answers"][f"{server}_v2_predict_agreement"] == 1.0
+        for protocol in ("rest", "grpc"):
+            assert result["answers"][f"{server}_v2_{protocol}_max_abs_proba_error"] <= 1e-9
+            assert result["answers"][f"{server}_v2_{protocol}_predict_agreement"] == 1.0
     bench = settings.home / "bench"
     assert json.loads((bench / "latest.json").read_text())["model_version"] == result["model_version"]
     assert f"| {cases.REST_SINGLE_C8} | {cases.OURS} |" in (bench / "latest.md").read_text()

@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.v2_messages import classes_from_rest, grpc_request, probabilities_from_rest, rest_body
+from benchmarks.v2_messages import (
+    classes_from_grpc,
+    classes_from_rest,
+    grpc_request,
+    probabilities_from_grpc,
+    probabilities_from_rest,
+    rest_body,
+)
 from etl.contract import BY_NAME, FEATURES
 
 
@@ -33,6 +40,8 @@ def test_rest_body_sends_one_typed_column_per_feature_with_null_for_missing(reco
         assert tensor["shape"] == [len(records)]
         kind = BY_NAME[name].kind
         assert tensor["datatype"] == {"category": "BYTES", "integer": "INT64", "float": "FP64"}[kind]
+        # MLServer decodes BYTES to `bytes` (categories the model does not know) unless told they are text.
+        assert tensor.get("parameters") == ({"content_type": "str"} if kind == "category" else None)
         missing = [v is None for v in tensor["data"]]
         assert missing == records[name].isna().tolist()
     assert "\n" not in rest_body(records)  # wrk reads one body per line
@@ -59,6 +68,7 @@ def test_grpc_request_carries_the_same_columns_as_raw_little_endian_tensors(reco
         else:
             first = int.from_bytes(raw[:4], "little")
             assert raw[4 : 4 + first].decode() == str(column.iloc[0])
+            assert tensor.parameters["content_type"].string_param == "str"
     assert [o.name for o in request.outputs] == ["predict", "predict_proba"]
 
 
@@ -84,3 +94,16 @@ def test_probabilities_are_read_in_classes_order_from_either_server():
     np.testing.assert_array_equal(probabilities_from_rest(mlserver, 2, model_classes), expected)
     np.testing.assert_array_equal(probabilities_from_rest(ours, 2, model_classes), expected)
     assert classes_from_rest(mlserver) == classes_from_rest(ours) == ["High", "Low"]
+
+
+def test_grpc_answers_are_read_from_raw_outputs():
+    from tritonclient.grpc import service_pb2 as pb
+
+    answer = pb.ModelInferResponse()
+    answer.outputs.add(name="predict", datatype="BYTES", shape=[2, 1])
+    answer.raw_output_contents.append(b"\x04\x00\x00\x00High\x03\x00\x00\x00Low")
+    answer.outputs.add(name="predict_proba", datatype="FP64", shape=[2, 3])
+    answer.raw_output_contents.append(np.array([0.7, 0.2, 0.1, 0.1, 0.8, 0.1], "<f8").tobytes())
+    assert classes_from_grpc(answer) == ["High", "Low"]
+    expected = [[0.2, 0.1, 0.7], [0.8, 0.1, 0.1]]
+    np.testing.assert_array_equal(probabilities_from_grpc(answer, 2, ["High", "Low", "Medium"]), expected)
