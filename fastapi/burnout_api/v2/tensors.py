@@ -24,7 +24,7 @@ import numpy as np
 from burnout_api.core import BatchPrediction, InvalidInput
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.rendering import build_explanations
-from burnout_api.validation import FieldError, check_batch_size
+from burnout_api.validation import FieldError, RecordBatch, check_batch_size, check_columns
 from etl.contract import CLASSES, FEATURES
 
 NUMBER_TYPES = frozenset({"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8", "UINT8", "UINT16"})
@@ -128,10 +128,11 @@ def read_options(parameters: dict[str, object], requested: list[str]) -> InferOp
     return InferOptions(tuple(requested), explain)
 
 
-def records_from_inputs(inputs: list[InputTensor], max_batch: int) -> list[dict]:
-    """The inputs as records keyed by column name, for the core to check and score. Checked here: the set
-    of inputs (every feature once, nothing else), their shapes ([n] or [n, 1], one n for all, data to match)
-    and datatypes (BYTES for categories, a number type for the rest); the values are the core's to check."""
+def records_from_inputs(inputs: list[InputTensor], max_batch: int) -> RecordBatch | list[dict]:
+    """The inputs as the core takes records. Checked here: the set of inputs (every feature once, nothing
+    else), their shapes ([n] or [n, 1], one n for all, data to match) and datatypes (BYTES for categories,
+    a number type for the rest). Valid values make a RecordBatch at once (`check_columns`); otherwise the
+    columns become records keyed by column name, which the core walks to name each record and field."""
     if not inputs:
         raise _refuse("inputs", "no_inputs", f"the request has no inputs; the inputs are {_INPUT_NAMES}")
     by_name: dict[str, InputTensor] = {}
@@ -151,8 +152,11 @@ def records_from_inputs(inputs: list[InputTensor], max_batch: int) -> list[dict]
     check_batch_size(count, max_batch)
     if count == 0:
         raise _refuse("inputs", "empty_batch", "the batch is empty: send at least one record")
-    columns = [_column_values(by_name[name]) for name in FEATURES]
-    return [dict(zip(FEATURES, row, strict=True)) for row in zip(*columns, strict=True)]
+    columns = {name: _column_values(by_name[name]) for name in FEATURES}
+    batch = check_columns(columns)
+    if batch is not None:
+        return batch
+    return [dict(zip(FEATURES, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def _rows(tensor: InputTensor) -> int:
