@@ -30,6 +30,9 @@ from etl.contract import CLASSES, FEATURES
 NUMBER_TYPES = frozenset({"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8", "UINT8", "UINT16"})
 CONTENT_TYPE = "pd"  # MLServer's name for "inputs are the named columns of one table"
 TOP_FACTORS = 3
+# Checking columns with numpy costs ~140 us whatever the size, walking records ~6 us a record: measured here,
+# the columns win from about 25 records on.
+CHECK_AS_COLUMNS_FROM = 32
 
 
 @dataclass(frozen=True)
@@ -131,8 +134,9 @@ def read_options(parameters: dict[str, object], requested: list[str]) -> InferOp
 def records_from_inputs(inputs: list[InputTensor], max_batch: int) -> RecordBatch | list[dict]:
     """The inputs as the core takes records. Checked here: the set of inputs (every feature once, nothing
     else), their shapes ([n] or [n, 1], one n for all, data to match) and datatypes (BYTES for categories,
-    a number type for the rest). Valid values make a RecordBatch at once (`check_columns`); otherwise the
-    columns become records keyed by column name, which the core walks to name each record and field."""
+    a number type for the rest). In a larger batch, valid values make a RecordBatch at once
+    (`check_columns`); otherwise the columns become records keyed by column name, which the core walks (and
+    names each record and field of a problem)."""
     if not inputs:
         raise _refuse("inputs", "no_inputs", f"the request has no inputs; the inputs are {_INPUT_NAMES}")
     by_name: dict[str, InputTensor] = {}
@@ -153,7 +157,7 @@ def records_from_inputs(inputs: list[InputTensor], max_batch: int) -> RecordBatc
     if count == 0:
         raise _refuse("inputs", "empty_batch", "the batch is empty: send at least one record")
     columns = {name: _column_values(by_name[name]) for name in FEATURES}
-    batch = check_columns(columns)
+    batch = check_columns(columns) if count >= CHECK_AS_COLUMNS_FROM else None
     if batch is not None:
         return batch
     return [dict(zip(FEATURES, row, strict=True)) for row in zip(*columns.values(), strict=True)]
