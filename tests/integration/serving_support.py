@@ -91,3 +91,16 @@ def register_fitted_model(
     for alias in aliases:
         client.set_registered_model_alias(settings.registered_model_name, alias, str(version))
     return version
+
+
+def fit_like_training(family: str, split, seed: int = 42) -> Pipeline:
+    """The family's estimator with its starting parameters fitted on a published split's TRAIN, behind the
+    split's fitted preprocessor: the pipeline training registers, without tuning."""
+    import numpy as np
+
+    from modeling.families import FAMILIES
+
+    spec = FAMILIES[family]
+    estimator = spec.build_estimator(spec.starting_params, seed)
+    estimator.fit(np.asarray(split.X_train, dtype=float), np.asarray(split.y_train))
+    return Pipeline([("preprocessor", split.preprocessor), ("model", estimator)])
