@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -68,10 +69,9 @@ MLSERVER_NAMES = {"predict": CLASS, "predict_proba": PROBABILITIES}
 _OUTPUT_NAMES = ", ".join(repr(name) for name in (*(spec.name for spec in OUTPUTS), *MLSERVER_NAMES))
 
 
-@dataclass(frozen=True)
-class InputTensor:
+class InputTensor(NamedTuple):
     """One input as a transport decoded it: `values` flat and row-major; BYTES as str or bytes; a missing
-    number as None or NaN."""
+    number as None or NaN. (A NamedTuple: made thirteen times a request, at a fifth of a dataclass's cost.)"""
 
     name: str
     datatype: str
