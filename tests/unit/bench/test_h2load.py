@@ -53,12 +53,12 @@ def test_unanswered_counts_200s_that_carried_no_message():
     assert unanswered(answered_200=10, data_bytes=10 * 17 + 9, response_size=12) == 0  # a cut answer
 
 
-def test_h2load_command_multiplexes_one_connection(tmp_path):
+def test_h2load_command_opens_connections_as_wrk_does(tmp_path):
     if find_h2load() is None:
         pytest.skip("h2load not installed (make system-deps)")
     command = h2load_command("http://127.0.0.1:1/a.B/C", tmp_path / "b", 8, 2.4, tmp_path / "log")
     flags = dict(zip(command[1:-1:2], command[2:-1:2], strict=True))
-    assert (flags["-t"], flags["-c"], flags["-m"], flags["-D"]) == ("1", "1", "8", "2")
+    assert (flags["-t"], flags["-c"], flags["-m"], flags["-D"]) == ("2", "8", "1", "2")
     assert command[-1] == "http://127.0.0.1:1/a.B/C"
     assert "content-type: application/grpc" in command and "te: trailers" in command
 
