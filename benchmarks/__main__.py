@@ -1,5 +1,5 @@
-"""`make bench`: measure our service against MLflow's scoring server side by side, plus the pipeline's times
-and the ETL's time and peak memory.
+"""`make bench`: measure our service against MLflow's scoring server and MLServer side by side, plus the
+pipeline's times and the ETL's time and peak memory.
 Prints one JSON summary on stdout; the report is written under BURNOUT_HOME/bench."""
 
 from __future__ import annotations

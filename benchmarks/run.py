@@ -1,5 +1,6 @@
-"""`make bench`: our service against MLflow's scoring server on the champion, side by side in one run, the
-in-process reference, optionally the pipeline's times; one table saved under BURNOUT_HOME/bench/."""
+"""`make bench`: our service against MLflow's scoring server and MLServer on the champion, side by side in one
+run, the fixed-response ceiling of our stack, the in-process reference, optionally the pipeline's times; one
+table saved under BURNOUT_HOME/bench/."""
 
 from __future__ import annotations
 
