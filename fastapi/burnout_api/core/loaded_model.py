@@ -12,6 +12,7 @@ import numpy as np
 
 from burnout_api.core.errors import ExplanationUnavailable
 from burnout_api.validation import RecordBatch
+from etl.contract import CLASSES
 from modeling.explain import Explainer, Explanations, build_explainer
 from modeling.scoring import Scorer
 
@@ -33,6 +34,7 @@ class ModelMetadata:
     fast_path: bool = False
     explainer: dict | None = None  # {method, exact, scale}; None: the version cannot explain its answers
     links: dict[str, str] | None = None
+    model_classes: tuple[str, ...] = CLASSES  # the estimator's own class order (its predict_proba columns)
 
     def as_dict(self) -> dict:
         return {
@@ -82,7 +84,12 @@ class LoadedModel:
                 "exact": self.explainer.exact,
                 "scale": self.explainer.scale,
             }
-        self.metadata = replace(metadata, fast_path=self.fast is not None, explainer=described)
+        self.metadata = replace(
+            metadata,
+            fast_path=self.fast is not None,
+            explainer=described,
+            model_classes=tuple(self.scorer.labels),
+        )
 
     def predict(self, batch: RecordBatch, explain: bool = False) -> BatchPrediction:
         """Score a batch on the fast path when the model has one, else through its pipeline; with `explain`,

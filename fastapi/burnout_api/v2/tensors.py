@@ -10,8 +10,9 @@ the data contract and names the record and field of each problem.
 Outputs: `class` (BYTES, [n]) and `probabilities` (FP64, [n, 3], columns Low, Medium, High); with
 `parameters.explain` (or when one is requested by name) the explanation: `contributions` (FP64, [n, 3, 13]),
 `contribution_base` (FP64, [n, 3]) and `top_factors` (BYTES, [n, 3]: sentences). MLServer's scikit-learn
-runtime calls the first two `predict` and `predict_proba`: those names are accepted for the same tensors,
-so its clients work unchanged.
+runtime calls the first two `predict` and `predict_proba`: under those names they are answered as it
+answers them (`predict_proba`'s columns in the estimator's own class order, which `parameters.classes`
+names), so its clients work unchanged.
 """
 
 from __future__ import annotations
@@ -211,6 +212,14 @@ def build_outputs(result: BatchPrediction, options: InferOptions) -> list[Output
         name = MLSERVER_NAMES.get(requested, requested)
         if name == CLASS:
             tensors.append(OutputTensor(requested, "BYTES", (count,), result.labels))
+        elif requested == "predict_proba":  # MLServer's columns: the estimator's own class order
+            classes = result.model.model_classes
+            columns = result.probabilities[:, [CLASSES.index(c) for c in classes]]
+            tensors.append(
+                OutputTensor(
+                    requested, "FP64", columns.shape, columns.ravel(), {"classes": ",".join(classes)}
+                )
+            )
         elif name == PROBABILITIES:
             tensors.append(
                 OutputTensor(

@@ -24,6 +24,7 @@ from burnout_api.main import create_app
 from burnout_api.v2.tensors import INPUTS
 from burnout_api.validation import validate_records
 from etl.contract import BY_NAME, CLASSES, FEATURES
+from modeling.scoring import frame_of
 
 NAME = "burnout-risk"
 INFER = f"/v2/models/{NAME}/infer"
@@ -138,6 +139,12 @@ def test_infer_by_version_number_alias_and_mlserver_output_names(client, core, r
     outputs = named.json()["outputs"]
     assert [o["name"] for o in outputs] == ["predict_proba", "predict"]
     assert outputs[1]["data"] == expected(core, records)[0]
+    # As MLServer answers predict_proba: the estimator's own columns, in its own class order.
+    pipeline = core.snapshot.models["champion"].pipeline
+    assert outputs[0]["parameters"]["classes"] == ",".join(pipeline.classes_)
+    assert list(pipeline.classes_) != list(CLASSES)  # so that the order is really tested
+    proba = pipeline.predict_proba(frame_of(*_arrays(records)))
+    assert np.allclose(np.array(outputs[0]["data"]).reshape(-1, 3), proba, atol=1e-9)
 
 
 def test_infer_takes_nested_rows_nan_for_missing_and_an_id(client, core, raw_records):
