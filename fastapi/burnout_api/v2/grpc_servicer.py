@@ -17,11 +17,17 @@ import anyio
 import numpy as np
 from tritonclient.grpc import service_pb2 as v2
 
-from burnout_api.core import InferenceCore, InvalidInput
+from burnout_api.core import InferenceCore
 from burnout_api.grpc_api.servicer import MALFORMED, abort_for
 from burnout_api.v2.models import model_metadata, resolve_alias, server_metadata
-from burnout_api.v2.tensors import InputTensor, OutputTensor, build_outputs, read_options, records_from_inputs
-from burnout_api.validation import FieldError
+from burnout_api.v2.tensors import (
+    InputTensor,
+    OutputTensor,
+    build_outputs,
+    read_options,
+    records_from_inputs,
+    refuse,
+)
 
 SERVICE = v2.DESCRIPTOR.services_by_name["GRPCInferenceService"]
 SERVED_METHODS = ("ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata", "ModelInfer")
@@ -51,16 +57,12 @@ CONTENTS = {
 }
 
 
-def _refuse(field: str | None, kind: str, message: str) -> InvalidInput:
-    return InvalidInput([FieldError(None, field, kind, message)])
-
-
 def decode_inputs(request: v2.ModelInferRequest) -> list[InputTensor]:
     """The request's inputs with their values, from `raw_input_contents` (one per input, in order) or from
     each input's typed contents."""
     raw = request.raw_input_contents
     if raw and len(raw) != len(request.inputs):
-        raise _refuse(
+        raise refuse(
             "raw_input_contents",
             "shape_mismatch",
             f"has {len(raw)} entries for {len(request.inputs)} inputs",
@@ -72,7 +74,7 @@ def decode_inputs(request: v2.ModelInferRequest) -> list[InputTensor]:
         elif tensor.datatype in CONTENTS:
             values = list(getattr(tensor.contents, CONTENTS[tensor.datatype]))
         else:
-            raise _refuse(tensor.name, "wrong_datatype", f"datatype {tensor.datatype!r} is not supported")
+            raise refuse(tensor.name, "wrong_datatype", f"datatype {tensor.datatype!r} is not supported")
         tensors.append(InputTensor(tensor.name, tensor.datatype, tuple(tensor.shape), values))
     return tensors
 
@@ -82,10 +84,10 @@ def _raw_values(name: str, datatype: str, data: bytes) -> list:
         return _split_bytes(name, data)
     code = RAW_CODES.get(datatype)
     if code is None:
-        raise _refuse(name, "wrong_datatype", f"datatype {datatype!r} is not supported")
+        raise refuse(name, "wrong_datatype", f"datatype {datatype!r} is not supported")
     size = struct.calcsize(code)
     if len(data) % size:
-        raise _refuse(name, "shape_mismatch", f"has {len(data)} raw bytes, not a whole number of {datatype}")
+        raise refuse(name, "shape_mismatch", f"has {len(data)} raw bytes, not a whole number of {datatype}")
     return list(struct.unpack(f"<{len(data) // size}{code}", data))
 
 
@@ -94,11 +96,11 @@ def _split_bytes(name: str, data: bytes) -> list[bytes]:
     values, offset = [], 0
     while offset < len(data):
         if offset + 4 > len(data):
-            raise _refuse(name, "invalid_bytes", "the raw BYTES data ends inside an element's length")
+            raise refuse(name, "invalid_bytes", "the raw BYTES data ends inside an element's length")
         length = int.from_bytes(data[offset : offset + 4], "little")
         offset += 4
         if offset + length > len(data):
-            raise _refuse(name, "invalid_bytes", "the raw BYTES data ends inside an element")
+            raise refuse(name, "invalid_bytes", "the raw BYTES data ends inside an element")
         values.append(data[offset : offset + length])
         offset += length
     return values
@@ -182,4 +184,4 @@ class InferenceServicer:
 
 def _check_message(request) -> None:
     if request is MALFORMED:
-        raise _refuse(None, "invalid_message", "the message is not a request of GRPCInferenceService")
+        raise refuse(None, "invalid_message", "the message is not a request of GRPCInferenceService")

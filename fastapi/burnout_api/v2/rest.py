@@ -28,6 +28,7 @@ from burnout_api.v2.tensors import (
     build_outputs,
     read_options,
     records_from_inputs,
+    refuse,
 )
 from burnout_api.validation import FieldError, decode_json
 from fastapi import APIRouter, Depends, Request, Response
@@ -190,16 +191,11 @@ async def infer(request: Request) -> Response:
     core = request.app.state.core
     name, version = request.path_params["name"], request.path_params.get("version")
     if "inference-header-content-length" in request.headers:
-        raise InvalidInput(
-            [
-                FieldError(
-                    None,
-                    None,
-                    "binary_data_unsupported",
-                    "binary tensor data (Triton's extension) is not supported: send the data as JSON "
-                    "(tritonclient: set_data_from_numpy(..., binary_data=False))",
-                )
-            ]
+        raise refuse(
+            None,
+            "binary_data_unsupported",
+            "binary tensor data (Triton's extension) is not supported: send the data as JSON "
+            "(tritonclient: set_data_from_numpy(..., binary_data=False))",
         )
     alias = resolve_alias(core, name, version)
     body = _read_request(await request.body())

@@ -99,7 +99,8 @@ class InferOptions:
     explain: bool
 
 
-def _refuse(field_name: str | None, kind: str, message: str) -> InvalidInput:
+def refuse(field_name: str | None, kind: str, message: str) -> InvalidInput:
+    """A request-level problem with the input or parameter named."""
     return InvalidInput([FieldError(None, field_name, kind, message)])
 
 
@@ -109,7 +110,7 @@ def read_options(parameters: dict[str, object], requested: list[str]) -> InferOp
     ignored: answers are always plain tensors, which every V2 client reads."""
     content_type = parameters.get("content_type")
     if content_type not in (None, CONTENT_TYPE):
-        raise _refuse(
+        raise refuse(
             "parameters.content_type",
             "unsupported_content_type",
             f"this model takes named columns (content_type {CONTENT_TYPE!r}), got {content_type!r}",
@@ -118,14 +119,14 @@ def read_options(parameters: dict[str, object], requested: list[str]) -> InferOp
     if explain in ("true", "false"):  # gRPC clients often send parameters as strings
         explain = explain == "true"
     if not isinstance(explain, bool):
-        raise _refuse("parameters.explain", "not_a_boolean", f"must be true or false, got {explain!r}")
+        raise refuse("parameters.explain", "not_a_boolean", f"must be true or false, got {explain!r}")
     for name in requested:
         if MLSERVER_NAMES.get(name, name) not in {spec.name for spec in OUTPUTS}:
-            raise _refuse(
+            raise refuse(
                 "outputs", "unknown_output", f"{name!r} is not an output; the outputs are {_OUTPUT_NAMES}"
             )
     if len(set(requested)) != len(requested):
-        raise _refuse("outputs", "duplicate_output", "an output is requested twice")
+        raise refuse("outputs", "duplicate_output", "an output is requested twice")
     explain = explain or any(MLSERVER_NAMES.get(n, n) in EXPLANATION_OUTPUTS for n in requested)
     if not requested:
         requested = [CLASS, PROBABILITIES, *(EXPLANATION_OUTPUTS if explain else ())]
@@ -139,24 +140,24 @@ def records_from_inputs(inputs: list[InputTensor], max_batch: int) -> RecordBatc
     (`check_columns`); otherwise the columns become records keyed by column name, which the core walks (and
     names each record and field of a problem)."""
     if not inputs:
-        raise _refuse("inputs", "no_inputs", f"the request has no inputs; the inputs are {_INPUT_NAMES}")
+        raise refuse("inputs", "no_inputs", f"the request has no inputs; the inputs are {_INPUT_NAMES}")
     by_name: dict[str, InputTensor] = {}
     for tensor in inputs:
         if tensor.name in by_name:
-            raise _refuse(tensor.name, "duplicate_input", "is sent twice")
+            raise refuse(tensor.name, "duplicate_input", "is sent twice")
         by_name[tensor.name] = tensor
     unknown = [name for name in by_name if name not in FEATURES]
     if unknown:
-        raise _refuse(unknown[0], "unknown_input", f"is not a model input; the inputs are {_INPUT_NAMES}")
+        raise refuse(unknown[0], "unknown_input", f"is not a model input; the inputs are {_INPUT_NAMES}")
     missing = [name for name in FEATURES if name not in by_name]
     if missing:
-        raise _refuse(missing[0], "missing_input", f"is required (missing inputs: {', '.join(missing)})")
+        raise refuse(missing[0], "missing_input", f"is required (missing inputs: {', '.join(missing)})")
     count = _rows(inputs[0])
     for name in FEATURES:
         _check_tensor(by_name[name], count)
     check_batch_size(count, max_batch)
     if count == 0:
-        raise _refuse("inputs", "empty_batch", "the batch is empty: send at least one record")
+        raise refuse("inputs", "empty_batch", "the batch is empty: send at least one record")
     columns = {name: _column_values(by_name[name]) for name in FEATURES}
     batch = check_columns(columns) if count >= CHECK_AS_COLUMNS_FROM else None
     if batch is not None:
@@ -167,16 +168,16 @@ def records_from_inputs(inputs: list[InputTensor], max_batch: int) -> RecordBatc
 def _rows(tensor: InputTensor) -> int:
     shape = tensor.shape
     if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1) or shape[0] < 0:
-        raise _refuse(tensor.name, "invalid_shape", f"must have shape [n] or [n, 1], got {list(shape)}")
+        raise refuse(tensor.name, "invalid_shape", f"must have shape [n] or [n, 1], got {list(shape)}")
     return shape[0]
 
 
 def _check_tensor(tensor: InputTensor, count: int) -> None:
     rows = _rows(tensor)
     if rows != count:
-        raise _refuse(tensor.name, "inconsistent_shape", f"has {rows} rows where the first input has {count}")
+        raise refuse(tensor.name, "inconsistent_shape", f"has {rows} rows where the first input has {count}")
     if len(tensor.values) != rows:
-        raise _refuse(
+        raise refuse(
             tensor.name,
             "shape_mismatch",
             f"has {len(tensor.values)} values for shape {list(tensor.shape)}",
@@ -186,7 +187,7 @@ def _check_tensor(tensor: InputTensor, count: int) -> None:
         not categorical and tensor.datatype not in NUMBER_TYPES
     ):
         expected = "BYTES" if categorical else "a number type (INT64, FP64, ...)"
-        raise _refuse(tensor.name, "wrong_datatype", f"must be {expected}, got {tensor.datatype!r}")
+        raise refuse(tensor.name, "wrong_datatype", f"must be {expected}, got {tensor.datatype!r}")
 
 
 def _column_values(tensor: InputTensor) -> list:
@@ -198,7 +199,7 @@ def _column_values(tensor: InputTensor) -> list:
             try:
                 return [v.decode() if type(v) is bytes else v for v in values]
             except UnicodeDecodeError:
-                raise _refuse(tensor.name, "invalid_utf8", "a value is not valid UTF-8") from None
+                raise refuse(tensor.name, "invalid_utf8", "a value is not valid UTF-8") from None
         return values
     return [None if type(v) is float and math.isnan(v) else v for v in values]
 
