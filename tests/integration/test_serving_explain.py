@@ -9,7 +9,6 @@ three protocols agree. A version whose run logged no background refuses explanat
 from __future__ import annotations
 
 import math
-import warnings
 
 import grpc
 import httpx
@@ -17,8 +16,7 @@ import mlflow
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from serving_support import isolated, register_fitted_model
-from sklearn.model_selection import train_test_split
+from serving_support import fit_like_training, isolated, register_fitted_model
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -58,31 +56,6 @@ query($records: [EmployeeInput!]!, $model: String!) {
 }"""
 
 
-@pytest.fixture(scope="module")
-def real_split(real_dataset, tmp_path_factory):
-    from etl.dataset import load_dataset
-    from etl.run_etl import run_etl
-
-    settings = Settings(_env_file=None, home=tmp_path_factory.mktemp("explain-etl-home"))
-    settings.ensure_home()
-    run_etl(str(real_dataset), settings)
-    return load_dataset(settings)
-
-
-def fit_family(family: str, split) -> Pipeline:
-    """The family's estimator with its starting parameters, fitted on TRAIN as modeling.train fits it."""
-    from modeling.families import FAMILIES as SPECS
-
-    spec = SPECS[family]
-    X, y = np.asarray(split.X_train, dtype=float), np.asarray(split.y_train)
-    if family != "lightgbm":
-        X, _, y, _ = train_test_split(X, y, train_size=SMALL_TRAIN_ROWS, stratify=y, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True)'s deprecation notice
-        estimator = spec.build_estimator(spec.starting_params, 42).fit(X, y)
-    return Pipeline([("preprocessor", split.preprocessor), ("model", estimator)])
-
-
 def ensemble_of(lightgbm: Pipeline, svm: Pipeline, split) -> Pipeline:
     """The served shape of modeling.ensemble's model: the fitted members frozen in a weighted soft vote whose
     probabilities a per-class decision rule reweighs."""
@@ -114,7 +87,9 @@ def served(real_split, mlflow_server, tmp_path_factory):
     example = real_split.test_raw.head(3)
     versions, pipelines = {}, {}
     for family in FAMILIES:
-        pipelines[family] = pipeline = fit_family(family, real_split)
+        pipelines[family] = pipeline = fit_like_training(
+            family, real_split, train_rows=None if family == "lightgbm" else SMALL_TRAIN_ROWS
+        )
 
         def log_extras(pipeline=pipeline, family=family) -> None:
             log_background(real_split, seed=0)

@@ -4,48 +4,20 @@ differs from the pipeline's `predict_proba` by at most 1e-9, in batches and one 
 
 from __future__ import annotations
 
-import warnings
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
+from serving_support import fit_like_training
 from threadpoolctl import threadpool_limits
 
 from burnout_api.core.loaded_model import LoadedModel, ModelMetadata
 from burnout_api.validation import validate_records
-from burnout_base.settings import Settings
 
 pytestmark = pytest.mark.slow
 TOLERANCE = 1e-9
 SINGLE_RECORDS = 50
 SVM_TRAIN_ROWS = 2_000  # libsvm's fit is quadratic: the estimator API, not the fit size, is under test
-
-
-@pytest.fixture(scope="module")
-def real_split(real_dataset, tmp_path_factory):
-    from etl.dataset import load_dataset
-    from etl.run_etl import run_etl
-
-    settings = Settings(_env_file=None, home=tmp_path_factory.mktemp("fast-path-home"))
-    settings.ensure_home()
-    run_etl(str(real_dataset), settings)
-    return load_dataset(settings)
-
-
-def train_like_training(family: str, split) -> Pipeline:
-    """The family's estimator with its starting parameters, fitted as modeling.train fits it."""
-    from modeling.families import FAMILIES
-
-    spec = FAMILIES[family]
-    X, y = np.asarray(split.X_train, dtype=float), np.asarray(split.y_train)
-    if family == "svm":
-        X, _, y, _ = train_test_split(X, y, train_size=SVM_TRAIN_ROWS, stratify=y, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True)'s deprecation notice
-        estimator = spec.build_estimator(spec.starting_params, 42).fit(X, y)
-    return Pipeline([("preprocessor", split.preprocessor), ("model", estimator)])
 
 
 @pytest.mark.parametrize("family", ["lightgbm", "knn", "svm"])
@@ -55,7 +27,7 @@ def test_fast_path_matches_predict_proba_on_every_test_row(real_split, family):
 
 
 def check_family(real_split, family: str) -> None:
-    pipeline = train_like_training(family, real_split)
+    pipeline = fit_like_training(family, real_split, train_rows=SVM_TRAIN_ROWS if family == "svm" else None)
     loaded = LoadedModel(pipeline, ModelMetadata(1, family, None, None, {}, datetime.now(UTC)))
     assert loaded.fast is not None, "this family must have a fast path"
 

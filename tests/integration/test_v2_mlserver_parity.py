@@ -32,17 +32,6 @@ OUTPUTS = ("predict", "predict_proba")
 
 
 @pytest.fixture(scope="module")
-def real_split(real_dataset, tmp_path_factory):
-    from etl.dataset import load_dataset
-    from etl.run_etl import run_etl
-
-    settings = Settings(_env_file=None, home=tmp_path_factory.mktemp("v2-parity-etl"))
-    settings.ensure_home()
-    run_etl(str(real_dataset), settings)
-    return load_dataset(settings)
-
-
-@pytest.fixture(scope="module")
 def served(real_split, mlflow_server, tmp_path_factory):
     """(servers by name, model name, version, the registered pipeline as loaded back): a LightGBM trained on
     the real TRAIN split, registered as champion, served by `burnout serve` and by MLServer."""
