@@ -10,6 +10,7 @@
 #   valkey/valkey:8.1.4-alpine                            <- standins/valkey
 #   quay.io/minio/minio:<tag of docker-compose.yaml>      <- standins/minio
 #   apache/airflow:slim-3.3.2-python3.11                  <- standins/airflow
+#   haproxy:<tag of docker-compose.yaml>                  <- standins/haproxy
 # Needs a running Docker engine, debootstrap and root (for debootstrap). Images already built are kept.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,6 +65,8 @@ build valkey/valkey:8.1.4-alpine valkey
 minio_image=$(sed -n 's/^ *image: *\(quay.io\/minio\/minio:[^ ]*\)$/\1/p' "$repo/docker-compose.yaml")
 build "${minio_image:?no quay.io/minio/minio image in docker-compose.yaml}" minio
 build apache/airflow:slim-3.3.2-python3.11 airflow
+haproxy_image=$(sed -n 's/^ *image: *\(haproxy:[^ ]*\)$/\1/p' "$repo/docker-compose.yaml")
+build "${haproxy_image:?no haproxy image in docker-compose.yaml}" haproxy
 
 # Every third-party image the stack's files name must now exist locally, or compose would try a registry.
 missing=0

@@ -31,7 +31,7 @@ EXPECTED_HOST_PORTS = {
     "airflow-apiserver": {8080},
     "mlflow": {5001},
     "minio": {9000, 9001},
-    "api": {8800, 50051},
+    "balancer": {8800, 50051},
 }
 EXPECTED_SERVICES = {
     "postgres",
@@ -46,8 +46,10 @@ EXPECTED_SERVICES = {
     "airflow-triggerer",
     "airflow-worker",
     "api",
+    "balancer",
     "stream-worker",
 }
+needs_haproxy = pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy not installed")
 INTERNAL_ONLY = {"postgres", "valkey"}
 ONE_SHOT_CONDITION = "service_completed_successfully"
 VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -295,6 +297,28 @@ def test_worker_can_be_scaled(services):
     assert "container_name" not in worker and "ports" not in worker
     assert worker["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert worker["environment"]["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+
+
+def test_api_runs_as_replicas_behind_the_balancer(services):
+    api, balancer = services["api"], services["balancer"]
+    assert api["scale"] == 2 and "container_name" not in api and "ports" not in api
+    assert balancer["image"].startswith("haproxy:")
+    config = (REPO / "dockerfiles/haproxy/haproxy.cfg").read_text()
+    # Found through Docker's DNS by the service's name, on the ports the replicas listen on.
+    for port in (api["environment"]["BURNOUT_API_PORT"], api["environment"]["BURNOUT_GRPC_PORT"]):
+        assert f" api:{port} " in config
+    assert "nameserver dns 127.0.0.11:53" in config
+    # The balancer leaves a draining replica out before it closes: its check interval is shorter.
+    check_interval_s = float(re.search(r" inter (\d+)s ", config).group(1))
+    assert float(api["environment"]["BURNOUT_DRAIN_DELAY_S"]) > check_interval_s
+
+
+@needs_haproxy
+def test_balancer_config_is_valid_for_haproxy():
+    result = subprocess.run(
+        ["haproxy", "-c", "-f", str(REPO / "dockerfiles/haproxy/haproxy.cfg")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
 
 
 def test_stream_worker_can_be_scaled_and_shares_the_api_image_and_stream(services):
