@@ -9,6 +9,7 @@ for the full stack: docker compose passes them through `.env`.
 from __future__ import annotations
 
 import secrets
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     etl_experiment: str = "burnout-etl"
     training_experiment: str = "burnout-training"
     scoring_experiment: str = "burnout-scoring"
+    # Batch scoring splits its input into partitions of about this size (CSV bytes, Parquet row groups'
+    # compressed bytes), one mapped task each; a file of more than 64 of them gets bigger partitions.
+    score_partition_bytes: int = Field(default=32 << 20, ge=1024, description="Batch scoring partition size.")
 
     # ETL.
     seed: int = 42
@@ -58,6 +62,9 @@ class Settings(BaseSettings):
     # timeout caps each family's tuning even on a busy machine (None = trials only).
     tuning_timeout_s: float | None = Field(default=100.0, gt=0, description="Per family; None = trials only.")
     cv_folds: int = Field(default=5, ge=2)
+    # Mapped tuning tasks per family sharing the study (any Celery worker); one in a single process, where
+    # more would only take turns. Compose sets 2.
+    tuning_workers: int = Field(default=1, ge=1, le=16, description="Tuning tasks per family.")
     optuna_storage: str | None = Field(
         default=None, description="RDB URL; default sqlite:///<home>/optuna.db."
     )
@@ -102,11 +109,31 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=10_000, ge=1)
     # A batch of max_batch records takes about 4 MB of JSON; bigger bodies are refused (413) as they arrive.
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    drain_delay_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="On SIGTERM: /ready turns 503 and gRPC health NOT_SERVING at once, but every call is "
+        "still served for this long before the listeners close, so a load balancer sees the replica fail "
+        "its check and stops sending first. Behind one, make it longer than its check interval times its "
+        "fall count (compose: 5 s against HAProxy's 2 s, fall 1); alone, 0.",
+    )
     shutdown_grace_s: float = Field(
         default=10.0,
         ge=0,
-        description="On SIGTERM: /ready turns 503 and gRPC health NOT_SERVING, new calls are refused, and "
-        "calls in flight get this long to finish; the process exits 0 within it + 5 s, whatever clients do.",
+        description="On SIGTERM, once the drain delay is over: new calls are refused, and calls in flight "
+        "get this long to finish; the process exits 0 within delay + grace + 5 s, whatever clients do.",
+    )
+    # Which replica answered: in compose the container's hostname (its id), one per `--scale api=N` replica.
+    replica_name: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9._-]+$",  # safe as an HTTP header value and as gRPC metadata
+        description="Names this process in the prediction log and in the replica header; default hostname.",
+    )
+    replica_header: bool = Field(
+        default=True,
+        description="Send X-Burnout-Replica on every HTTP answer and burnout-replica gRPC trailing metadata.",
     )
     header_timeout_s: float = Field(
         default=10.0,

@@ -1,10 +1,16 @@
 """Training one family end to end: tune on TRAIN, refit the best parameters on all of TRAIN, evaluate once on
 TEST through the raw-input model, log everything to MLflow and register the model under the family's alias;
-or reuse the family's version when it was already trained on the dataset version asked for."""
+or reuse the family's version when it was already trained on the dataset version asked for.
+
+Three steps that pass a small plan dict, so that a DAG can spread the middle one over its workers:
+`plan_training` creates the study, its starting trial and the family's MLflow run once; `tune_share` (K of
+them, on any host) tunes the shared study until its budget; `register_best` refits the study's best trial and
+registers the family, once. `train_family` runs the three in this process."""
 
 from __future__ import annotations
 
 import logging
+import socket
 import subprocess
 import time
 import warnings
@@ -15,6 +21,7 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from optuna.trial import TrialState
 from sklearn.pipeline import Pipeline
 
 from burnout_base.plain import to_plain
@@ -29,7 +36,14 @@ from modeling.model_card import build_model_card, describe_registered_model
 from modeling.model_io import log_model
 from modeling.registry import find_trained_version
 from modeling.registry_names import DATASET_VERSION_TAG, FAMILY_TAG, MODEL_CARD_ARTIFACT
-from modeling.tune import study_name, tune_family
+from modeling.tune import (
+    FINISHED,
+    WORKER_ATTR,
+    count_trials_by_host,
+    open_study,
+    prepare_study,
+    tune_family,
+)
 
 log = logging.getLogger(__name__)
 EXAMPLE_ROWS = 5
@@ -76,27 +90,118 @@ def train_family(
     trials: int | None = None,
     timeout: float | None = None,
 ) -> dict:
-    """Tune, fit, evaluate and register `family` on a published dataset (default: the latest).
+    """Tune, fit, evaluate and register `family` on a published dataset (default: the latest), in this
+    process (one tuning worker).
 
-    Returns record_trained_model's summary plus seconds.
+    Returns record_trained_model's summary plus seconds and trials_by_host.
     """
-    started = time.monotonic()
+    plan = plan_training(family, settings, dataset_version, {"trials": trials, "timeout_s": timeout})
+    tune_share(plan, settings, worker=0)
+    return register_best(plan, settings)
+
+
+def plan_training(
+    family: str,
+    settings: Settings,
+    dataset_version: str | None,
+    budget: Mapping[str, Any],
+    retrain: bool = True,
+) -> dict[str, Any]:
+    """Everything the family's tuning workers share, created once before they start: the Optuna study with
+    its starting trial, and the family's MLflow training run, left running for the workers' trial runs to
+    nest under. Fails here, before any worker starts, when the dataset version is not published.
+
+    With `retrain` off and the family's alias already on a version trained on this dataset version, nothing
+    is created: the plan carries that version as `reused` and the other steps only pass it on. `budget` is
+    resolve_budget's dict ("trials"/"timeout_s" None = settings; "workers" default 1).
+    """
     spec = get_family(family)
-    dataset = load_dataset(settings, dataset_version)
+    # Loaded, not only named: a version that is not published fails here, before any worker is mapped.
+    version = load_dataset(settings, dataset_version).version
+    if not retrain:
+        existing = find_trained_version(settings, family, version)
+        if existing is not None:
+            log.info(
+                "%s: version %s already trained on dataset %s; reusing it (retrain to train again)",
+                family,
+                existing["model_version"],
+                version,
+            )
+            return {"family": spec.name, "dataset_version": version, "reused": existing}
+    name = prepare_study(spec, settings, version)
     experiment_id = ensure_experiment(settings, settings.training_experiment)
     configure_mlflow(settings)
+    run = mlflow.MlflowClient().create_run(
+        experiment_id,
+        run_name=f"{spec.name}-{version}",
+        tags={"optuna_study": name, **version_tags(spec.name, version)},
+    )
+    workers = int(budget.get("workers") or 1)
+    log.info("planned %s on dataset %s: study %s, %d tuning worker(s)", spec.name, version, name, workers)
+    return {
+        "family": spec.name,
+        "dataset_version": version,
+        "reused": None,
+        "study_name": name,
+        "run_id": run.info.run_id,
+        "trials": budget.get("trials"),
+        "timeout_s": budget.get("timeout_s"),
+        "workers": list(range(workers)),
+        "started_at": time.time(),
+    }
 
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-{dataset.version}"):
-        mlflow.set_tag("optuna_study", study_name(spec.name, dataset.version))
-        mlflow.set_tags(version_tags(spec.name, dataset))
+
+def tune_share(plan: Mapping[str, Any], settings: Settings, worker: int) -> dict[str, Any]:
+    """Tuning worker `worker` of a plan: tune the shared study until it holds the budget (or the timeout
+    passes), on whatever host runs this. Returns family, worker, host, trials_finished (the study's) and
+    skipped (True when the plan reuses a version: nothing to tune)."""
+    host = socket.gethostname()
+    if plan["reused"]:
+        return {"family": plan["family"], "worker": worker, "host": host, "skipped": True}
+    spec = get_family(plan["family"])
+    dataset = load_dataset(settings, plan["dataset_version"])
+    configure_mlflow(settings)
+    study = tune_family(
+        spec,
+        dataset.X_train,
+        dataset.y_train,
+        settings,
+        dataset.version,
+        plan["trials"],
+        plan["timeout_s"],
+        worker=worker,
+        parent_run_id=plan["run_id"],
+    )
+    mine = sum(1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get(WORKER_ATTR) == worker)
+    log.info("%s worker %d on %s: %d trial(s) of its own in the study", spec.name, worker, host, mine)
+    return {
+        "family": spec.name,
+        "worker": worker,
+        "host": host,
+        "trials_finished": len(study.get_trials(deepcopy=False, states=FINISHED)),
+        "skipped": False,
+    }
+
+
+def register_best(plan: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """Once all tuning workers are done: refit the study's best trial on all of TRAIN, evaluate it on TEST and
+    register it in the plan's training run (ended here). Returns record_trained_model's summary plus seconds
+    (since the plan) and trials_by_host; a reused plan returns the reused version's summary."""
+    if plan["reused"]:
+        return plan["reused"]
+    spec = get_family(plan["family"])
+    dataset = load_dataset(settings, plan["dataset_version"])
+    configure_mlflow(settings)
+    study = open_study(spec, settings, dataset.version)
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        raise RuntimeError(f"study {study.study_name} has no completed trial; raise the budget")
+    best = study.best_trial
+    params = best.user_attrs["params"]
+    by_host = count_trials_by_host(study)
+    with mlflow.start_run(run_id=plan["run_id"]):
         log_dataset_inputs(dataset)
-        study = tune_family(
-            spec, dataset.X_train, dataset.y_train, settings, dataset.version, trials, timeout
-        )
-        best = study.best_trial
-        params = best.user_attrs["params"]
         mlflow.log_metric("optuna_trials", len(study.trials))
-
+        mlflow.set_tag("optuna_trials_by_host", ", ".join(f"{h}: {n}" for h, n in sorted(by_host.items())))
         # Refit on all of TRAIN, as the arrays the preprocessor hands the estimator inside the Pipeline.
         estimator = spec.build_estimator(params, settings.seed)
         estimator.fit(np.asarray(dataset.X_train, dtype=float), np.asarray(dataset.y_train))
@@ -111,13 +216,16 @@ def train_family(
             params=params,
             cv_macro_f1=best.value,
         )
-    summary["seconds"] = round(time.monotonic() - started, 1)
+    summary["trials_by_host"] = by_host
+    summary["seconds"] = round(time.time() - plan["started_at"], 1)
     return summary
 
 
-def version_tags(family_name: str, dataset: ProcessedDataset) -> dict[str, str]:
-    """The tags a training run and its registered version carry (see registry_names)."""
-    return {FAMILY_TAG: family_name, DATASET_VERSION_TAG: dataset.version, "git_commit": read_git_commit()}
+def version_tags(family_name: str, dataset: ProcessedDataset | str) -> dict[str, str]:
+    """The tags a training run and its registered version carry (see registry_names); `dataset` is the
+    dataset or its version."""
+    version = dataset if isinstance(dataset, str) else dataset.version
+    return {FAMILY_TAG: family_name, DATASET_VERSION_TAG: version, "git_commit": read_git_commit()}
 
 
 def record_trained_model(
@@ -244,23 +352,9 @@ def train_or_reuse(
     budget: Mapping[str, Any],
     retrain: bool = True,
 ) -> dict[str, Any]:
-    """Train `family` on `dataset_version`, unless `retrain` is off and the family's alias already points to a
-    version trained on it (then that version is reported with reused=True and nothing is registered)."""
-    if not retrain and dataset_version:
-        existing = find_trained_version(settings, family, dataset_version)
-        if existing is not None:
-            log.info(
-                "%s: version %s already trained on dataset %s; reusing it (retrain to train again)",
-                family,
-                existing["model_version"],
-                dataset_version,
-            )
-            return existing
-    result = train_family(
-        family,
-        settings,
-        dataset_version=dataset_version,
-        trials=budget.get("trials"),
-        timeout=budget.get("timeout_s"),
-    )
-    return {**to_plain(result), "reused": False}
+    """Train `family` on `dataset_version` (None = the latest) in this process, unless `retrain` is off and
+    the family's alias already points to a version trained on it (then that version is reported with
+    reused=True and nothing is registered). One tuning worker: in one process more would only take turns."""
+    plan = plan_training(family, settings, dataset_version, budget, retrain)
+    tune_share(plan, settings, worker=0)
+    return {**to_plain(register_best(plan, settings)), "reused": bool(plan["reused"])}

@@ -2,12 +2,16 @@
 
 The study lives in `settings.optuna_storage` (an RDB URL) under a name made of the family and the dataset
 version, so an interrupted study resumes and several workers can share it; the trial budget counts the
-study's finished trials, not this call's. Every trial is a nested MLflow run under the caller's active run.
+study's finished trials, not this call's. Each worker seeds its sampler with the seed plus its index, so the
+workers do not suggest the same trials, and every trial records the host that ran it. Every trial is a nested
+MLflow run under the caller's active run, or under a given parent run when the caller runs on another host.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
+from collections import Counter
 
 import mlflow
 import numpy as np
@@ -23,6 +27,8 @@ from modeling.families import Family, Params
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+HOST_ATTR = "host"  # the Optuna user attribute and the MLflow tag naming the host that ran a trial
+WORKER_ATTR = "tuning_worker"
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
@@ -82,23 +88,40 @@ def select_tuning_rows(family: Family, y: np.ndarray, seed: int) -> np.ndarray:
 
 
 def make_objective(
-    family: Family, X: np.ndarray, y: np.ndarray, folds: Folds, seed: int, dataset_version: str = "?"
+    family: Family,
+    X: np.ndarray,
+    y: np.ndarray,
+    folds: Folds,
+    seed: int,
+    dataset_version: str = "?",
+    worker: int = 0,
+    parent_run_id: str | None = None,
 ):
-    """The Optuna objective: suggest, cross-validate, and record the trial as a nested MLflow run."""
+    """The Optuna objective: suggest, cross-validate, and record the trial as an MLflow run nested under
+    `parent_run_id`, else under the active run; the trial and its run name the host and worker index."""
 
-    parent = mlflow.active_run()
+    active = mlflow.active_run()
+    parent_run_id = parent_run_id or (active.info.run_id if active else None)
     # Nested runs otherwise land in the default experiment, not the parent's.
-    experiment_id = parent.info.experiment_id if parent else None
+    experiment_id = mlflow.get_run(parent_run_id).info.experiment_id if parent_run_id else None
+    host = socket.gethostname()
 
     def objective(trial: optuna.Trial) -> float:
         params = family.suggest_params(trial)
         # The factory's exact input, so the refit uses what was scored even if a space derives parameters.
         trial.set_user_attr("params", params)
+        trial.set_user_attr(HOST_ATTR, host)
+        trial.set_user_attr(WORKER_ATTR, worker)
         pruned: optuna.TrialPruned | None = None
         with mlflow.start_run(
-            experiment_id=experiment_id, run_name=f"{family.name}-trial-{trial.number}", nested=True
+            experiment_id=experiment_id,
+            run_name=f"{family.name}-trial-{trial.number}",
+            nested=active is not None,
+            parent_run_id=parent_run_id,
         ):
-            mlflow.set_tags({"family": family.name, "optuna_trial": trial.number})
+            mlflow.set_tags(
+                {"family": family.name, "optuna_trial": trial.number, HOST_ATTR: host, WORKER_ATTR: worker}
+            )
             mlflow.log_params(params)
             about = f"Optuna trial {trial.number} of {family.name} on dataset `{dataset_version}`"
             try:
@@ -127,8 +150,12 @@ def make_objective(
     return objective
 
 
-def open_study(family: Family, settings: Settings, dataset_version: str) -> optuna.Study:
-    """Create or resume the family's study in the configured storage (seeded TPE, median pruning)."""
+def open_study(family: Family, settings: Settings, dataset_version: str, worker: int = 0) -> optuna.Study:
+    """Create or resume the family's study in the configured storage (TPE seeded with the seed plus `worker`,
+    median pruning); a new study starts with the family's starting parameters as its first trial.
+
+    Workers sharing a study must find it created (see `prepare_study`): two that both found it empty would
+    both enqueue the starting trial."""
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
         if family.prunable
@@ -138,13 +165,25 @@ def open_study(family: Family, settings: Settings, dataset_version: str) -> optu
         storage=settings.optuna_storage,
         study_name=study_name(family.name, dataset_version),
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=settings.seed),
+        sampler=optuna.samplers.TPESampler(seed=settings.seed + worker),
         pruner=pruner,
         load_if_exists=True,
     )
     if not study.trials:
         study.enqueue_trial(family.starting_params)
     return study
+
+
+def prepare_study(family: Family, settings: Settings, dataset_version: str) -> str:
+    """Create the family's study and its starting trial once, before the workers that share it start;
+    returns the study's name."""
+    return open_study(family, settings, dataset_version).study_name
+
+
+def count_trials_by_host(study: optuna.Study) -> dict[str, int]:
+    """Finished trials per host that ran them ("unknown" for trials from before hosts were recorded)."""
+    trials = study.get_trials(deepcopy=False, states=FINISHED)
+    return dict(Counter(str(trial.user_attrs.get(HOST_ATTR, "unknown")) for trial in trials))
 
 
 def tune_family(
@@ -155,10 +194,15 @@ def tune_family(
     dataset_version: str,
     trials: int | None = None,
     timeout: float | None = None,
+    worker: int = 0,
+    parent_run_id: str | None = None,
 ) -> optuna.Study:
     """Tune `family` on TRAIN until the study holds `trials` finished trials or `timeout` seconds pass.
 
-    `trials`/`timeout` override `settings.tuning_trials`/`settings.tuning_timeout_s`. Returns the study; its
+    `trials`/`timeout` override `settings.tuning_trials`/`settings.tuning_timeout_s`. Several calls may share
+    the study at once, each with its own `worker` index (0, 1, ...): they stop together once the study holds
+    the budget, and a trial still running then finishes, so the study ends with at most trials + workers - 1.
+    Trial runs nest under `parent_run_id`, else under the active MLflow run. Returns the study; its
     best trial's `user_attrs["params"]` are the estimator parameters to refit, `user_attrs["fold_scores"]`
     its macro-F1 per fold (absent in trials of studies started before they were kept).
     """
@@ -170,19 +214,21 @@ def tune_family(
     splitter = StratifiedKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.seed)
     folds = list(splitter.split(X, y))
 
-    study = open_study(family, settings, dataset_version)
+    study = open_study(family, settings, dataset_version, worker)
     remaining = budget - len(study.get_trials(deepcopy=False, states=FINISHED))
     log.info(
-        "tuning %s on %d rows, %d folds: %d trial(s) to run, timeout %s s",
+        "tuning %s on %d rows, %d folds: %d trial(s) to run, timeout %s s (worker %d on %s)",
         family.name,
         len(y),
         len(folds),
         max(remaining, 0),
         timeout,
+        worker,
+        socket.gethostname(),
     )
     if remaining > 0:
         study.optimize(
-            make_objective(family, X, y, folds, settings.seed, dataset_version),
+            make_objective(family, X, y, folds, settings.seed, dataset_version, worker, parent_run_id),
             n_trials=remaining,
             timeout=timeout,
             # Workers sharing the study stop together once the study as a whole reaches the budget.
