@@ -26,12 +26,13 @@ proto: $(STAMP)
 
 # Debian packages the tests and benchmarks use (docker-compose validates the stack without an engine; wrk drives
 # HTTP/1.1 load, h2load from nghttp2-client drives gRPC over HTTP/2: both C, both cheap beside the servers;
-# haproxy checks the stack balancer's configuration and measures its overhead in the bench).
+# haproxy checks the stack balancer's configuration and measures its overhead in the bench; nftables lets the
+# stack test's iptables clean-up, tested here, delete the tables dockerd created).
 system-deps:
 	@if ! command -v docker-compose >/dev/null || ! command -v wrk >/dev/null || ! command -v h2load >/dev/null \
-	  || ! command -v haproxy >/dev/null; then \
+	  || ! command -v haproxy >/dev/null || ! command -v nft >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends docker-compose wrk nghttp2-client haproxy; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends docker-compose wrk nghttp2-client haproxy nftables; \
 	fi
 
 # Per-image exact locks (requirements/<image>.lock) from requirements/<image>.in at requirements.lock's versions.

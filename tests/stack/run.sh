@@ -18,6 +18,7 @@ command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v iptables-save >/dev/null || missing+=(iptables)
+command -v nft >/dev/null || missing+=(nftables)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   $SUDO apt-get update -qq
@@ -33,8 +34,9 @@ stop_daemon() {
   say "stopping the dockerd this run started"
   $SUDO kill "$(cat "$work/dockerd.pid")" 2>/dev/null
   for _ in $(seq 60); do [ -e "$work/dockerd.pid" ] || break; sleep 1; done
-  # dockerd leaves its chains, NAT rules and bridge behind: put iptables back as it was before the run.
-  $SUDO iptables-restore <"$work/iptables.before"
+  # dockerd leaves its chains, NAT rules and bridge behind: put iptables back exactly as it was before the run,
+  # an empty rule set included.
+  $SUDO bash "$here/restore-iptables.sh" "$work/iptables.before"
   $SUDO sysctl -qw net.ipv4.ip_forward="$(cat "$work/ip_forward.before")"
   if ip link show docker0 >/dev/null 2>&1; then $SUDO ip link delete docker0; fi
   # ... and its network namespace mount under the exec root, which would keep `make clean` from removing .stack.
