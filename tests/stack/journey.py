@@ -3,8 +3,9 @@
 Builds the project's images from the real Dockerfiles, starts docker-compose.yaml (plus the CI override that
 names the stand-ins), waits until every service is healthy, then does what a user does: triggers
 `burnout_pipeline` through Airflow's REST API as the UI would, and checks what it produced in the lake, in
-MLflow and in the API on every protocol, through the published ports. Then it restarts the API, scales the
-Airflow workers, and checks that a broken service is reported by name. Prints one line per step (time, pass
+MLflow and in the API on every protocol, through the published ports. Then it restarts the API, proves the
+scale-out (scale_out.py: two API replicas behind the balancer, tuning and batch scoring over two Airflow
+workers), and checks that a broken service is reported by name. Prints one line per step (time, pass
 or fail) and exits non-zero on the first failure, with the failing service's last log lines.
 """
 
@@ -257,7 +258,9 @@ def check_pipeline_runs(stack: Stack, trials: int, timeout_s: float, run_timeout
             raise StepFailed(
                 f"service airflow-dag-processor: train_{family} is {'paused' if dag else 'missing'}"
             )
-    run_id = airflow.run_dag("burnout_pipeline", {"trials": trials, "timeout_s": timeout_s}, run_timeout)
+    # One tuning task per family here (fewer task launches on two slots); the scale-out step runs K=2.
+    conf = {"trials": trials, "timeout_s": timeout_s, "tuning_workers": 1}
+    run_id = airflow.run_dag("burnout_pipeline", conf, run_timeout)
     return f"run {run_id} succeeded (trials={trials}, timeout_s={timeout_s})"
 
 
@@ -536,16 +539,6 @@ def check_drift_monitor(stack: Stack) -> str:
     return f"run {run_id}: " + ", ".join(f"{t['task_id']} {t['state']}" for t in tasks)
 
 
-def check_workers_scale(stack: Stack) -> str:
-    stack.compose(
-        "up", "--detach", "--no-deps", "--no-recreate", "--scale", "airflow-worker=2", "airflow-worker"
-    )
-    states = wait_healthy(stack, timeout=300, services={"airflow-worker"})
-    if len(states["airflow-worker"].split(",")) != 2:
-        raise StepFailed(f"service airflow-worker: expected 2 containers, got {states['airflow-worker']}")
-    return f"airflow-worker: {states['airflow-worker']}"
-
-
 def check_broken_api_is_named(stack: Stack) -> str:
     """A fault drill: the API pointed at a wrong MLflow host name must make the checks fail naming `api`."""
     broken = Stack(files=[*stack.files, HERE / "broken-api.yaml"])
@@ -601,6 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="leave the stack running at the end")
     args = parser.parse_args(argv)
     stack = Stack(files=[REPO / "docker-compose.yaml", HERE / "docker-compose.ci.yaml", *args.override])
+    # scale_out imports this module by name: run as a script, this module is __main__, and a second copy
+    # under the name `journey` would have its own StepFailed class.
+    sys.modules.setdefault("journey", sys.modules[__name__])
+    import scale_out
+
     steps = [
         ("build the project's images", lambda: check_stack_images_build(stack)),
         ("docker-compose up: every service healthy", lambda: check_stack_starts(stack)),
@@ -613,13 +611,29 @@ def main(argv: list[str] | None = None) -> int:
         ("raw and processed objects in the lake", lambda: check_lake(stack)),
         ("MLflow has the runs and burnout-risk@champion", lambda: check_mlflow(stack)),
         ("api serves the champion on REST, GraphQL, gRPC, V2", lambda: check_api_serves_champion(stack)),
+        ("both api replicas answer REST and gRPC", lambda: scale_out.check_replicas_answer(stack)),
         ("the champion explains itself, links its card", lambda: check_champion_explains(stack)),
         ("api restarted serves the champion again", lambda: check_api_restart(stack)),
         ("the prediction log holds what the api answered", lambda: check_prediction_log(stack)),
+        (
+            "the prediction log names both replicas",
+            lambda: scale_out.check_log_names_replicas(stack),
+        ),
+        (
+            "a replica restarts under load: no call fails",
+            lambda: scale_out.check_restart_under_load(stack),
+        ),
+        (
+            "an alias move reaches both replicas",
+            lambda: scale_out.check_alias_move_reaches_replicas(stack),
+        ),
+        (
+            "one family's tuning spread over both workers",
+            lambda: scale_out.check_tuning_spreads_over_workers(stack, "knn", "tune", trials=8),
+        ),
         ("a stream record answered by stream-worker", lambda: check_stream(stack)),
         ("batch_score scores the raw object", lambda: check_batch_score(stack)),
         ("drift_monitor runs on the prediction log", lambda: check_drift_monitor(stack)),
-        ("airflow-worker scaled to 2, both healthy", lambda: check_workers_scale(stack)),
         ("a broken api is reported by name", lambda: check_broken_api_is_named(stack)),
     ]
     # A run that was killed leaves containers and volumes behind: start from nothing, as a new user does.
