@@ -253,7 +253,9 @@ class StreamWorker:
 
             self._lake = lake_from_settings(self.settings)
         plog.write_predictions(
-            self._lake, self.settings.predictions_bucket, log_table(ids, batch, prediction)
+            self._lake,
+            self.settings.predictions_bucket,
+            log_table(ids, batch, prediction, self.settings.replica_name),
         )
 
     def _beat(self) -> None:
@@ -262,8 +264,11 @@ class StreamWorker:
             path.touch()
 
 
-def log_table(ids: list[str], batch: RecordBatch, prediction: BatchPrediction) -> pa.Table:
-    """Prediction log rows: one per record, request id = its stream entry id (each record is a request)."""
+def log_table(
+    ids: list[str], batch: RecordBatch, prediction: BatchPrediction, replica: str | None = None
+) -> pa.Table:
+    """Prediction log rows: one per record, request id = its stream entry id (each record is a request),
+    `replica` = the worker that scored it."""
     now = time.time()
     answers = [
         LoggedAnswer(
@@ -278,7 +283,7 @@ def log_table(ids: list[str], batch: RecordBatch, prediction: BatchPrediction) -
         )
         for i, entry in enumerate(ids)
     ]
-    return prediction_log_table(answers, ids)
+    return prediction_log_table(answers, ids, replica)
 
 
 def _decode(entry: Entry) -> tuple[object, str | None]:

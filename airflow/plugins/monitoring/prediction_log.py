@@ -2,8 +2,9 @@
 
 Layout: `<predictions_bucket>/date=YYYY-MM-DD/part-<UTC time>-<random>.parquet`, one file per flush and date,
 never rewritten, so writers (the API's background logger, stream workers, several replicas) never contend.
-The row schema is `SCHEMA`: who asked (request id, protocol, alias), what answered (model version), the
-answer (class and the probability of each class) and the raw record in the dataset's own column names.
+The row schema is `SCHEMA`: who asked (request id, protocol, alias), what answered (model version, and the
+replica), the answer (class and the probability of each class) and the raw record in the dataset's own
+column names. Columns are only added, so every reader reads every file ever written.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ PROTOCOL = "protocol"
 ALIAS = "alias"
 MODEL_VERSION = "model_version"
 PREDICTED_CLASS = "predicted_class"
+REPLICA = "replica"
 PROBABILITY_COLUMNS = tuple(f"proba_{c}" for c in CLASSES)
 
 
@@ -34,6 +36,9 @@ def _feature_type(name: str) -> pa.DataType:
     return pa.string() if BY_NAME[name].kind == "category" else pa.float64()
 
 
+# Columns are only ever added, at the end, never renamed, retyped or removed: files written earlier stay
+# in the lake for good, and read_predictions fills what they lack with null
+# (tests/unit/monitoring/test_prediction_log_schema.py holds the columns of every release).
 SCHEMA = pa.schema(
     [
         (REQUEST_ID, pa.string()),
@@ -45,6 +50,7 @@ SCHEMA = pa.schema(
         (PREDICTED_CLASS, pa.string()),
         *[(name, pa.float64()) for name in PROBABILITY_COLUMNS],
         *[(name, _feature_type(name)) for name in FEATURES],
+        (REPLICA, pa.string()),  # issue 22: the API replica (or stream worker) that answered
     ]
 )
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/[^/]+\.parquet")
@@ -57,12 +63,12 @@ def partition_key(day: date) -> str:
 
 
 def write_predictions(lake: Lake, bucket: str, table: pa.Table | pd.DataFrame) -> list[str]:
-    """Append rows in `SCHEMA` (a table or a frame with those columns) to the log: one new file per date
-    present in `logged_at`. Returns the keys written."""
+    """Append rows in `SCHEMA` (a table or a frame with its columns; one it lacks is written null, as
+    `conform` reads it) to the log: one new file per date present in `logged_at`. Returns the keys written."""
     if isinstance(table, pd.DataFrame):
-        table = pa.Table.from_pandas(table[SCHEMA.names], schema=SCHEMA, preserve_index=False)
-    else:
-        table = table.select(SCHEMA.names).cast(SCHEMA)
+        present = pa.schema([field for field in SCHEMA if field.name in table.columns])
+        table = pa.Table.from_pandas(table[present.names], schema=present, preserve_index=False)
+    table = conform(table)
     if table.num_rows == 0:
         return []
     days = pa.compute.strftime(table[LOGGED_AT], format="%Y-%m-%d")
@@ -77,13 +83,26 @@ def write_predictions(lake: Lake, bucket: str, table: pa.Table | pd.DataFrame) -
     return keys
 
 
+def conform(table: pa.Table) -> pa.Table:
+    """A logged file's table in `SCHEMA`: a column it lacks (written before the column was added) is null,
+    a column this reader does not know (written by a newer writer) is left out."""
+    columns = [
+        table[field.name].cast(field.type)
+        if field.name in table.column_names
+        else pa.nulls(table.num_rows, field.type)
+        for field in SCHEMA
+    ]
+    return pa.table(columns, schema=SCHEMA)
+
+
 def read_predictions(lake: Lake, bucket: str, start: date, end: date) -> pd.DataFrame:
-    """Every logged row of the dates from `start` to `end` (both included), in `SCHEMA`'s columns."""
+    """Every logged row of the dates from `start` to `end` (both included), in `SCHEMA`'s columns, whatever
+    release wrote them (see `conform`)."""
     tables = []
     for key in sorted(lake.list_keys(bucket)):
         match = _PARTITION.fullmatch(key)
         if match and start <= date.fromisoformat(match.group(1)) <= end:
-            tables.append(pq.read_table(io.BytesIO(lake.read_bytes(bucket, key))).cast(SCHEMA))
+            tables.append(conform(pq.read_table(io.BytesIO(lake.read_bytes(bucket, key)))))
     if not tables:
         return SCHEMA.empty_table().to_pandas()
     return pa.concat_tables(tables).to_pandas()

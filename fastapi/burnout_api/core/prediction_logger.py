@@ -33,6 +33,7 @@ from monitoring.prediction_log import (
     PROBABILITY_COLUMNS,
     PROTOCOL,
     RECORD_INDEX,
+    REPLICA,
     REQUEST_ID,
     SCHEMA,
     write_predictions,
@@ -71,8 +72,10 @@ class PredictionLogger:
         flush_rows: int = 5_000,
         flush_s: float = 10.0,
         retry_wait_s: float = RETRY_WAIT_S,
+        replica: str | None = None,
     ) -> None:
         self._write, self._metrics = write, metrics
+        self.replica = replica  # written on every row: which replica answered
         self.queue_rows, self.flush_s = queue_rows, flush_s
         self.flush_rows = max(1, min(flush_rows, queue_rows))
         self._retry_wait_s = retry_wait_s
@@ -112,6 +115,7 @@ class PredictionLogger:
             queue_rows=settings.prediction_log_queue_rows,
             flush_rows=settings.prediction_log_flush_rows,
             flush_s=settings.prediction_log_flush_s,
+            replica=settings.replica_name,
         )
 
     @property
@@ -262,12 +266,12 @@ class PredictionLogger:
             e.request_id[:MAX_REQUEST_ID_CHARS] if e.request_id else f"{self._id_prefix}-{next(self._ids):x}"
             for e in entries
         ]
-        return log_table(entries, request_ids)
+        return log_table(entries, request_ids, self.replica)
 
 
-def log_table(entries: list[LoggedAnswer], request_ids: list[str]) -> pa.Table:
-    """Prediction log rows (`SCHEMA`): one per record, the raw record next to its answer; the service's
-    writer and the stream worker both build their rows here."""
+def log_table(entries: list[LoggedAnswer], request_ids: list[str], replica: str | None) -> pa.Table:
+    """Prediction log rows (`SCHEMA`): one per record, the raw record next to its answer and the name of the
+    `replica` that answered; the service's writer and the stream worker both build their rows here."""
     counts = np.fromiter((len(e.result.labels) for e in entries), dtype=np.int64, count=len(entries))
     stamps = np.array([int(e.logged_at * 1_000_000) for e in entries], dtype=np.int64)
     probabilities = np.vstack([e.result.probabilities for e in entries])
@@ -289,4 +293,5 @@ def log_table(entries: list[LoggedAnswer], request_ids: list[str]) -> pa.Table:
         columns[column.name] = pa.array(numeric[:, i], pa.float64(), from_pandas=True)  # NaN -> null
     for i, column in enumerate(CATEGORICAL_COLUMNS):
         columns[column.name] = pa.array(categorical[i], pa.string())
+    columns[REPLICA] = pa.array(np.full(len(probabilities), replica, dtype=object), pa.string())
     return pa.table([columns[name] for name in SCHEMA.names], schema=SCHEMA)

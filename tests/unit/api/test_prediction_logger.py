@@ -172,7 +172,7 @@ def test_a_write_that_keeps_failing_is_dropped_counted_and_logged(make_logger, c
 
 def test_rows_carry_the_record_its_answer_and_who_asked(make_logger):
     write = Recorder()
-    logger, _ = make_logger(write, flush_rows=1_000, flush_s=60)
+    logger, _ = make_logger(write, flush_rows=1_000, flush_s=60, replica="api-2")
     batch = validate_records([EXAMPLE_RECORD, {**EXAMPLE_RECORD, NULLABLE: None}], 10)
     result = BatchPrediction(METADATA, ["Low", "High"], np.array([[0.8, 0.1, 0.1], [0.1, 0.2, 0.7]]))
     logger.append(batch, result, "champion", "rest", "client-42")
@@ -192,12 +192,15 @@ def test_rows_carry_the_record_its_answer_and_who_asked(make_logger):
     assert rows[0][NULLABLE] == float(EXAMPLE_RECORD[NULLABLE])
     assert rows[0][CATEGORICAL_COLUMNS[0].name] == EXAMPLE_RECORD[CATEGORICAL_COLUMNS[0].name]
     assert (datetime.now(UTC) - rows[0]["logged_at"]).total_seconds() < 60
+    assert [r["replica"] for r in rows] == ["api-2"] * 3  # which replica answered
 
 
 def test_the_core_logs_answers_to_the_local_lake_and_can_be_switched_off(
     make_core, make_store, lightgbm_pipeline, make_settings
 ):
-    core = make_core(make_store({1: lightgbm_pipeline}, {"champion": 1}), prediction_log_flush_s=60)
+    core = make_core(
+        make_store({1: lightgbm_pipeline}, {"champion": 1}), prediction_log_flush_s=60, replica_name="api-9"
+    )
     core.start()
     core.refresh()
     core.predict([EXAMPLE_RECORD] * 3, protocol="graphql")
@@ -207,6 +210,7 @@ def test_the_core_logs_answers_to_the_local_lake_and_can_be_switched_off(
     rows = read_predictions(LocalLake(settings.lake_root), settings.predictions_bucket, date.min, date.max)
     assert len(rows) == 4
     assert sorted(rows["protocol"]) == ["graphql", "graphql", "graphql", "rest"]
+    assert list(rows["replica"]) == ["api-9"] * 4
 
     off = make_core(make_store({1: lightgbm_pipeline}, {"champion": 1}), prediction_log_enabled=False)
     off.start()
