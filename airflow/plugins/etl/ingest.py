@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
 
 from etl.errors import InputError
-from etl.lake import Lake, lake_from_settings, parse_s3_uri, s3_lake_from_settings
+from etl.input_file import locate_input
+from etl.lake import lake_from_settings
 
 if TYPE_CHECKING:
     from burnout_base.settings import Settings
@@ -70,25 +70,10 @@ def upload_raw(settings: Settings, path: str | Path) -> dict:
 
 
 def read_input(settings: Settings, input: str | Path | None) -> tuple[bytes, str]:
-    """Return the input's bytes and a URI naming where they came from.
-
-    `input` is a local path, a file:// URI, an s3://bucket/key URI (read with the settings' S3 endpoint and
-    keys), or None for the raw object (raw_bucket/raw_key) in the configured lake.
-    """
-    if input is None:
-        lake = lake_from_settings(settings)
-        uri = lake.uri(settings.raw_bucket, settings.raw_key)
-        try:
-            return _read_object(lake, settings.raw_bucket, settings.raw_key), uri
-        except FileNotFoundError:
-            raise InputError(f"no raw dataset at {uri}: upload one first or pass --input") from None
-    text = str(input)
-    if text.startswith("s3://"):
-        bucket, key = parse_s3_uri(text)
-        return _read_object(s3_lake_from_settings(settings), bucket, key), text
-    if text.startswith("file://"):
-        text = unquote(urlparse(text).path)
-    return _read_local(text), Path(text).resolve().as_uri()
+    """Return the input's bytes and a URI naming where they came from (see etl.input_file.locate_input for
+    what `input` may be). The whole file: large inputs are better read a range at a time from locate_input."""
+    file = locate_input(settings, input)
+    return file.read_all(), file.uri
 
 
 def _read_local(path: str | Path) -> bytes:
@@ -98,13 +83,3 @@ def _read_local(path: str | Path) -> bytes:
     if not path.is_file():
         raise InputError(f"input is not a file: {path}")
     return path.read_bytes()
-
-
-def _read_object(lake: Lake, bucket: str, key: str) -> bytes:
-    """Read one lake object, reporting an unreachable endpoint or refused credentials as the user's error."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        return lake.read_bytes(bucket, key)
-    except (BotoCoreError, ClientError) as exc:
-        raise InputError(f"cannot read {lake.uri(bucket, key)}: {exc}") from None

@@ -2,7 +2,8 @@
 
 Objects are addressed by (bucket, key). Every write is atomic from a reader's point of view: the local lake
 writes a hidden temporary file and renames it into place, and an S3 PUT is atomic by nature. A missing object
-raises FileNotFoundError naming its URI.
+raises FileNotFoundError naming its URI. Large objects are read a byte range at a time (`size`, `read_range`;
+S3 through the HTTP Range header), so a reader holds only the part it works on.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class Lake(Protocol):
 
     def read_bytes(self, bucket: str, key: str) -> bytes: ...
 
+    def size(self, bucket: str, key: str) -> int: ...
+
+    def read_range(self, bucket: str, key: str, start: int, end: int) -> bytes: ...
+
     def write_bytes(self, bucket: str, key: str, data: bytes) -> str: ...
 
     def exists(self, bucket: str, key: str) -> bool: ...
@@ -46,6 +51,19 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     if parsed.scheme != "s3" or not parsed.netloc or not key or key.endswith("/"):
         raise InputError(f"not an s3://bucket/key URI of an object: {uri!r}")
     return parsed.netloc, key
+
+
+def check_range(start: int, end: int) -> None:
+    """ValueError unless 0 <= start <= end: a range is half-open, [start, end)."""
+    if not 0 <= start <= end:
+        raise ValueError(f"invalid byte range [{start}, {end})")
+
+
+def read_file_range(path: Path, start: int, end: int) -> bytes:
+    """Bytes [start, end) of a local file (fewer when it ends first)."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        return handle.read(end - start)
 
 
 def _check_key(key: str) -> PurePosixPath:
@@ -71,6 +89,21 @@ class LocalLake:
         if not path.is_file():
             raise FileNotFoundError(f"{self.uri(bucket, key)} not found")
         return path.read_bytes()
+
+    def size(self, bucket: str, key: str) -> int:
+        """The object's length in bytes."""
+        path = self._path(bucket, key)
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.uri(bucket, key)} not found")
+        return path.stat().st_size
+
+    def read_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the object (fewer when it ends first)."""
+        check_range(start, end)
+        path = self._path(bucket, key)
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.uri(bucket, key)} not found")
+        return read_file_range(path, start, end)
 
     def write_bytes(self, bucket: str, key: str, data: bytes) -> str:
         path = self._path(bucket, key)

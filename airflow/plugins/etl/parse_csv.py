@@ -124,6 +124,11 @@ def iter_chunks(data: bytes, header: Header, chunk_bytes: int) -> Iterator[TextC
         yield chunk
 
 
+def parse_range(raw: bytes, offset: int, first_line: int, names: list[str]) -> TextChunk:
+    """Parse whole lines of UTF-8 bytes found at byte `offset` of the input, numbered from `first_line`."""
+    return parse_lines(_decode(raw, offset), first_line, names)
+
+
 def parse_lines(text: str, first_line: int, names: list[str]) -> TextChunk:
     """Parse whole lines of text (the last one may lack its "\\n") numbered from `first_line`."""
     lines = pc.split_pattern(pa.array([text]), "\n").values

@@ -55,6 +55,32 @@ class S3Lake:
                 raise FileNotFoundError(f"{self.uri(bucket, key)} not found") from None
             raise
 
+    def size(self, bucket: str, key: str) -> int:
+        """The object's length in bytes (one HEAD request)."""
+        try:
+            return int(self.client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND:
+                raise FileNotFoundError(f"{self.uri(bucket, key)} not found") from None
+            raise
+
+    def read_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the object (fewer when it ends first), with one ranged GET."""
+        if not 0 <= start <= end:
+            raise ValueError(f"invalid byte range [{start}, {end})")
+        if start == end:
+            return b""  # HTTP has no empty range
+        try:
+            answer = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}")
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code == "InvalidRange":  # the range starts at or past the end
+                return b""
+            if code in _NOT_FOUND:
+                raise FileNotFoundError(f"{self.uri(bucket, key)} not found") from None
+            raise
+        return answer["Body"].read()
+
     def write_bytes(self, bucket: str, key: str, data: bytes) -> str:
         try:
             self.client.put_object(Bucket=bucket, Key=key, Body=data)

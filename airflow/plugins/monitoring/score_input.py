@@ -1,4 +1,5 @@
-"""The rows of a file to score, validated against the data contract with the ETL's own checks.
+"""The rows of one partition of a file to score (see monitoring.score_partitions), validated against the
+data contract with the ETL's own checks.
 
 CSV goes through the ETL's strict line-by-line parser (a malformed line is quarantined on its own); Parquet is
 read a batch of rows at a time and turned into the same text columns, so both meet the very same checks and
@@ -20,7 +21,8 @@ import pyarrow.compute as pc
 
 from etl.contract import BY_NAME, CATEGORICAL_FEATURES, COLUMNS, FEATURES, NUMERIC_FEATURES
 from etl.errors import InputError
-from etl.parse_csv import iter_chunks, read_header
+from etl.input_file import InputFile
+from etl.parse_csv import parse_range
 from etl.quarantine import (
     LINE,
     RECORD_PROBLEM,
@@ -29,7 +31,7 @@ from etl.quarantine import (
     format_record,
     quarantine_frame,
 )
-from etl.validate import MAX_CHUNK_BYTES, MIN_CHUNK_BYTES, check_column
+from etl.validate import MAX_CHUNK_BYTES, check_column
 
 ID_COLUMN = next(c.name for c in COLUMNS if c.role == "id")
 PARQUET_MAGIC = b"PAR1"
@@ -49,12 +51,12 @@ class ScoringChunk:
     blank_lines: int = 0
 
 
-def iter_scoring_chunks(data: bytes) -> Iterator[ScoringChunk]:
-    """Validate a CSV or Parquet input (told apart by Parquet's magic bytes) a chunk at a time. The columns
-    are checked before the first chunk is yielded: InputError when a feature column is missing."""
-    if data[:4] == PARQUET_MAGIC:
-        return _iter_parquet(data)
-    return _iter_csv(data)
+def iter_partition_chunks(file: InputFile, plan: dict, partition: dict) -> Iterator[ScoringChunk]:
+    """Validate one partition of the input (see monitoring.score_partitions) a chunk at a time, reading only
+    its own byte range (CSV) or row groups (Parquet)."""
+    if plan["format"] == "parquet":
+        return _iter_parquet(file, partition)
+    return _iter_csv(file, plan["columns"], partition)
 
 
 def check_scoring_columns(names: list[str]) -> None:
@@ -64,40 +66,56 @@ def check_scoring_columns(names: list[str]) -> None:
         raise InputError(f"missing feature column(s) {missing}; the input has {names}")
 
 
-def _iter_csv(data: bytes) -> Iterator[ScoringChunk]:
-    header = read_header(data)
-    check_scoring_columns(header.names)
-    chunk_bytes = min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, len(data) // 8))
-
-    def chunks() -> Iterator[ScoringChunk]:
-        for chunk in iter_chunks(data, header, chunk_bytes):
-            yield validate_text(chunk.frame, chunk.malformed, chunk.blank_lines)
-
-    return chunks()
-
-
-def _iter_parquet(data: bytes) -> Iterator[ScoringChunk]:
+def open_parquet(file: InputFile):
+    """A pyarrow ParquetFile over ranged reads of `file`: opening reads the footer, a row group reads its
+    column chunks, nothing else. (pyarrow's own S3 filesystem would do the same, but would need the lake's
+    endpoint and keys configured a second time.) InputError when it is not Parquet."""
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(pa.BufferReader(data))
+        return pq.ParquetFile(file.open())
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"the input is not a readable Parquet file: {exc}") from None
-    names = parquet.schema_arrow.names
-    check_scoring_columns(names)
-    known = [name for name in names if name in BY_NAME]
+        raise InputError(f"{file.uri} is not a readable Parquet file: {exc}") from None
 
-    def chunks() -> Iterator[ScoringChunk]:
-        first = 1
-        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=known):
-            frame = pd.DataFrame(
-                {name: _as_text(batch.column(name), name) for name in known},
-                index=pd.Index(np.arange(first, first + batch.num_rows, dtype=np.int64), name=LINE),
-            )
-            first += batch.num_rows
-            yield validate_text(frame, quarantine_frame([], [], []), 0)
 
-    return chunks()
+def _iter_csv(file: InputFile, names: list[str], partition: dict) -> Iterator[ScoringChunk]:
+    first_line = partition["first_line"]
+    for offset, raw in iter_line_blocks(file, partition["start"], partition["end"], MAX_CHUNK_BYTES):
+        chunk = parse_range(raw, offset, first_line, names)
+        first_line += len(chunk.frame) + len(chunk.malformed) + chunk.blank_lines
+        yield validate_text(chunk.frame, chunk.malformed, chunk.blank_lines)
+
+
+def iter_line_blocks(file: InputFile, start: int, end: int, block_bytes: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes) of whole lines covering [start, end), about `block_bytes` at a time (a line longer than
+    a block makes its block longer); `start` must begin a line."""
+    carry, position = b"", start
+    while position < end:
+        read = file.read_range(position, min(position + block_bytes, end))
+        if not read:
+            raise InputError(f"{file.uri} ended at byte {position}, before byte {end}: was it changed?")
+        block, block_start = carry + read, position - len(carry)
+        position += len(read)
+        if position < end:
+            cut = block.rfind(b"\n") + 1
+            carry, block = block[cut:], block[:cut]
+            if not block:
+                continue
+        yield block_start, block
+
+
+def _iter_parquet(file: InputFile, partition: dict) -> Iterator[ScoringChunk]:
+    parquet = open_parquet(file)
+    known = [name for name in parquet.schema_arrow.names if name in BY_NAME]
+    groups = list(range(partition["first_group"], partition["end_group"]))
+    first = partition["first_line"]
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=groups, columns=known):
+        frame = pd.DataFrame(
+            {name: _as_text(batch.column(name), name) for name in known},
+            index=pd.Index(np.arange(first, first + batch.num_rows, dtype=np.int64), name=LINE),
+        )
+        first += batch.num_rows
+        yield validate_text(frame, quarantine_frame([], [], []), 0)
 
 
 def _as_text(values: pa.Array, name: str) -> pd.api.extensions.ExtensionArray:

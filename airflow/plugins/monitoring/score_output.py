@@ -1,5 +1,9 @@
 """Where batch scoring writes: the predictions and the quarantine, as Parquet or CSV by the name's extension,
-to a local path, a file:// URI or an s3://bucket/key URI; by default beside the input."""
+to a local path, a file:// URI or an s3://bucket/key URI; by default beside the input.
+
+Each is a partitioned dataset: the output's name is a folder (an S3 prefix) holding one part per partition of
+the input, `part-00000.parquet`, `part-00001.parquet`... (pandas.read_parquet and pyarrow.dataset read the
+folder as one table; parts sort in line order)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
 FORMATS = (".parquet", ".csv")
 PREDICTIONS_SUFFIX = ".predictions"
 QUARANTINE_SUFFIX = ".quarantine"
+PART_PREFIX = "part-"
 
 
 def default_output_uri(source_uri: str) -> str:
@@ -47,6 +52,36 @@ def table_format(uri: str) -> str:
 def same_location(first: str, second: str) -> bool:
     """Whether two locations (paths or URIs) name the same object."""
     return _normalized(first) == _normalized(second)
+
+
+def part_uri(dataset_uri: str, index: int) -> str:
+    """The URI of part `index` of the dataset at `dataset_uri`, in the dataset's format."""
+    return f"{dataset_uri.rstrip('/')}/{PART_PREFIX}{index:05d}{table_format(dataset_uri).lower()}"
+
+
+def clear_parts(settings: Settings, dataset_uri: str) -> int:
+    """Remove the parts an earlier run left in the dataset (a run with more partitions would leave extra ones
+    a reader would take for this run's); only files named like parts are touched. Returns how many."""
+    extension = table_format(dataset_uri).lower()
+    if dataset_uri.startswith("s3://"):
+        bucket, key = parse_s3_uri(dataset_uri)
+        lake = s3_lake_from_settings(settings)
+        stale = [k for k in lake.list_keys(bucket, f"{key.rstrip('/')}/") if _is_part(k, extension)]
+        for name in stale:
+            lake.client.delete_object(Bucket=bucket, Key=name)
+        return len(stale)
+    folder = _local_path(dataset_uri)
+    if folder.is_file():
+        raise InputError(f"the output {folder} is a file; batch scoring writes a folder of parts there")
+    stale = [path for path in folder.glob(f"{PART_PREFIX}*") if _is_part(path.name, extension)]
+    for path in stale:
+        path.unlink()
+    return len(stale)
+
+
+def _is_part(name: str, extension: str) -> bool:
+    name = name.rpartition("/")[2]
+    return name.startswith(PART_PREFIX) and name.endswith(extension)
 
 
 def write_table(settings: Settings, uri: str, frame: pd.DataFrame) -> str:

@@ -58,7 +58,7 @@ def test_read_input_reports_missing_inputs_clearly(settings, s3_settings, tmp_pa
         read_input(settings, tmp_path / "absent.csv")
     with pytest.raises(InputError, match="not a file"):
         read_input(settings, tmp_path)
-    with pytest.raises(FileNotFoundError, match=f"s3://{s3_settings.raw_bucket}/absent.csv"):
+    with pytest.raises(InputError, match=f"input not found: s3://{s3_settings.raw_bucket}/absent.csv"):
         read_input(s3_settings, f"s3://{s3_settings.raw_bucket}/absent.csv")
 
 

@@ -33,6 +33,11 @@ def frame() -> pd.DataFrame:
     return generate_synthetic(rows=ROWS, seed=11)
 
 
+def read_csv_parts(folder) -> pd.DataFrame:
+    """A CSV output: one part per partition, in order."""
+    return pd.concat([pd.read_csv(part) for part in sorted(folder.glob("part-*.csv"))], ignore_index=True)
+
+
 def expected_probabilities(pipeline, rows: pd.DataFrame) -> np.ndarray:
     proba = pipeline.predict_proba(rows[list(FEATURES)])
     return proba[:, [list(pipeline.classes_).index(c) for c in CLASSES]]
@@ -84,7 +89,7 @@ def test_parquet_input_scores_like_its_csv(settings, champion, frame, tmp_path):
     from_parquet = score_file(settings, str(tmp_path / "employees.parquet"), str(tmp_path / "b.csv"))
 
     assert from_csv["rows_scored"] == from_parquet["rows_scored"] == ROWS
-    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    a, b = read_csv_parts(tmp_path / "a.csv"), read_csv_parts(tmp_path / "b.csv")
     assert np.array_equal(a[list(PROBABILITY_COLUMNS)], b[list(PROBABILITY_COLUMNS)])
     assert b["line"].tolist() == list(range(1, ROWS + 1))  # Parquet rows count from 1, CSV lines from 2
 
@@ -112,7 +117,7 @@ def test_input_with_features_only_is_scored_without_id(settings, champion, frame
     summary = score_file(settings, str(tmp_path / "features.csv"), str(tmp_path / "scores.csv"))
 
     assert summary["rows_scored"] == ROWS
-    assert ID_COLUMN not in pd.read_csv(tmp_path / "scores.csv").columns
+    assert ID_COLUMN not in read_csv_parts(tmp_path / "scores.csv").columns
 
 
 def test_default_output_is_beside_the_input(settings, champion, frame, tmp_path):
@@ -122,7 +127,7 @@ def test_default_output_is_beside_the_input(settings, champion, frame, tmp_path)
 
     assert summary["output"] == (tmp_path / "employees.predictions.parquet").as_uri()
     assert len(pd.read_parquet(tmp_path / "employees.predictions.parquet")) == ROWS
-    assert (tmp_path / "employees.predictions.quarantine.parquet").is_file()
+    assert (tmp_path / "employees.predictions.quarantine.parquet" / "part-00000.parquet").is_file()
 
 
 def test_missing_feature_column_is_refused_by_name(settings, frame, tmp_path):
@@ -165,6 +170,6 @@ def test_score_from_and_to_s3(s3_settings, frame):
     keys = {o["Key"] for o in lake.list_objects_v2(Bucket=bucket, Prefix="batch/")["Contents"]}
     assert keys == {
         "batch/employees.csv",
-        "batch/employees.predictions.parquet",
-        "batch/employees.predictions.quarantine.parquet",
+        "batch/employees.predictions.parquet/part-00000.parquet",
+        "batch/employees.predictions.quarantine.parquet/part-00000.parquet",
     }
