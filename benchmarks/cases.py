@@ -21,6 +21,8 @@ CEILING_REST_C8 = "REST fixed response ceiling, c=8"
 CEILING_GRPC_C8 = "gRPC fixed response ceiling, c=8"
 REST_SINGLE_C8_LOG_ON = "REST 1 record, c=8, prediction log on"
 REST_SINGLE_C8_LOG_OFF = "REST 1 record, c=8, prediction log off"
+REST_SINGLE_C8_BALANCED = "REST 1 record, c=8, through the balancer"
+REST_SINGLE_C8_DIRECT = "REST 1 record, c=8, straight to the replica"
 INPROC_1 = "in-process 1 row"
 INPROC_1000 = "in-process 1,000 rows"
 INPROC_EXPLAIN_1 = "in-process 1 record, core + JSON, LightGBM"
@@ -194,6 +196,14 @@ def evaluate_targets(rows: list[dict], pipeline: dict | None) -> list[dict]:
             0.9,
             ">= 0.9 (costs under 10 %)",
             note,
+        )
+    )
+    targets.append(
+        _at_least(
+            "load balancer: REST 1 record c=8 throughput, through HAProxy vs straight",
+            _ratio(rows, "rps", (REST_SINGLE_C8_BALANCED, OURS), (REST_SINGLE_C8_DIRECT, OURS)),
+            0.85,
+            ">= 0.85 (costs under 15 %)",
         )
     )
     explained = [_clean_row(rows, INPROC_EXPLAIN_1, server) for server in (EXPLAIN, NO_EXPLAIN)]

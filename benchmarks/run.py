@@ -9,6 +9,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.balancer_cost import measure_balancer_cost
 from benchmarks.cases import BATCH_ROWS, add_ratios, evaluate_targets
 from benchmarks.champion import ensure_champion
 from benchmarks.etl_memory import memory_targets, run_etl_memory_bench
@@ -59,6 +60,9 @@ def run_bench(
         settings, champion["version"], records, seconds, folder / "work", model, mlserver_venv
     )
     measurements += measure_prediction_log_cost(
+        settings, records, seconds, warmup_seconds(seconds), folder / "work"
+    )
+    measurements += measure_balancer_cost(
         settings, records, seconds, warmup_seconds(seconds), folder / "work"
     )
     measurements += measure_in_process(model, records, seconds / 4)

@@ -15,6 +15,8 @@ from benchmarks.cases import (
     REST_BATCH_C1,
     REST_SINGLE_C1,
     REST_SINGLE_C8,
+    REST_SINGLE_C8_BALANCED,
+    REST_SINGLE_C8_DIRECT,
     REST_SINGLE_C8_LOG_OFF,
     REST_SINGLE_C8_LOG_ON,
     V2_GRPC_SINGLE_C8,
@@ -48,6 +50,7 @@ def rows_for(
     v2_grpc=(1300.0, 60.0),
     v2_batch=(12.0, 60.0),
     ceiling=1500.0,
+    balanced=(1100.0, 1200.0),
 ):
     return add_ratios(
         [
@@ -68,6 +71,8 @@ def rows_for(
             row(V2_REST_BATCH_C1, OURS, 1000 / v2_batch[0], v2_batch[0]),
             row(V2_REST_BATCH_C1, MLSERVER, 1000 / v2_batch[1], v2_batch[1]),
             row(CEILING_REST_C8, CEILING, ceiling),
+            row(REST_SINGLE_C8_BALANCED, OURS, balanced[0]),
+            row(REST_SINGLE_C8_DIRECT, OURS, balanced[1]),
         ]
     )
 
@@ -95,7 +100,7 @@ def test_add_ratios_without_clean_baseline_is_none():
 
 def test_evaluate_targets_all_met():
     targets = evaluate_targets(rows_for(), None)
-    assert len(targets) == 10
+    assert len(targets) == 11
     assert all(t["met"] is True for t in targets), [t for t in targets if t["met"] is not True]
 
 
@@ -112,6 +117,7 @@ def test_evaluate_targets_reports_misses():
                 v2_grpc=(850.0, 60.0),
                 v2_batch=(25.0, 60.0),
                 ceiling=1400.0,
+                balanced=(900.0, 1200.0),
             ),
             None,
         )
