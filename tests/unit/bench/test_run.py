@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from benchmarks import cases
+from benchmarks.balancer_cost import find_haproxy
 from benchmarks.h2load import find_h2load
 from benchmarks.load import find_wrk
 from benchmarks.run import run_bench
@@ -21,7 +22,8 @@ MLSERVER_VENV = Path(__file__).resolve().parents[3] / ".local" / "mlserver-venv"
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    find_wrk() is None or find_h2load() is None, reason="wrk or h2load not installed (make system-deps)"
+    find_wrk() is None or find_h2load() is None or find_haproxy() is None,
+    reason="wrk, h2load or haproxy not installed (make system-deps)",
 )
 def test_run_bench_measures_both_servers_and_writes_report(settings, tmp_path):
     from etl.synthetic import write_synthetic_csv
@@ -30,7 +32,12 @@ def test_run_bench_measures_both_servers_and_writes_report(settings, tmp_path):
     write_synthetic_csv(csv, rows=1500, seed=3)
     before = set(psutil.Process().children(recursive=True))  # e.g. the session's MLflow server fixture
 
-    result = run_bench(settings, seconds=1.0, pipeline=True, dataset=csv, mlserver_venv=MLSERVER_VENV)
+    # The pipeline and ETL-memory benchmarks are left out: they only run `burnout pipeline` and the ETL
+    # (tested end to end elsewhere; their summaries are unit-tested) and cost minutes; the serving rows,
+    # which need the servers started for real, are what this test checks.
+    result = run_bench(
+        settings, seconds=1.0, pipeline=False, etl=False, dataset=csv, mlserver_venv=MLSERVER_VENV
+    )
 
     measured = {(r["setting"], r["server"]): r for r in result["rows"]}
     for setting in (cases.REST_SINGLE_C1, cases.REST_SINGLE_C8, cases.REST_BATCH_C1):
@@ -61,9 +68,6 @@ def test_run_bench_measures_both_servers_and_writes_report(settings, tmp_path):
     assert f"| {cases.REST_SINGLE_C8} | {cases.OURS} |" in (bench / "latest.md").read_text()
     assert (bench / "latest.png").stat().st_size > 0
     assert set(psutil.Process().children(recursive=True)) <= before  # every server stopped
-    pipeline = result["pipeline"]
-    assert (pipeline["data"], pipeline["rows"], pipeline["default_budget"]) == ("custom", 1500, False)
-    assert {f["family"] for f in pipeline["families"]} == {"lightgbm", "knn", "svm", "ensemble"}
-    assert 0 < pipeline["etl_s"] < pipeline["end_to_end_s"]
-    assert 0 < pipeline["champion_test_macro_f1"] <= 1
-    assert result["targets"][-1]["target"] == "pipeline end to end (s)"
+    assert result["pipeline"] is None and result["etl_memory"] is None
+    for setting in (cases.REST_SINGLE_C8_BALANCED, cases.REST_SINGLE_C8_DIRECT):
+        assert measured[(setting, cases.OURS)]["requests"] > 0
