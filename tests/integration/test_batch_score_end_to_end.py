@@ -94,7 +94,9 @@ def test_burnout_score_on_real_dataset_answers_the_services_probabilities(real_d
     assert np.abs(scores[list(PROBABILITY_COLUMNS)].to_numpy() - expected).max() <= 1e-9
 
 
-def test_batch_score_dag_scores_a_file_and_logs_the_run(airflow_home, make_settings, tmp_path, monkeypatch):
+def test_batch_score_dag_scores_partitions_and_accounts_for_every_line(
+    airflow_home, make_settings, tmp_path, monkeypatch
+):
     import mlflow
 
     monkeypatch.chdir(tmp_path)  # no .env from the repository reaches the task
@@ -102,14 +104,21 @@ def test_batch_score_dag_scores_a_file_and_logs_the_run(airflow_home, make_setti
     version = register_synthetic_model(settings, aliases=("champion",))
     source = tmp_path / "batch" / "employees.csv"
     write_synthetic_csv(source, rows=500, seed=5)
+    size = source.stat().st_size
 
-    result = run_dag(load_dag("batch_score"), settings, conf={"input": str(source)})
+    conf = {"input": str(source), "partition_bytes": size // 3}
+    result = run_dag(load_dag("batch_score"), settings, conf=conf)
 
     assert result["state"] == "success", result
-    summary = result["outputs"]["score"]
-    assert summary["rows_in"] == summary["rows_scored"] == 500
+    partitions = result["outputs"]["score"]
+    assert len(partitions) == 3  # about a third of the file each (the last one a little less)
+    summary = result["outputs"]["account"]
+    assert summary["rows_in"] == summary["rows_scored"] == 500 and summary["partitions"] == 3
     assert summary["model_version"] == version
+    assert sum(summary["hosts"].values(), []) == [0, 1, 2]
     scores = pd.read_parquet(tmp_path / "batch" / "employees.predictions.parquet")
-    assert len(scores) == 500 and (scores["model_version"] == version).all()
+    assert scores["line"].tolist() == list(range(2, 502))  # the file's own lines, the header is line 1
+    assert (scores["model_version"] == version).all()
     run = mlflow.MlflowClient(settings.mlflow_tracking_uri).get_run(summary["mlflow_run_id"])
     assert run.data.metrics["rows_scored"] == 500 and run.data.tags["model_version"] == str(version)
+    assert json.loads(run.data.tags["hosts"]) == summary["hosts"]

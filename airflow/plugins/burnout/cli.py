@@ -153,12 +153,17 @@ def score(
         str | None, typer.Option(help=".parquet or .csv: path or s3://bucket/key; default: beside the input")
     ] = None,
     model: Annotated[str, typer.Option(help="alias of the model to score with")] = "champion",
+    partition_bytes: Annotated[
+        int | None,
+        typer.Option(min=1024, help="bytes per partition (one output part each); default from settings"),
+    ] = None,
 ) -> None:
-    """Score a whole file with the champion (the service's fast path): predictions beside an id column, bad
-    rows quarantined with reasons beside the output, counts and model version logged to `burnout-scoring`."""
+    """Score a whole file with the champion (the service's fast path), a few MB at a time, partition after
+    partition as the batch_score DAG does: predictions beside an id column in a folder of parts, bad rows
+    quarantined with reasons beside it, counts and model version logged to `burnout-scoring`."""
     from monitoring.batch_score import score_file
 
-    _emit(_run(score_file, get_settings(), input, output, alias=model))
+    _emit(_run(score_file, get_settings(), input, output, alias=model, partition_bytes=partition_bytes))
 
 
 @app.command()

@@ -103,7 +103,10 @@ def test_announce_processed_dataset_from_etl_only(dagbag):
 def test_offer_tuning_budget_on_trigger_form(dagbag, dag_id):
     params = dagbag.get_dag(dag_id).params
     assert params["trials"] is None and params["timeout_s"] is None  # None = Variables, then settings
+    assert params["tuning_workers"] is None
     assert params.get_param("trials").schema["minimum"] == 1
+    assert params.get_param("tuning_workers").schema["minimum"] == 1
+    assert params.get_param("tuning_workers").schema["maximum"] == 16
 
 
 @pytest.mark.parametrize("dag_id", ["burnout_pipeline", *sorted(FAMILY_DAGS)])
@@ -117,6 +120,8 @@ def test_trigger_form_states_the_settings_defaults(dagbag, dag_id):
     assert f"BURNOUT_TUNING_TRIALS (default {defaults['tuning_trials'].default};" in trials
     assert f"`burnout demo` asks for {defaults['demo_trials'].default})" in trials
     assert f"(default {defaults['tuning_timeout_s'].default:g} s)" in timeout
+    workers = params.get_param("tuning_workers").description
+    assert f"BURNOUT_TUNING_WORKERS (default {defaults['tuning_workers'].default}; compose sets 2)" in workers
 
 
 def test_drift_form_states_the_default_window(dagbag):
@@ -135,27 +140,57 @@ def test_retry_network_tasks_with_exponential_backoff(dagbag):
         assert task.max_retry_delay is not None, task_id
 
 
+def render_map_index(dag, task, **op_kwargs) -> str:
+    template = dag.get_template_env().from_string(task.map_index_template)
+    return template.render(task=SimpleNamespace(op_kwargs=op_kwargs))
+
+
 def test_train_families_in_parallel_with_mapping(dagbag):
     from airflow.sdk.definitions.mappedoperator import MappedOperator
 
     from modeling.families import FAMILIES
 
     pipeline = dagbag.get_dag("burnout_pipeline")
-    train = pipeline.get_task("train")
-    assert isinstance(train, MappedOperator)
-    assert list(train._get_specified_expand_input().value["family"]) == list(FAMILIES)
-    # The UI shows each mapped instance by its family, not 0, 1, 2.
-    template = pipeline.get_template_env().from_string(train.map_index_template)
-    assert template.render(task=SimpleNamespace(op_kwargs={"family": "knn", "budget": {}})) == "knn"
+    plan, tune, train = (pipeline.get_task(t) for t in ("plan_training", "tune", "train"))
+    assert all(isinstance(task, MappedOperator) for task in (plan, tune, train))
+    assert list(plan._get_specified_expand_input().value["family"]) == list(FAMILIES)
+    # Every family's plan crossed with the K worker indexes; a family registers once, after the tuning.
+    assert set(tune._get_specified_expand_input().value) == {"plan", "worker"}
+    assert tune.upstream_task_ids == {"plan_training", "list_tuning_workers"}
+    assert pipeline.get_task("list_tuning_workers").upstream_task_ids == {"choose_budget"}
+    assert set(train._get_specified_expand_input().value) == {"plan"}
+    assert train.upstream_task_ids == {"plan_training", "tune"}
+    # The UI shows each mapped instance by its family (and worker), not 0, 1, 2.
+    assert render_map_index(pipeline, plan, family="knn", budget={}) == "knn"
+    assert render_map_index(pipeline, tune, plan={"family": "knn"}, worker=1) == "knn #1"
+    assert render_map_index(pipeline, train, plan={"family": "svm"}) == "svm"
     assert pipeline.get_task("train_ensemble").upstream_task_ids == {"run_etl", "train"}
     assert pipeline.get_task("promote").upstream_task_ids == {"train", "train_ensemble"}
     assert pipeline.get_task("notify_api").upstream_task_ids == {"promote"}
 
 
-def test_batch_score_takes_input_output_and_model_on_trigger_form(dagbag):
+def test_batch_score_takes_input_output_model_and_partition_size_on_trigger_form(dagbag):
     dag = dagbag.get_dag("batch_score")
     params = dag.params
     assert params["input"] is None and params["output"] is None  # the raw object; beside the input
     assert params["model"] == "champion"
-    assert [task.task_id for task in dag.tasks] == ["score"]
-    assert dag.get_task("score").retries >= 1
+    assert params["partition_bytes"] is None  # BURNOUT_SCORE_PARTITION_BYTES
+    assert [task.task_id for task in dag.tasks] == ["plan", "list_partitions", "score", "account"]
+    assert all(dag.get_task(task_id).retries >= 1 for task_id in ("plan", "score", "account"))
+
+
+def test_batch_score_maps_one_scoring_task_per_partition_then_accounts(dagbag):
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    dag = dagbag.get_dag("batch_score")
+    score = dag.get_task("score")
+    assert isinstance(score, MappedOperator)
+    assert score.upstream_task_ids == {"plan", "list_partitions"}
+    assert dag.get_task("account").upstream_task_ids == {"plan", "score"}
+    # The UI names each mapped instance by its partition and lines, not 0, 1, 2.
+    template = dag.get_template_env().from_string(score.map_index_template)
+    partition = {"index": 3, "name": "part-00003 lines 2-101"}
+    assert (
+        template.render(task=SimpleNamespace(op_kwargs={"plan": {}, "partition": partition}))
+        == partition["name"]
+    )
