@@ -12,7 +12,15 @@ from burnout.dag_defaults import (
     TRAIN_TIMEOUT,
     common_dag_arguments,
 )
-from burnout.dag_tasks import choose_budget, notify_api, run_etl
+from burnout.dag_tasks import (
+    choose_budget,
+    list_tuning_workers,
+    notify_api,
+    plan_training,
+    run_etl,
+    train,
+    tune,
+)
 from modeling.families import FAMILIES
 
 
@@ -43,9 +51,12 @@ def burnout_pipeline():
        dataset with the real schema is generated first when `data/` holds no CSV).
     2. **run_etl**: validates, quarantines bad rows, cleans, splits, fits the preprocessor on TRAIN and
        publishes the content-hashed dataset version (an existing version is reused, never duplicated).
-    3. **train**: LightGBM, KNN and SVM in parallel (one mapped task per family): Optuna with K-fold CV on
-       TRAIN, one evaluation on TEST, registered as `burnout-risk` with the family's alias. A family that
-       already has a model for this dataset version is reused unless **retrain** is set.
+    3. **plan_training**, **tune**, **train**: LightGBM, KNN and SVM in parallel. For each family,
+       plan_training creates its Optuna study (with the starting trial) and MLflow run once; K mapped tune
+       tasks per family (**tuning_workers**) share the study on any Celery worker, each sampling with its
+       own seed, until the study holds the trial budget; train then refits the study's best trial (K-fold
+       CV on TRAIN), evaluates it once on TEST and registers it as `burnout-risk` with the family's alias.
+       A family that already has a model for this dataset version is reused unless **retrain** is set.
     4. **train_ensemble**: a weighted soft vote of the three registered models, its weights chosen on their
        out-of-fold probabilities on TRAIN, registered with alias `ensemble` (reused, unless **retrain** is
        set, while the families it votes with are unchanged).
@@ -58,7 +69,8 @@ def burnout_pipeline():
     form's defaults: the raw data in the lake, families reused when that dataset version already has them).
 
     The tuning budget per family comes from the trigger form, else the Airflow Variables
-    `burnout_tuning_trials` / `burnout_tuning_timeout_s`, else settings (`BURNOUT_TUNING_*`).
+    `burnout_tuning_trials` / `burnout_tuning_timeout_s` / `burnout_tuning_workers`, else settings
+    (`BURNOUT_TUNING_*`).
     """
 
     @task
@@ -67,14 +79,6 @@ def burnout_pipeline():
         from etl.ingest import ingest_raw_data
 
         return ingest_raw_data(get_settings(), params["input"])
-
-    # The UI names each mapped training task by its family (the mapped kwargs live in the unmapped op_kwargs).
-    @task(retries=1, execution_timeout=TRAIN_TIMEOUT, map_index_template="{{ task.op_kwargs['family'] }}")
-    def train(family: str, dataset: dict, budget: dict, params: dict | None = None) -> dict:
-        from burnout_base.settings import get_settings
-        from modeling.train import train_or_reuse
-
-        return train_or_reuse(family, get_settings(), dataset["dataset_version"], budget, params["retrain"])
 
     @task(retries=1, execution_timeout=TRAIN_TIMEOUT)
     def train_ensemble(dataset: dict, trained: list[dict], params: dict | None = None) -> dict:
@@ -94,7 +98,12 @@ def burnout_pipeline():
         return to_plain(promote_best(get_settings()))
 
     dataset = run_etl(ingest())
-    trained = train.partial(dataset=dataset, budget=choose_budget()).expand(family=list(FAMILIES))
+    budget = choose_budget()
+    plans = plan_training.partial(dataset=dataset, budget=budget).expand(family=list(FAMILIES))
+    # Every family's K workers at once (families x workers); a family registers after all the tuning.
+    tuned = tune.expand(plan=plans, worker=list_tuning_workers(budget))
+    trained = train.expand(plan=plans)
+    tuned >> trained
     notify_api(promote(trained, train_ensemble(dataset, trained)))
 
 

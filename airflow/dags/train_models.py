@@ -10,7 +10,14 @@ from burnout.dag_defaults import (
     TRAIN_TIMEOUT,
     common_dag_arguments,
 )
-from burnout.dag_tasks import choose_budget, notify_api
+from burnout.dag_tasks import (
+    choose_budget,
+    list_tuning_workers,
+    notify_api,
+    plan_training,
+    train,
+    tune,
+)
 from modeling.families import FAMILIES
 
 PROCESSED_DATASET = Asset(PROCESSED_DATASET_ASSET)
@@ -30,9 +37,14 @@ def build_training_dag(family: str):
         `burnout-risk` with alias `{family}`. The new version then takes alias `champion` only if it beats
         the current champion on the same TEST split; the serving API is asked to reload.
 
+        Tuning is spread over the Celery workers: **plan_training** creates the Optuna study, its starting
+        trial and the MLflow run once; **tune** runs K mapped tasks (**tuning_workers**) that share the
+        study, each sampling with its own seed, and stop together at the study's trial budget; **train**
+        then refits the study's best trial and registers it, once. Each trial names the host that ran it.
+
         The tuning budget comes from the trigger form, else the Airflow Variables
-        `burnout_tuning_trials` / `burnout_tuning_timeout_s`, else `BURNOUT_TUNING_TRIALS` /
-        `BURNOUT_TUNING_TIMEOUT_S`.
+        `burnout_tuning_trials` / `burnout_tuning_timeout_s` / `burnout_tuning_workers`, else
+        `BURNOUT_TUNING_TRIALS` / `BURNOUT_TUNING_TIMEOUT_S` / `BURNOUT_TUNING_WORKERS`.
         """
 
         @task(retries=0)
@@ -43,13 +55,6 @@ def build_training_dag(family: str):
             announced = [event.extra.get("dataset_version") for event in events]
             return {"dataset_version": pick_dataset_version(params["dataset_version"], announced)}
 
-        @task(retries=1, execution_timeout=TRAIN_TIMEOUT)
-        def train(dataset: dict, budget: dict) -> dict:
-            from burnout_base.settings import get_settings
-            from modeling.train import train_or_reuse
-
-            return train_or_reuse(family, get_settings(), dataset["dataset_version"], budget)
-
         @task
         def propose_champion(trained: dict) -> dict:
             from burnout_base.plain import to_plain
@@ -58,7 +63,13 @@ def build_training_dag(family: str):
 
             return to_plain(promote_if_better(get_settings(), trained["model_version"]))
 
-        notify_api(propose_champion(train(choose_dataset(), choose_budget())))
+        budget = choose_budget()
+        # Keywords: the UI's map index template reads the family from op_kwargs.
+        plan = plan_training(family=family, dataset=choose_dataset(), budget=budget)
+        tuned = tune.partial(plan=plan).expand(worker=list_tuning_workers(budget))
+        trained = train(plan=plan)
+        tuned >> trained
+        notify_api(propose_champion(trained))
 
     training.__doc__ = training.__doc__.format(family=family)
     return dag(

@@ -100,15 +100,20 @@ def test_run_training_dag_registers_and_proposes_champion(airflow_home, lake_and
     version = run_etl(None, settings)["dataset_version"]
     Variable.set("burnout_tuning_trials", "1")  # an Airflow Variable overrides settings (trials=2)
     try:
-        result = run_dag(load_dag("train_knn"), settings)
+        # Two tuning tasks share the study; the form's tuning_workers wins over settings (1).
+        result = run_dag(load_dag("train_knn"), settings, conf={"tuning_workers": 2})
     finally:
         Variable.delete("burnout_tuning_trials")
 
     assert result["state"] == "success", result
     outputs = result["outputs"]
-    assert outputs["choose_budget"]["trials"] == 1
+    assert outputs["choose_budget"]["trials"] == 1 and outputs["choose_budget"]["workers"] == 2
+    assert sorted(share["worker"] for share in outputs["tune"]) == [0, 1]
+    # dag.test() runs the two in turn: the first reaches the study's budget, the second finds it reached.
+    assert [share["trials_finished"] for share in outputs["tune"]] == [1, 1]
     trained = outputs["train"]
     assert trained["family"] == "knn" and trained["dataset_version"] == version
+    assert sum(trained["trials_by_host"].values()) == 1
     client = registry(settings)
     registered = client.get_model_version_by_alias(settings.registered_model_name, "knn")
     assert int(registered.version) == trained["model_version"]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from burnout_base.settings import Settings
+from modeling.budget import MAX_TUNING_WORKERS
 
 TASK_FAILURE_LOGGER = "burnout.dags"
 log = logging.getLogger(TASK_FAILURE_LOGGER)
@@ -21,7 +22,11 @@ PROCESSED_DATASET_ASSET = "burnout_processed_dataset"
 # Drift past the thresholds: drift_monitor declares it as outlet, burnout_pipeline is scheduled on it.
 DRIFT_ASSET = "burnout_drift"
 # Airflow Variables that override the tuning budget of settings (the trigger form overrides both).
-BUDGET_VARIABLES = {"trials": "burnout_tuning_trials", "timeout_s": "burnout_tuning_timeout_s"}
+BUDGET_VARIABLES = {
+    "trials": "burnout_tuning_trials",
+    "timeout_s": "burnout_tuning_timeout_s",
+    "workers": "burnout_tuning_workers",
+}
 
 
 def setting_default(field: str) -> Any:
@@ -52,6 +57,16 @@ BUDGET_PARAMS: dict[str, dict[str, Any]] = {
         "title": "Tuning timeout (s)",
         "description": "Per family; empty = Variable burnout_tuning_timeout_s, else BURNOUT_TUNING_TIMEOUT_S "
         f"(default {describe_seconds(setting_default('tuning_timeout_s'))}).",
+    },
+    "tuning_workers": {
+        "default": None,
+        "type": ["null", "integer"],
+        "minimum": 1,
+        "maximum": MAX_TUNING_WORKERS,
+        "title": "Tuning workers",
+        "description": "Tasks per family sharing its Optuna study, on any Celery worker; the trials and the "
+        "timeout bound the study, not each task. Empty = Variable burnout_tuning_workers, else "
+        f"BURNOUT_TUNING_WORKERS (default {setting_default('tuning_workers')}; compose sets 2).",
     },
 }
 # The trigger form's input field, shared by the DAGs that run the ETL.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from airflow.sdk import Variable, task
 
-from burnout.dag_defaults import BUDGET_VARIABLES, ETL_TIMEOUT
+from burnout.dag_defaults import BUDGET_VARIABLES, ETL_TIMEOUT, TRAIN_TIMEOUT
 
 
 @task(execution_timeout=ETL_TIMEOUT)
@@ -27,7 +27,50 @@ def choose_budget(params: dict | None = None) -> dict:
     from modeling.budget import resolve_budget
 
     variables = {key: Variable.get(name, default=None) for key, name in BUDGET_VARIABLES.items()}
-    return resolve_budget(get_settings(), params["trials"], params["timeout_s"], variables)
+    return resolve_budget(
+        get_settings(), params["trials"], params["timeout_s"], variables, params["tuning_workers"]
+    )
+
+
+@task(retries=0)
+def list_tuning_workers(budget: dict) -> list[int]:
+    """The tuning workers' indexes, 0 to K-1: what the tuning tasks are mapped over."""
+    return list(range(budget["workers"]))
+
+
+# Training one family is three tasks around one shared Optuna study (see modeling.train): the UI names each
+# mapped instance by its family, and a tuning task by its family and worker index.
+@task(retries=1, map_index_template="{{ task.op_kwargs['family'] }}")
+def plan_training(family: str, dataset: dict, budget: dict, params: dict | None = None) -> dict:
+    """Create the family's study, starting trial and MLflow run once (or plan to reuse its version when the
+    form's `retrain` is off and this dataset version already has one)."""
+    from burnout_base.settings import get_settings
+    from modeling.train import plan_training as plan
+
+    retrain = params.get("retrain", True)
+    return plan(family, get_settings(), dataset["dataset_version"], budget, retrain)
+
+
+@task(
+    retries=1,
+    execution_timeout=TRAIN_TIMEOUT,
+    map_index_template="{{ task.op_kwargs['plan']['family'] }} #{{ task.op_kwargs['worker'] }}",
+)
+def tune(plan: dict, worker: int) -> dict:
+    """One tuning worker of the family's shared study, on whichever Celery worker picks it up."""
+    from burnout_base.settings import get_settings
+    from modeling.train import tune_share
+
+    return tune_share(plan, get_settings(), worker)
+
+
+@task(retries=1, execution_timeout=TRAIN_TIMEOUT, map_index_template="{{ task.op_kwargs['plan']['family'] }}")
+def train(plan: dict) -> dict:
+    """Once the family's tuning tasks are done: refit the study's best trial, evaluate and register it."""
+    from burnout_base.settings import get_settings
+    from modeling.train import register_best
+
+    return register_best(plan, get_settings())
 
 
 @task

@@ -33,7 +33,7 @@ from modeling.evaluate import evaluate_model, log_evaluation
 from modeling.families import get_family
 from modeling.importance import log_background, log_importance
 from modeling.model_card import build_model_card, describe_registered_model
-from modeling.model_io import log_model
+from modeling.model_io import describe_version, log_model
 from modeling.registry import find_trained_version
 from modeling.registry_names import DATASET_VERSION_TAG, FAMILY_TAG, MODEL_CARD_ARTIFACT
 from modeling.tune import (
@@ -93,7 +93,7 @@ def train_family(
     """Tune, fit, evaluate and register `family` on a published dataset (default: the latest), in this
     process (one tuning worker).
 
-    Returns record_trained_model's summary plus seconds and trials_by_host.
+    Returns register_best's summary.
     """
     plan = plan_training(family, settings, dataset_version, {"trials": trials, "timeout_s": timeout})
     tune_share(plan, settings, worker=0)
@@ -185,13 +185,19 @@ def tune_share(plan: Mapping[str, Any], settings: Settings, worker: int) -> dict
 
 def register_best(plan: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     """Once all tuning workers are done: refit the study's best trial on all of TRAIN, evaluate it on TEST and
-    register it in the plan's training run (ended here). Returns record_trained_model's summary plus seconds
-    (since the plan) and trials_by_host; a reused plan returns the reused version's summary."""
+    register it in the plan's training run (ended here). Returns record_trained_model's summary as plain data,
+    plus seconds (since the plan), trials_by_host and reused=False; a reused plan returns the reused version's
+    summary (reused=True). Registers once per plan: a retry after the run finished returns what it registered.
+    """
     if plan["reused"]:
         return plan["reused"]
+    configure_mlflow(settings)
+    registered = find_registered_version(settings, plan["run_id"])
+    if registered is not None:
+        log.info("%s: plan's run already registered v%s", plan["family"], registered["model_version"])
+        return registered
     spec = get_family(plan["family"])
     dataset = load_dataset(settings, plan["dataset_version"])
-    configure_mlflow(settings)
     study = open_study(spec, settings, dataset.version)
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         raise RuntimeError(f"study {study.study_name} has no completed trial; raise the budget")
@@ -218,7 +224,19 @@ def register_best(plan: Mapping[str, Any], settings: Settings) -> dict[str, Any]
         )
     summary["trials_by_host"] = by_host
     summary["seconds"] = round(time.time() - plan["started_at"], 1)
-    return summary
+    return {**to_plain(summary), "reused": False}
+
+
+def find_registered_version(settings: Settings, run_id: str) -> dict[str, Any] | None:
+    """The version a training run registered, described, once that run has finished; else None."""
+    client = mlflow.MlflowClient()
+    if client.get_run(run_id).info.status != "FINISHED":
+        return None  # never finished registering: a retry registers again
+    name = settings.registered_model_name
+    versions = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    if not versions:
+        return None
+    return {**describe_version(client, name, versions[0].version), "reused": False}
 
 
 def version_tags(family_name: str, dataset: ProcessedDataset | str) -> dict[str, str]:
@@ -357,4 +375,4 @@ def train_or_reuse(
     reused=True and nothing is registered). One tuning worker: in one process more would only take turns."""
     plan = plan_training(family, settings, dataset_version, budget, retrain)
     tune_share(plan, settings, worker=0)
-    return {**to_plain(register_best(plan, settings)), "reused": bool(plan["reused"])}
+    return register_best(plan, settings)

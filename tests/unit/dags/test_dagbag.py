@@ -188,9 +188,5 @@ def test_batch_score_maps_one_scoring_task_per_partition_then_accounts(dagbag):
     assert score.upstream_task_ids == {"plan", "list_partitions"}
     assert dag.get_task("account").upstream_task_ids == {"plan", "score"}
     # The UI names each mapped instance by its partition and lines, not 0, 1, 2.
-    template = dag.get_template_env().from_string(score.map_index_template)
     partition = {"index": 3, "name": "part-00003 lines 2-101"}
-    assert (
-        template.render(task=SimpleNamespace(op_kwargs={"plan": {}, "partition": partition}))
-        == partition["name"]
-    )
+    assert render_map_index(dag, score, plan={}, partition=partition) == "part-00003 lines 2-101"
