@@ -190,27 +190,51 @@ class ExitDeadline:
 
 
 class DrainingServer(uvicorn.Server):
-    """A uvicorn server whose SIGTERM drain is bounded: `on_drain()` first (readiness and gRPC), then the
-    listener closes, idle connections close, requests in flight get `grace_s`; those still arriving are
-    then cut (503), anything else still running is cancelled `CUT_SETTLE_S` later."""
+    """A uvicorn server whose SIGTERM drain is bounded: `on_drain()` first (readiness), then everything is
+    still served for `delay_s` (a load balancer notices the failed check meanwhile), then `on_close()` (gRPC)
+    and the listener closes, idle connections close, requests in flight get `grace_s`; those still arriving
+    are then cut (503), anything else still running is cancelled `CUT_SETTLE_S` later."""
 
-    def __init__(self, config: uvicorn.Config, grace_s: float, on_drain: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        grace_s: float,
+        on_drain: Callable[[], None],
+        delay_s: float = 0.0,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(config)
-        self.grace_s, self._on_drain = grace_s, on_drain
-        self.exit_deadline = ExitDeadline(grace_s + EXIT_MARGIN_S)
+        self.grace_s, self.delay_s = grace_s, delay_s
+        self._on_drain, self._on_close = on_drain, on_close
+        self.exit_deadline = ExitDeadline(delay_s + grace_s + EXIT_MARGIN_S)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.exit_deadline.arm()  # from the signal itself: even a blocked event loop cannot keep the process
         super().handle_exit(sig, frame)
 
     async def shutdown(self, sockets=None) -> None:
-        log.info("draining: not ready from now on; calls in flight get %g s", self.grace_s)
         self._on_drain()
+        if self.delay_s > 0:
+            log.info("draining: not ready from now on; still serving for %g s", self.delay_s)
+            await self._serve_on(self.delay_s)
+        log.info("closing the listeners: calls in flight get %g s", self.grace_s)
+        if self._on_close is not None:
+            self._on_close()
         cut = asyncio.get_running_loop().call_later(self.grace_s, self._cut_arriving_requests)
         try:
             await super().shutdown(sockets)
         finally:
             cut.cancel()
+
+    async def _serve_on(self, seconds: float) -> None:
+        """The listeners stay open while this waits (uvicorn's main loop has ended); a second Ctrl-C
+        (force_exit) ends the wait. uvicorn's tick is kept, so the Date header stays current."""
+        deadline = time.monotonic() + seconds
+        ticks = 0
+        while (left := deadline - time.monotonic()) > 0 and not self.force_exit:
+            await asyncio.sleep(min(0.1, left))
+            ticks += 1
+            await self.on_tick(ticks)
 
     def _cut_arriving_requests(self) -> None:
         for connection in list(self.server_state.connections):
@@ -218,13 +242,25 @@ class DrainingServer(uvicorn.Server):
                 connection.cut_short()
 
 
-def build_http_server(app, settings: Settings, on_drain: Callable[[], None]) -> DrainingServer:
-    """REST + GraphQL on `api_host:api_port`, with the read timeouts and the bounded drain of `settings`."""
+REPLICA_HEADER = "x-burnout-replica"
+
+
+def build_http_server(
+    app,
+    settings: Settings,
+    on_drain: Callable[[], None],
+    on_close: Callable[[], None] | None = None,
+) -> DrainingServer:
+    """REST + GraphQL on `api_host:api_port`, with the read timeouts, the replica header and the bounded
+    drain (delay, then grace) of `settings`."""
     protocol = partial(
         TimedHttpProtocol,
         header_timeout_s=settings.header_timeout_s,
         body_timeout_s=settings.body_timeout_s,
     )
+    # uvicorn writes its default headers into every answer (its own error answers and ours too): the replica
+    # header costs one precomputed pair per answer, no middleware.
+    headers = [(REPLICA_HEADER, settings.replica_name)] if settings.replica_header else []
     config = uvicorn.Config(
         app,
         host=settings.api_host,
@@ -234,6 +270,7 @@ def build_http_server(app, settings: Settings, on_drain: Callable[[], None]) -> 
         access_log=False,
         lifespan="on",
         log_config=None,
+        headers=headers,
         timeout_graceful_shutdown=settings.shutdown_grace_s + CUT_SETTLE_S,
     )
-    return DrainingServer(config, settings.shutdown_grace_s, on_drain)
+    return DrainingServer(config, settings.shutdown_grace_s, on_drain, settings.drain_delay_s, on_close)

@@ -78,8 +78,9 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
 
 
 def serve(settings: Settings) -> None:
-    """REST + GraphQL on `api_port` and gRPC on `grpc_port` until SIGINT/SIGTERM, then a drain bounded by
-    `shutdown_grace_s`: after a signal the process exits within it plus 5 s, so call this last."""
+    """REST + GraphQL on `api_port` and gRPC on `grpc_port` until SIGINT/SIGTERM, then a drain: not ready but
+    still serving for `drain_delay_s`, then the listeners close and calls in flight get `shutdown_grace_s`.
+    After a signal the process exits within both plus 5 s, so call this last."""
     from threadpoolctl import threadpool_limits
 
     from burnout_api.grpc_api.server import start_grpc_server
@@ -101,13 +102,15 @@ def serve(settings: Settings) -> None:
     try:
         grpc_server, _ = start_grpc_server(core, settings.api_host, settings.grpc_port)
 
-        def drain() -> None:  # the first step of the HTTP server's drain, on its event loop
-            core.begin_drain()  # /ready 503 "draining", gRPC health NOT_SERVING: balancers stop sending
+        def close_grpc() -> None:  # when the HTTP listener closes, after the drain delay
             log.info("stopping gRPC: new calls refused, calls in flight get %g s", grace)
             grpc_server.begin_stop(grace)  # concurrent with the HTTP drain, under the same grace
 
+        # The drain's first step: /ready 503 "draining", gRPC health NOT_SERVING, so balancers stop sending
+        # while both listeners still serve for BURNOUT_DRAIN_DELAY_S.
+        app = create_app(settings, core)
         with _signals_logged():
-            build_http_server(create_app(settings, core), settings, drain).run()
+            build_http_server(app, settings, on_drain=core.begin_drain, on_close=close_grpc).run()
     finally:
         if grpc_server is not None:
             grpc_server.stop(grace)  # already stopping if the drain began: this waits for it

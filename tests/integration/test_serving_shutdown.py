@@ -1,7 +1,8 @@
 """`burnout serve` under clients that stall, as users run it (a subprocess over a real MLflow registry):
 SIGTERM drains it on time whatever the clients do (readiness and gRPC health first, new calls refused, the
-process gone with exit code 0 within the grace), and slow clients lose their connection at the header or
-body timeout while good requests go on being answered."""
+process gone with exit code 0 within the grace), behind a balancer it keeps serving through the drain delay
+while not ready, and slow clients lose their connection at the header or body timeout while good requests go
+on being answered."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import grpc
@@ -28,6 +30,8 @@ from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_api.schemas import EXAMPLE_RECORD
 from burnout_base.settings import Settings
+from etl.lake import lake_from_settings
+from monitoring.prediction_log import read_predictions
 
 pytestmark = pytest.mark.slow
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -40,6 +44,8 @@ PASSED = (
     "api_port",
     "grpc_port",
     "shutdown_grace_s",
+    "drain_delay_s",
+    "replica_name",
     "header_timeout_s",
     "body_timeout_s",
 )
@@ -188,6 +194,48 @@ def test_sigterm_drains_within_the_grace_whatever_stalled_clients_do(start_servi
     assert not_serving_after < 1.0, not_serving_after
     assert grace - 0.5 < exited_after < grace + 3, exited_after
     print(f"NOT_SERVING after {not_serving_after:.2f} s, exit 0 after {exited_after:.2f} s (grace {grace} s)")
+
+
+def test_sigterm_keeps_serving_through_the_drain_delay_while_not_ready(start_service):
+    delay = 3.0
+    service = start_service(drain_delay_s=delay, shutdown_grace_s=3, replica_name="replica-a")
+    channel = grpc.insecure_channel(service.grpc_target)
+    health = watch_health(channel)
+    assert health.get(timeout=10) == SERVING
+    before = httpx.post(f"{service.url}/predict", json=[EXAMPLE_RECORD], timeout=10)
+    assert before.status_code == 200 and before.headers["x-burnout-replica"] == "replica-a"
+
+    sent = time.monotonic()
+    service.process.send_signal(signal.SIGTERM)
+
+    assert health.get(timeout=2) == NOT_SERVING
+    while (ready := httpx.get(f"{service.url}/ready", timeout=5)).status_code == 200:
+        assert time.monotonic() - sent < 1.0
+    not_ready_after = time.monotonic() - sent
+    assert ready.json()["state"] == "draining"
+    # What a balancer still sends before its next check: answered on new connections, REST and gRPC.
+    served = []
+    while time.monotonic() - sent < delay - 0.7:
+        served.append((service.predict_rest(), service.predict_grpc(channel)))
+    assert served and all(rest == 200 and klass for rest, klass in served), served
+    assert httpx.get(f"{service.url}/ready", timeout=5).status_code == 503
+    channel.close()  # its health Watch is a call in flight, which would hold the drain for the grace
+
+    assert service.process.wait(timeout=delay + 3 + 5) == 0
+    exited_after = time.monotonic() - sent
+    log = service.log.read_text()
+    assert "still serving for 3 s" in log and "stopping gRPC" in log and "Traceback" not in log
+    assert not_ready_after < 1.0 and delay - 0.3 < exited_after < delay + 2.5, exited_after
+    today = time.gmtime()
+    day = date(today.tm_year, today.tm_mon, today.tm_mday)
+    logged = read_predictions(
+        lake_from_settings(service.settings), service.settings.predictions_bucket, day, day
+    )
+    assert len(logged) == 1 + 2 * len(served) and set(logged["replica"]) == {"replica-a"}
+    print(
+        f"not ready after {not_ready_after:.2f} s, {len(served)} REST+gRPC pairs answered while draining, "
+        f"exit 0 after {exited_after:.2f} s (delay {delay} s)"
+    )
 
 
 def test_sigterm_with_only_idle_clients_exits_at_once(start_service):

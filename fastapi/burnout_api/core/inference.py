@@ -292,6 +292,10 @@ class InferenceCore:
     def is_ready(self) -> bool:
         return not self._draining and CHAMPION in self.snapshot.models
 
+    def is_model_ready(self, alias: str) -> bool:
+        """V2's model readiness: loaded, and the process is not draining (a balancer should stop sending)."""
+        return not self._draining and self.is_loaded(alias)
+
     def readiness(self) -> dict:
         """Whether a champion is served, and why not; the body of /ready."""
         return describe_readiness(self.snapshot, draining=self._draining)

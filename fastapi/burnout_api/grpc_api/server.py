@@ -18,7 +18,12 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from burnout_api.core import InferenceCore
-from burnout_api.grpc_api.servicer import SERVICE_NAME, add_burnout_risk, add_service
+from burnout_api.grpc_api.servicer import (
+    SERVICE_NAME,
+    add_burnout_risk,
+    add_service,
+    replica_trailer,
+)
 from burnout_api.v2 import grpc_servicer as v2
 
 log = logging.getLogger(__name__)
@@ -78,8 +83,9 @@ async def _start(
     # The body cap of REST and GraphQL holds for gRPC messages too: gRPC refuses a larger one itself
     # (RESOURCE_EXHAUSTED) before it is decoded.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", core.settings.max_body_bytes)])
-    add_burnout_risk(core, server)
-    add_service(server, v2.SERVICE, v2.v2, v2.InferenceServicer(core), v2.SERVED_METHODS)
+    trailer = replica_trailer(core.settings)  # built once: the answers only pass it on
+    add_burnout_risk(core, server, trailer)
+    add_service(server, v2.SERVICE, v2.v2, v2.InferenceServicer(core), v2.SERVED_METHODS, trailer)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
 

@@ -30,6 +30,7 @@ from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_api.record_stream import StreamUnavailable, connect, queue_records
 from burnout_api.rendering import build_prediction_payload
 from burnout_api.validation import FieldError, check_batch_size
+from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 STATUS = {  # subclasses before their base: the first match wins
@@ -74,18 +75,56 @@ HANDLER_KINDS = {
 }
 
 
-def add_service(server: grpc.aio.Server, service, messages, servicer, methods: tuple[str, ...] = ()) -> None:
+REPLICA_TRAILER_KEY = "burnout-replica"
+Metadata = tuple[tuple[str, str], ...]
+
+
+def replica_trailer(settings: Settings) -> Metadata:
+    """The trailing metadata every answer carries (none when BURNOUT_REPLICA_HEADER is off)."""
+    return ((REPLICA_TRAILER_KEY, settings.replica_name),) if settings.replica_header else ()
+
+
+def with_trailer(method, trailer: Metadata, streams_responses: bool):
+    """`method` setting `trailer` as its call's trailing metadata first, so that every answer carries it,
+    an abort's too (grpc sends what was set when abort() is given none)."""
+    if streams_responses:
+
+        async def streaming(request, context: grpc.aio.ServicerContext):
+            context.set_trailing_metadata(trailer)
+            async for response in method(request, context):
+                yield response
+
+        return streaming
+
+    async def unary(request, context: grpc.aio.ServicerContext):
+        context.set_trailing_metadata(trailer)
+        return await method(request, context)
+
+    return unary
+
+
+def add_service(
+    server: grpc.aio.Server,
+    service,
+    messages,
+    servicer,
+    methods: tuple[str, ...] = (),
+    trailer: Metadata = (),
+) -> None:
     """Register `servicer` for `service` (a ServiceDescriptor; `messages`: the module of its request and
     response classes) as a generated add_*_to_server would, but with lenient request deserializers, and
-    only `methods` when given (grpc answers the others UNIMPLEMENTED). The handlers are derived from the
-    descriptor, so every method is registered with its own kind and messages."""
+    only `methods` when given (grpc answers the others UNIMPLEMENTED); every answer carries `trailer`. The
+    handlers are derived from the descriptor, so every method is registered with its own kind and messages."""
     handlers = {}
     for method in service.methods:
         if methods and method.name not in methods:
             continue
         kind = HANDLER_KINDS[(method.client_streaming, method.server_streaming)]
+        behaviour = getattr(servicer, method.name)
+        if trailer:
+            behaviour = with_trailer(behaviour, trailer, method.server_streaming)
         handlers[method.name] = kind(
-            getattr(servicer, method.name),
+            behaviour,
             request_deserializer=lenient(getattr(messages, method.input_type.name)),
             response_serializer=getattr(messages, method.output_type.name).SerializeToString,
         )
@@ -93,8 +132,9 @@ def add_service(server: grpc.aio.Server, service, messages, servicer, methods: t
     server.add_registered_method_handlers(service.full_name, handlers)
 
 
-def add_burnout_risk(core: InferenceCore, server: grpc.aio.Server) -> None:
-    add_service(server, pb.DESCRIPTOR.services_by_name["BurnoutRisk"], pb, BurnoutRiskServicer(core))
+def add_burnout_risk(core: InferenceCore, server: grpc.aio.Server, trailer: Metadata = ()) -> None:
+    service = pb.DESCRIPTOR.services_by_name["BurnoutRisk"]
+    add_service(server, service, pb, BurnoutRiskServicer(core), trailer=trailer)
 
 
 def as_record(employee: pb.Employee) -> dict:

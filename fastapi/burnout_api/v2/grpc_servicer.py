@@ -142,7 +142,7 @@ class InferenceServicer:
             alias = resolve_alias(self._core, request.name, request.version)
         except Exception as exc:
             await abort_for(context, exc)
-        return v2.ModelReadyResponse(ready=self._core.is_loaded(alias))
+        return v2.ModelReadyResponse(ready=self._core.is_model_ready(alias))
 
     async def ModelMetadata(self, request, context) -> v2.ModelMetadataResponse:  # noqa: N802
         try:

@@ -141,9 +141,10 @@ async def model_ready(
     name: str, version: str | None = None, core: InferenceCore = Depends(get_core)
 ) -> Response:
     alias = resolve_alias(core, name, version)
-    if core.is_loaded(alias):
+    if core.is_model_ready(alias):
         return Response(_encode({"name": name, "ready": True}), media_type="application/json")
-    return Response(_encode({"error": f"{alias!r} is not loaded"}), 503, media_type="application/json")
+    reason = "the server is draining" if core.is_loaded(alias) else f"{alias!r} is not loaded"
+    return Response(_encode({"error": reason}), 503, media_type="application/json")
 
 
 def _document_infer() -> dict:

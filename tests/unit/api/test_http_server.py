@@ -46,9 +46,10 @@ def core(settings, make_store, lightgbm_pipeline):
 
 
 @contextmanager
-def running(settings, core) -> Iterator:
+def running(settings, core, on_close=None) -> Iterator:
     """The server in a thread; `server.should_exit = True` starts its drain, as SIGTERM does."""
-    server = build_http_server(create_app(settings, core), settings, on_drain=core.begin_drain)
+    app = create_app(settings, core)
+    server = build_http_server(app, settings, on_drain=core.begin_drain, on_close=on_close)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -245,3 +246,55 @@ def test_the_exit_deadline_ends_the_process_once_armed_and_only_then():
     time.sleep(0.4)
 
     assert exits == [0]
+
+
+def test_the_drain_delay_serves_everything_but_readiness_then_closes(settings, core):
+    delay = 1.0
+    settings = settings.model_copy(update={"drain_delay_s": delay})
+    closed_at = []
+    with running(settings, core, on_close=lambda: closed_at.append(time.monotonic())) as server:
+        url = f"http://{settings.api_host}:{settings.api_port}"
+        kept_alive = httpx.Client(base_url=url, timeout=5)
+        assert kept_alive.get("/ready").status_code == 200
+        started = time.monotonic()
+        server.should_exit = True
+        while kept_alive.get("/ready").status_code == 200:  # within uvicorn's 0.1 s tick
+            assert time.monotonic() - started < 1.0
+
+        # A balancer now sees the failed check; calls it still sends, old or new connections, are answered.
+        during = []
+        while time.monotonic() - started < delay - 0.3:
+            during.append((kept_alive.post("/predict", json=[EXAMPLE_RECORD]).status_code, predict(settings)))
+        assert during and set(during) == {(200, 200)} and not closed_at
+        ready = httpx.get(f"{url}/ready", timeout=5)
+        assert ready.status_code == 503 and ready.json()["state"] == "draining"
+
+        server.thread.join(delay + GRACE_S + 2)
+        assert not server.thread.is_alive()
+        kept_alive.close()
+    assert len(closed_at) == 1 and delay - 0.2 < closed_at[0] - started < delay + 0.5
+    with pytest.raises(ConnectionRefusedError):
+        connect(settings)
+
+
+def test_every_answer_names_the_replica_unless_switched_off(settings, core):
+    named = settings.model_copy(update={"replica_name": "api-7f3c"})
+    with running(named, core):
+        url = f"http://{named.api_host}:{named.api_port}"
+        answers = [
+            httpx.post(f"{url}/predict", json=[EXAMPLE_RECORD]),
+            httpx.post(f"{url}/predict", json=[{"Gender": "?"}]),
+            httpx.get(f"{url}/no-such-route"),
+            httpx.get(f"{url}/metrics"),
+        ]
+        assert [a.status_code for a in answers] == [200, 422, 404, 200]
+        assert [a.headers.get("x-burnout-replica") for a in answers] == ["api-7f3c"] * 4
+        sock = connect(named)  # an answer written by the protocol itself, not the app
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        head = read_until_closed(sock).partition(b"\r\n\r\n")[0]
+        assert head.startswith(b"HTTP/1.1 408") and b"\r\nx-burnout-replica: api-7f3c\r\n" in head
+
+    anonymous = settings.model_copy(update={"replica_header": False, "api_port": free_port()})
+    with running(anonymous, core):
+        answer = httpx.get(f"http://{anonymous.api_host}:{anonymous.api_port}/health")
+        assert answer.status_code == 200 and "x-burnout-replica" not in answer.headers
