@@ -125,3 +125,23 @@ def test_parse_s3_uri_splits_bucket_and_key():
 def test_parse_s3_uri_rejects_non_object_uris(uri):
     with pytest.raises(InputError, match="s3://bucket/key"):
         parse_s3_uri(uri)
+
+
+def test_read_range_returns_exactly_the_bytes_asked_for(lake_and_bucket):
+    lake, bucket = lake_and_bucket
+    lake.write_bytes(bucket, "big.csv", b"0123456789")
+    assert lake.size(bucket, "big.csv") == 10
+    assert lake.read_range(bucket, "big.csv", 2, 5) == b"234"
+    assert lake.read_range(bucket, "big.csv", 8, 100) == b"89"  # past the end: what there is
+    assert lake.read_range(bucket, "big.csv", 4, 4) == b""
+    assert lake.read_range(bucket, "big.csv", 10, 20) == b""
+    with pytest.raises(ValueError, match="invalid byte range"):
+        lake.read_range(bucket, "big.csv", 5, 2)
+
+
+def test_ranged_reads_of_a_missing_object_name_it(lake_and_bucket):
+    lake, bucket = lake_and_bucket
+    with pytest.raises(FileNotFoundError, match="missing.csv"):
+        lake.size(bucket, "missing.csv")
+    with pytest.raises(FileNotFoundError, match="missing.csv"):
+        lake.read_range(bucket, "missing.csv", 0, 10)

@@ -4,6 +4,8 @@ probabilities, CSV and Parquet give the same answers, and the run is logged to M
 
 from __future__ import annotations
 
+import socket
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -13,8 +15,9 @@ from etl.contract import CLASSES, FEATURES
 from etl.errors import InputError
 from etl.synthetic import generate_synthetic
 from modeling.model_io import load_model
-from monitoring.batch_score import score_file
+from monitoring.batch_score import plan_scoring, score_file
 from monitoring.prediction_log import MODEL_VERSION, PREDICTED_CLASS, PROBABILITY_COLUMNS
+from monitoring.score_accounting import AccountsDoNotBalance, check_accounts
 from monitoring.score_input import ID_COLUMN
 from tests.integration.serving_support import register_synthetic_model
 
@@ -83,12 +86,14 @@ def test_score_csv_accounts_for_every_row_and_quarantines_bad_ones(settings, cha
 
 def test_parquet_input_scores_like_its_csv(settings, champion, frame, tmp_path):
     frame.to_csv(tmp_path / "employees.csv", index=False)
-    frame.to_parquet(tmp_path / "employees.parquet", index=False)
+    frame.to_parquet(tmp_path / "employees.parquet", index=False, row_group_size=100)
 
     from_csv = score_file(settings, str(tmp_path / "employees.csv"), str(tmp_path / "a.csv"))
-    from_parquet = score_file(settings, str(tmp_path / "employees.parquet"), str(tmp_path / "b.csv"))
+    parquet = str(tmp_path / "employees.parquet")
+    from_parquet = score_file(settings, parquet, str(tmp_path / "b.csv"), partition_bytes=1024)
 
     assert from_csv["rows_scored"] == from_parquet["rows_scored"] == ROWS
+    assert from_parquet["partitions"] == 3  # one per row group
     a, b = read_csv_parts(tmp_path / "a.csv"), read_csv_parts(tmp_path / "b.csv")
     assert np.array_equal(a[list(PROBABILITY_COLUMNS)], b[list(PROBABILITY_COLUMNS)])
     assert b["line"].tolist() == list(range(1, ROWS + 1))  # Parquet rows count from 1, CSV lines from 2
@@ -173,3 +178,65 @@ def test_score_from_and_to_s3(s3_settings, frame):
         "batch/employees.predictions.parquet/part-00000.parquet",
         "batch/employees.predictions.quarantine.parquet/part-00000.parquet",
     }
+
+
+def test_partitioned_scoring_equals_one_pass(settings, champion, frame, tmp_path):
+    source = tmp_path / "employees.csv"
+    lines = frame.to_csv(index=False).splitlines()
+    lines[150] = lines[150].replace("Female", "Robot", 1).replace("Male", "Robot", 1)  # quarantined
+    lines[200:200] = ["", '"unterminated,' + lines[200]]  # a blank line and a malformed one
+    source.write_text("\r\n".join(lines))  # CRLF, and no newline at the end
+
+    one = score_file(settings, str(source), str(tmp_path / "one.parquet"))
+    parts = score_file(settings, str(source), str(tmp_path / "parts.parquet"), partition_bytes=4096)
+
+    assert one["partitions"] == 1 and parts["partitions"] == -(-source.stat().st_size // 4096)
+    assert list(parts["hosts"]) == [socket.gethostname()]
+    assert sorted(sum(parts["hosts"].values(), [])) == list(range(parts["partitions"]))
+    keys = ("rows_in", "rows_scored", "rows_quarantined", "blank_lines", "problems", "predicted")
+    assert {k: parts[k] for k in keys} == {k: one[k] for k in keys}
+    assert (parts["rows_in"], parts["rows_quarantined"], parts["blank_lines"]) == (ROWS + 1, 2, 1)
+    scores = pd.read_parquet(tmp_path / "parts.parquet")
+    pd.testing.assert_frame_equal(scores, pd.read_parquet(tmp_path / "one.parquet"))
+    assert scores["line"].iloc[-1] == ROWS + 3  # the file's own last line: header, a blank line, a malformed
+    quarantine = pd.read_parquet(tmp_path / "parts.quarantine.parquet")
+    assert quarantine["line"].tolist() == [151, 202]
+    pd.testing.assert_frame_equal(quarantine, pd.read_parquet(tmp_path / "one.quarantine.parquet"))
+
+    again = score_file(settings, str(source), str(tmp_path / "parts.parquet"))  # fewer partitions now
+    assert again["partitions"] == 1
+    assert len(pd.read_parquet(tmp_path / "parts.parquet")) == ROWS - 1  # no part of the earlier run left
+
+
+def test_missing_input_fails_in_the_plan_naming_it(settings, tmp_path):
+    with pytest.raises(InputError, match=f"input file not found: {tmp_path / 'absent.csv'}"):
+        plan_scoring(settings, str(tmp_path / "absent.csv"))
+
+
+def test_books_that_do_not_balance_fail_loudly():
+    plan = {
+        "input": "file:///in.csv",
+        "output": "file:///out.parquet",
+        "quarantine": "file:///out.quarantine.parquet",
+        "model": {"model_version": 1},
+        "lines": 10,
+        "partitions": [{"index": 0, "lines": 6}, {"index": 1, "lines": 4}],
+    }
+    result = {
+        "rows_quarantined": 0,
+        "blank_lines": 0,
+        "problems": {},
+        "predicted": {},
+        "fast_path": True,
+        "seconds": 1,
+    }
+    first = {**result, "index": 0, "name": "part-00000", "rows_scored": 6, "host": "a"}
+    second = {**result, "index": 1, "name": "part-00001", "rows_scored": 4, "host": "b"}
+
+    assert check_accounts(plan, [second, first])["hosts"] == {"a": [0], "b": [1]}
+    with pytest.raises(AccountsDoNotBalance, match="part-00001: 3 scored .* the plan counted 4"):
+        check_accounts(plan, [first, {**second, "rows_scored": 3}])
+    with pytest.raises(AccountsDoNotBalance, match=r"partitions scored \[0\], planned \[0, 1\]"):
+        check_accounts(plan, [first])
+    with pytest.raises(AccountsDoNotBalance, match="partitions scored"):
+        check_accounts(plan, [first, first, second])
