@@ -633,6 +633,10 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("a stream record answered by stream-worker", lambda: check_stream(stack)),
         ("batch_score scores the raw object", lambda: check_batch_score(stack)),
+        (
+            "batch_score partitions spread over both workers",
+            lambda: scale_out.check_batch_score_partitions(stack),
+        ),
         ("drift_monitor runs on the prediction log", lambda: check_drift_monitor(stack)),
         ("a broken api is reported by name", lambda: check_broken_api_is_named(stack)),
     ]

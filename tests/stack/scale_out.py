@@ -356,3 +356,55 @@ def repeated_real_rows(copies: int) -> tuple[bytes, int]:
     corrupt = "this,is,not,a,record\n"
     data = header + "\n" + body * (copies // 2) + corrupt + body * (copies - copies // 2)
     return data.encode(), rows * copies + 1
+
+
+def read_parquet_parts(stack: Stack, bucket: str, prefix: str):
+    """Every Parquet part under s3://bucket/prefix/ as one table (None when there is none)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    s3 = lake_client(stack)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("Contents", [])]
+    tables = [pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in keys]
+    return (pa.concat_tables(tables) if tables else None), len(keys)
+
+
+def check_batch_score_partitions(stack: Stack, copies: int = 3, partition_bytes: int = 1 << 20) -> str:
+    """batch_score over the real rows repeated (one corrupt row among them), in partitions of ~1 MiB: both
+    workers score partitions, every line is scored or quarantined exactly once, under the file's own line
+    numbers (the header is line 1), and only the corrupt line is quarantined."""
+    from burnout_base.settings import Settings
+
+    names = Settings(_env_file=None)
+    data, rows = repeated_real_rows(copies)
+    key = "scale-out/repeated.csv"
+    lake_client(stack).put_object(Bucket=names.raw_bucket, Key=key, Body=data)
+    corrupt_line = data[: data.index(b"this,is,not,a,record")].count(b"\n") + 1
+    airflow = Airflow(stack)
+    conf = {"input": f"s3://{names.raw_bucket}/{key}", "partition_bytes": partition_bytes}
+    run_id = airflow.run_dag("batch_score", conf, timeout=900)
+    ran_on = task_hosts(airflow, "batch_score", run_id, "score")
+    workers = set(container_hosts(stack, "airflow-worker"))
+    if set(ran_on) != workers:
+        raise StepFailed(
+            f"service airflow-worker: the {len(ran_on)} score tasks ran on {Counter(ran_on)}, "
+            f"workers are {sorted(workers)}"
+        )
+    output = f"{key.removesuffix('.csv')}.predictions.parquet"
+    scored, parts = read_parquet_parts(stack, names.raw_bucket, output)
+    quarantined, _ = read_parquet_parts(
+        stack, names.raw_bucket, f"{key.removesuffix('.csv')}.predictions.quarantine.parquet"
+    )
+    scored_lines = scored.column("line").to_pylist() if scored is not None else []
+    quarantined_lines = quarantined.column("line").to_pylist() if quarantined is not None else []
+    lines = sorted(scored_lines + quarantined_lines)
+    if lines != list(range(2, rows + 2)) or quarantined_lines != [corrupt_line]:
+        raise StepFailed(
+            f"batch_score run {run_id}: {len(scored_lines)} scored + {len(quarantined_lines)} quarantined "
+            f"lines (quarantined {quarantined_lines[:5]}, corrupt line {corrupt_line}) for {rows} rows"
+        )
+    return (
+        f"run {run_id}: {len(data) / 1e6:.1f} MB, {rows} rows in {parts} partitions scored on "
+        f"{dict(Counter(ran_on))}; {len(scored_lines)} scored + {len(quarantined_lines)} quarantined "
+        f"(line {corrupt_line}) = rows in, lines 2..{rows + 1} each once"
+    )
