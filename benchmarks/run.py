@@ -22,6 +22,7 @@ from benchmarks.pipeline_bench import run_pipeline_bench
 from benchmarks.prediction_log_cost import measure_prediction_log_cost
 from benchmarks.records import SINGLE_RECORDS, load_sample_records, missing_share
 from benchmarks.report import format_table, save_report
+from benchmarks.score_memory import run_score_memory_bench, score_memory_targets
 from benchmarks.serving import measure_servers, warmup_seconds
 from burnout_base.settings import Settings
 from etl.errors import InputError
@@ -40,7 +41,8 @@ def run_bench(
     """Measure every setting for about `seconds` each (after a warm-up) and, with `pipeline`, run the whole
     pipeline once at the configured budget in a separate home (minutes). `dataset` is the CSV to train on when
     needed (default: the real dataset beside the project, else synthetic). With `etl`, also measure the ETL's
-    time and peak memory on that dataset and on a 100 times larger copy (a minute). `mlserver_venv`: where
+    time and peak memory on that dataset and on a 100 times larger copy (a minute), and `burnout score`'s on
+    1 M and 2 M rows against the previous whole-file read (minutes). `mlserver_venv`: where
     MLServer's virtualenv is kept (default BURNOUT_HOME/bench/mlserver/venv, installed on first use).
     Returns the result written to `<home>/bench/latest.json` (also latest.md and latest.png)."""
     if not seconds > 0:
@@ -74,6 +76,7 @@ def run_bench(
     rows = add_ratios([m.to_dict() for m in measurements])
     pipeline_figures = run_pipeline_bench(settings, folder, dataset) if pipeline else None
     etl_figures = run_etl_memory_bench(settings, folder, dataset) if etl else None
+    score_figures = run_score_memory_bench(settings, folder, dataset) if etl else None
     result = {
         "started_at": started_at,
         "finished_at": _now(),
@@ -88,9 +91,11 @@ def run_bench(
         "seconds_per_setting": seconds,
         "answers": checks,
         "rows": rows,
-        "targets": (memory_targets(etl_figures) if etl else []) + evaluate_targets(rows, pipeline_figures),
+        "targets": (memory_targets(etl_figures) + score_memory_targets(score_figures) if etl else [])
+        + evaluate_targets(rows, pipeline_figures),
         "pipeline": pipeline_figures,
         "etl_memory": etl_figures,
+        "score_memory": score_figures,
         "machine": machine,
         "load_average_after": round(os.getloadavg()[0], 2),
     }
