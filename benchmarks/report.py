@@ -8,6 +8,8 @@ import logging
 import math
 from pathlib import Path
 
+from benchmarks.tuning_spread import describe_tuning_spread
+
 log = logging.getLogger(__name__)
 HEADERS = (
     "setting",
@@ -118,6 +120,8 @@ def render_markdown(result: dict) -> str:
             f"| {f['family']} | {_number(f['seconds'])} | {_number(f.get('test_macro_f1'), 4)} |"
             for f in pipeline["families"]
         ]
+    if result.get("tuning_spread"):
+        out += describe_tuning_spread(result["tuning_spread"])
     m = result["machine"]
     out += [
         "",

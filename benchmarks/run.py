@@ -24,6 +24,7 @@ from benchmarks.records import SINGLE_RECORDS, load_sample_records, missing_shar
 from benchmarks.report import format_table, save_report
 from benchmarks.score_memory import run_score_memory_bench, score_memory_targets
 from benchmarks.serving import measure_servers, warmup_seconds
+from benchmarks.tuning_spread import run_tuning_spread_bench
 from burnout_base.settings import Settings
 from etl.errors import InputError
 
@@ -75,6 +76,8 @@ def run_bench(
         measurements += measure_explanation_latency(lightgbm, records, settings)
     rows = add_ratios([m.to_dict() for m in measurements])
     pipeline_figures = run_pipeline_bench(settings, folder, dataset) if pipeline else None
+    # Training figures, like the pipeline's: minutes, so they come with it.
+    tuning_figures = run_tuning_spread_bench(settings, folder, dataset) if pipeline else None
     etl_figures = run_etl_memory_bench(settings, folder, dataset) if etl else None
     score_figures = run_score_memory_bench(settings, folder, dataset) if etl else None
     result = {
@@ -94,6 +97,7 @@ def run_bench(
         "targets": (memory_targets(etl_figures) + score_memory_targets(score_figures) if etl else [])
         + evaluate_targets(rows, pipeline_figures),
         "pipeline": pipeline_figures,
+        "tuning_spread": tuning_figures,
         "etl_memory": etl_figures,
         "score_memory": score_figures,
         "machine": machine,
