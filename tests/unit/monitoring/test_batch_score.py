@@ -168,16 +168,24 @@ def test_score_from_and_to_s3(s3_settings, frame):
     bucket = s3_settings.raw_bucket
     lake.put_object(Bucket=bucket, Key="batch/employees.csv", Body=frame.to_csv(index=False).encode())
 
-    summary = score_file(s3_settings, f"s3://{bucket}/batch/employees.csv")
+    body = frame.to_csv(index=False).encode()
+    # Two partitions, each read with ranged GETs.
+    summary = score_file(s3_settings, f"s3://{bucket}/batch/employees.csv", partition_bytes=len(body) // 2)
 
     assert summary["output"] == f"s3://{bucket}/batch/employees.predictions.parquet"
     assert summary["model_version"] == version and summary["rows_scored"] == ROWS
     keys = {o["Key"] for o in lake.list_objects_v2(Bucket=bucket, Prefix="batch/")["Contents"]}
+    assert summary["partitions"] == 2
     assert keys == {
         "batch/employees.csv",
-        "batch/employees.predictions.parquet/part-00000.parquet",
-        "batch/employees.predictions.quarantine.parquet/part-00000.parquet",
+        *(f"batch/employees.predictions.parquet/part-0000{i}.parquet" for i in (0, 1)),
+        *(f"batch/employees.predictions.quarantine.parquet/part-0000{i}.parquet" for i in (0, 1)),
     }
+
+    again = score_file(s3_settings, f"s3://{bucket}/batch/employees.csv")  # one partition: the old part goes
+    assert again["partitions"] == 1
+    keys = {o["Key"] for o in lake.list_objects_v2(Bucket=bucket, Prefix="batch/")["Contents"]}
+    assert "batch/employees.predictions.parquet/part-00001.parquet" not in keys
 
 
 def test_partitioned_scoring_equals_one_pass(settings, champion, frame, tmp_path):
