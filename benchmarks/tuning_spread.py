@@ -9,9 +9,10 @@ beforehand (`plan_training`), outside the timing. Wall time runs from the worker
 exit, so each process's imports and dataset load count, as they do for a task. The budget is trials only:
 the timeout is an hour, out of reach.
 
-What to expect: on a machine with at least K free cores, K workers reach the budget in about 1/K of the time,
-and the best CV score stays within the trials' noise (TPE sees the other worker's finished trials, not its
-running ones). The machine's other load counts: `describe_machine` in the report says what it was.
+What to expect: each trial fits single-threaded (the families' estimators run with n_jobs=1), so on a machine
+with at least K free cores K workers reach the budget in about 1/K of the time, and the best CV score stays
+within the trials' noise (TPE sees the other worker's finished trials, not its running ones). The machine's
+other work takes cores from the workers: each row gives the load average before and after it.
 
 `python -m benchmarks.tuning_spread [--trials N] [--family F]` runs this section alone; `make bench` runs it
 with the pipeline figures. Needs a Postgres (BURNOUT_BENCH_POSTGRES, default the local one, user postgres);
@@ -110,6 +111,7 @@ def measure_tuning(
     # The children start in the bench home (no .env there); benchmarks/ is importable from the root only.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     log.info("tuning %s to %d trials with %d worker process(es)", family, trials, workers)
+    load_before = os.getloadavg()[0]  # the machine's other work: it takes cores from the workers
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
         children = []
@@ -134,6 +136,8 @@ def measure_tuning(
         "best_cv_macro_f1": round(study.best_value, 4),
         "trials_by_worker": {str(w): n for w, n in sorted(by_worker.items())},
         "mean_trial_s": round(sum(seconds) / len(seconds), 2) if seconds else None,
+        "load_average_before": round(load_before, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
     }
 
 
@@ -181,14 +185,15 @@ def describe_tuning_spread(figures: dict) -> list[str]:
         f"K=1 over K=2 wall time {_number(figures['speedup'])}x.",
         "",
         "| workers (K) | wall s to the budget | finished trials | best CV macro-F1 | s per trial | "
-        "trials per worker |",
-        "|---:|---:|---:|---:|---:|---|",
+        "trials per worker | load average before / after |",
+        "|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in figures["rows"]:
         per_worker = ", ".join(f"#{w}: {n}" for w, n in r["trials_by_worker"].items())
         lines.append(
             f"| {r['workers']} | {r['wall_s']:.1f} | {r['trials_finished']} | {r['best_cv_macro_f1']:.4f} | "
-            f"{_number(r['mean_trial_s'])} | {per_worker} |"
+            f"{_number(r['mean_trial_s'])} | {per_worker} | "
+            f"{_number(r.get('load_average_before'))} / {_number(r.get('load_average_after'))} |"
         )
     return lines
 

@@ -20,6 +20,8 @@ FIGURES = {
             "best_cv_macro_f1": 0.8312,
             "trials_by_worker": {"0": 20},
             "mean_trial_s": 5.1,
+            "load_average_before": 1.5,
+            "load_average_after": 2.0,
         },
         {
             "workers": 2,
@@ -36,8 +38,8 @@ FIGURES = {
 def test_describe_tuning_spread_gives_one_row_per_worker_count():
     lines = describe_tuning_spread(FIGURES)
     assert "K=1 over K=2 wall time 1.62x" in lines[1]
-    assert "| 1 | 120.4 | 20 | 0.8312 | 5.10 | #0: 20 |" in lines
-    assert "| 2 | 74.3 | 21 | 0.8309 | n/a | #0: 11, #1: 10 |" in lines
+    assert "| 1 | 120.4 | 20 | 0.8312 | 5.10 | #0: 20 | 1.50 / 2.00 |" in lines
+    assert "| 2 | 74.3 | 21 | 0.8309 | n/a | #0: 11, #1: 10 | n/a / n/a |" in lines
     assert format_table(FIGURES).splitlines()[2].split()[:4] == ["2", "74.3", "21", "0.8309"]
 
 
