@@ -40,9 +40,8 @@ def local_balancer_config(ports: dict[str, int], replica_http: int, replica_grpc
     config = config.replace("bind :50051", f"bind 127.0.0.1:{ports['grpc']}")
     config = config.replace("bind :8404", f"bind 127.0.0.1:{ports['healthz']}")
     config = config.replace("server-template api 1-8 api:8800", f"server api1 127.0.0.1:{replica_http}")
-    config = config.replace(
-        "server-template grpc 1-8 api:50051", f"server grpc1 127.0.0.1:{replica_grpc}"
-    ).replace("check port 8800", f"check port {replica_http}")
+    config = config.replace("server-template grpc 1-8 api:50051", f"server grpc1 127.0.0.1:{replica_grpc}")
+    config = config.replace("http-check connect port 8800", f"http-check connect port {replica_http}")
     return config
 
 

@@ -37,7 +37,8 @@ def test_local_config_is_the_stack_config_with_local_addresses(tmp_path):
     config = local_balancer_config(ports, 28800, 25051)
     assert "resolvers" not in config and "server-template" not in config
     assert "server api1 127.0.0.1:28800 check" in config
-    assert "server grpc1 127.0.0.1:25051 proto h2 check port 28800" in config
+    assert "server grpc1 127.0.0.1:25051 proto h2 check" in config
+    assert "http-check connect port 28800 proto h1" in config
     assert "retry-on conn-failure empty-response" in config  # the stack's behaviour is kept
     (tmp_path / "haproxy.cfg").write_text(config)
     checked = subprocess.run(["haproxy", "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True)
