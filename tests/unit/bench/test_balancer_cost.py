@@ -35,7 +35,7 @@ class Replica(BaseHTTPRequestHandler):
 def test_local_config_is_the_stack_config_with_local_addresses(tmp_path):
     ports = {"http": 18800, "grpc": 15051, "healthz": 18404}
     config = local_balancer_config(ports, 28800, 25051)
-    assert "resolvers" not in config and "server-template" not in config
+    assert "\nresolvers " not in config and "    server-template " not in config
     assert "server api1 127.0.0.1:28800 check" in config
     assert "server grpc1 127.0.0.1:25051 proto h2 check" in config
     assert "http-check connect port 28800 proto h1" in config
