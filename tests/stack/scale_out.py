@@ -28,7 +28,7 @@ def container_hosts(stack: Stack, service: str) -> dict[str, str]:
     return {
         c["Config"]["Hostname"]: c["Name"].lstrip("/")
         for c in stack.containers()
-        if c["Config"]["Labels"]["com.docker.compose.service"] == service and c["State"]["Running"]
+        if service_of_container(c) == service and c["State"]["Running"]
     }
 
 
@@ -70,8 +70,33 @@ def answers_by_replica(stack: Stack, calls: int = 20) -> dict[str, Counter]:
     return seen
 
 
+def balancer_connections(stack: Stack, backend: str = "api_grpc") -> dict[str, int]:
+    """{server: connections HAProxy holds to it (in use + idle)} for the backend's servers that are up, from
+    the balancer's stats page (internal port 8404, reached at the container's address)."""
+    container = next(c for c in stack.containers() if service_of_container(c) == "balancer")
+    address = next(iter(container["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    return connections_in_stats(httpx.get(f"http://{address}:8404/stats;csv", timeout=10).text, backend)
+
+
+def connections_in_stats(text: str, backend: str) -> dict[str, int]:
+    """{server: used + idle connections} of the up servers of `backend` in HAProxy's CSV stats."""
+    import csv
+
+    text = text.lstrip("# ")
+    return {
+        row["svname"]: int(row["used_conn_cur"] or 0) + int(row["idle_conn_cur"] or 0)
+        for row in csv.DictReader(io.StringIO(text))
+        if row["pxname"] == backend and row["status"] == "UP" and row["svname"] != "BACKEND"
+    }
+
+
+def service_of_container(container: dict) -> str:
+    return container["Config"]["Labels"]["com.docker.compose.service"]
+
+
 def check_replicas_answer(stack: Stack) -> str:
-    """Both api replicas answer REST and gRPC behind the balancer, each naming itself."""
+    """Both api replicas answer REST and gRPC behind the balancer, each naming itself; reports the h2
+    connections the balancer then holds to each replica's gRPC port (the calls came on one client channel)."""
     hosts = container_hosts(stack, "api")
     if len(hosts) != 2:
         raise StepFailed(f"service api: expected 2 replicas, found {sorted(hosts.values())}")
@@ -82,7 +107,8 @@ def check_replicas_answer(stack: Stack) -> str:
                 f"service balancer: {protocol} answers came from {dict(replicas)}, "
                 f"replicas are {sorted(hosts)}"
             )
-    return "; ".join(f"{protocol} {dict(replicas)}" for protocol, replicas in seen.items())
+    answers = "; ".join(f"{protocol} {dict(replicas)}" for protocol, replicas in seen.items())
+    return f"{answers}; h2 connections to the replicas' gRPC ports: {balancer_connections(stack)}"
 
 
 def replicas_in_prediction_log(stack: Stack) -> Counter:
@@ -188,6 +214,7 @@ def check_restart_under_load(stack: Stack, settle_s: float = 10) -> str:
     if load.answers["rest"][host] <= seen_before:
         raise StepFailed(f"service api: replica {host} got no calls after its restart ({load.answers})")
     return (
+        f"h2 connections to the replicas' gRPC ports {balancer_connections(stack)}; "
         f"{seconds:.0f}s of load, replica {host} stopped at {stopped_after:.0f}s and restarted: "
         f"0 failures of {total['rest']} REST and {total['grpc']} gRPC calls; per replica "
         + "; ".join(f"{p} {dict(r)}" for p, r in load.answers.items())
