@@ -48,9 +48,7 @@ def rules(saved: str) -> list[str]:
 
 def test_restore_leaves_an_empty_rule_set_empty(tmp_path):
     saved = tmp_path / "before"
-    after = in_namespace(
-        f"iptables-save >{saved}\n{DOCKERD_RULES}\nbash {SCRIPT} {saved}\niptables-save\n"
-    )
+    after = in_namespace(f"iptables-save >{saved}\n{DOCKERD_RULES}\nbash {SCRIPT} {saved}\niptables-save\n")
     assert saved.read_text() == ""
     assert after == ""
 
