@@ -76,6 +76,7 @@ def log_traffic(settings: Settings, rows: int, seed: int, fatigue_shift: float =
     frame["protocol"] = "rest"
     frame["alias"] = CHAMPION
     frame["model_version"] = 1
+    frame["replica"] = "test-replica"
     frame["predicted_class"] = pipeline.predict(records)
     order = list(pipeline.classes_)
     for name in CLASSES:
