@@ -72,6 +72,14 @@ def postgres_url() -> str | None:
     return _create_postgres_database()
 
 
+@pytest.fixture
+def optuna_postgres_url() -> str | None:
+    """A fresh Postgres database of the test's own for an Optuna storage, or None when no Postgres is
+    reachable. Not the session's `postgres_url`: MLflow's server migrates that one, and Optuna and MLflow both
+    keep their schema version in one `alembic_version` table, so Optuna would refuse MLflow's."""
+    return _create_postgres_database()
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory, postgres_url) -> Iterator[str]:
     """A real `mlflow server` over HTTP: Postgres backend store when one runs, SQLite otherwise; artifacts

@@ -50,10 +50,10 @@ def test_plan_creates_the_study_with_one_starting_trial_and_a_running_parent_run
     assert run.data.tags["optuna_study"] == plan["study_name"]
 
 
-def test_workers_share_the_study_stop_at_its_budget_and_name_their_host(isolated, postgres_url):
-    if postgres_url is None:
+def test_workers_share_the_study_stop_at_its_budget_and_name_their_host(isolated, optuna_postgres_url):
+    if optuna_postgres_url is None:
         pytest.skip("needs a local Postgres (the stack's Optuna storage)")
-    settings = isolated.model_copy(update={"optuna_storage": postgres_url})
+    settings = isolated.model_copy(update={"optuna_storage": optuna_postgres_url})
     plan = plan_training("knn", settings, None, BUDGET)
     results, errors = {}, []
 
