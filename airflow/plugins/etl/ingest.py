@@ -64,7 +64,7 @@ def upload_raw(settings: Settings, path: str | Path) -> dict:
     if lake.exists(settings.raw_bucket, settings.raw_key):
         log.info("raw object %s already present; not uploading %s", uri, path)
         return {"uri": uri, "uploaded": False}
-    lake.write_bytes(settings.raw_bucket, settings.raw_key, _read_local(path))
+    lake.write_bytes(settings.raw_bucket, settings.raw_key, locate_input(settings, path).read_all())
     log.info("uploaded %s to %s", path, uri)
     return {"uri": uri, "uploaded": True}
 
@@ -74,12 +74,3 @@ def read_input(settings: Settings, input: str | Path | None) -> tuple[bytes, str
     what `input` may be). The whole file: large inputs are better read a range at a time from locate_input."""
     file = locate_input(settings, input)
     return file.read_all(), file.uri
-
-
-def _read_local(path: str | Path) -> bytes:
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise InputError(f"input file not found: {path}")
-    if not path.is_file():
-        raise InputError(f"input is not a file: {path}")
-    return path.read_bytes()

@@ -95,9 +95,7 @@ def train_family(
 
     Returns register_best's summary.
     """
-    plan = plan_training(family, settings, dataset_version, {"trials": trials, "timeout_s": timeout})
-    tune_share(plan, settings, worker=0)
-    return register_best(plan, settings)
+    return train_or_reuse(family, settings, dataset_version, {"trials": trials, "timeout_s": timeout})
 
 
 def plan_training(
