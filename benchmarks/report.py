@@ -1,5 +1,5 @@
-"""The benchmark's one table, as text (the log), markdown (the README), JSON and a PNG chart under
-`BURNOUT_HOME/bench/`."""
+"""The benchmark's one table, as text (the log), markdown, JSON and a PNG chart under `BURNOUT_HOME/bench/`,
+and the page docs/benchmarks.md after a full run."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from pathlib import Path
 from benchmarks.tuning_spread import describe_tuning_spread
 
 log = logging.getLogger(__name__)
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+# Above this line the page is make bench's; below it, notes written by hand, kept as they are on every run.
+NOTES_MARKER = "<!-- Written by make bench above this line; the notes below it are written by hand and kept. -->"
 HEADERS = (
     "setting",
     "server",
@@ -75,8 +78,8 @@ def format_table(rows: list[dict]) -> str:
     )
 
 
-def render_markdown(result: dict) -> str:
-    """The README section: the table, the targets, the pipeline times and the machine it ran on."""
+def render_markdown(result: dict, machine: bool = True) -> str:
+    """The report: the table, the targets, the pipeline times and (with `machine`) the machine it ran on."""
     out = [
         f"Measured {result['finished_at']} on model version {result['model_version']} "
         f"({result.get('family', '?')}), {result['seconds_per_setting']:g} s per setting after a warm-up.",
@@ -122,15 +125,58 @@ def render_markdown(result: dict) -> str:
         ]
     if result.get("tuning_spread"):
         out += describe_tuning_spread(result["tuning_spread"])
+    if machine:
+        out += ["", describe_machine(result)]
+    return "\n".join(out) + "\n"
+
+
+def describe_machine(result: dict) -> str:
+    """One line: the machine the run measured, and how busy it was before and after."""
     m = result["machine"]
-    out += [
-        "",
+    return (
         f"Machine: {m['cpu']}, {m['logical_cores']} logical cores, {m['memory_gb']} GB, {m['os']}, "
         f"Python {m['python']}; load average {m['load_average_1m']} before and "
         f"{result.get('load_average_after', '?')} after the run (a shared machine: figures are noisy, "
-        "compare ratios within one run).",
-    ]
-    return "\n".join(out) + "\n"
+        "compare ratios within one run)."
+    )
+
+
+def render_page(result: dict, notes: str = "") -> str:
+    """docs/benchmarks.md: how to reproduce, the machine, the run's tables, then the hand-written `notes`."""
+    return "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            "This page is written by `make bench` (`python -m benchmarks`, about 22 minutes on two cores; it",
+            "needs `wrk` and `h2load`, which `make bench` installs, and installs MLServer once into",
+            "`BURNOUT_HOME/bench/mlserver/`). Run it on a quiet machine to reproduce these figures; the",
+            "JSON, the same tables and a PNG chart of every run stay under `BURNOUT_HOME/bench/`",
+            "(`latest.json`, `latest.md`, `latest.png`). How each figure is measured is in the notes",
+            "[below the tables](#how-it-is-measured).",
+            "",
+            describe_machine(result),
+            "",
+            "## The last run",
+            "",
+            render_markdown(result, machine=False).rstrip("\n"),
+            "",
+            NOTES_MARKER,
+            notes.strip("\n"),
+        ]
+    ).rstrip("\n") + "\n"
+
+
+def kept_notes(page: Path) -> str:
+    """The hand-written part of an existing page (below the marker), or nothing."""
+    if not page.exists():
+        return ""
+    _, marker, notes = page.read_text().partition(NOTES_MARKER)
+    return notes if marker else ""
+
+
+def is_full_run(result: dict) -> bool:
+    """A run that measured everything `make bench` measures: only such a run replaces the page."""
+    return bool(result.get("pipeline")) and bool(result.get("etl_memory"))
 
 
 def _describe_records(records: dict | None) -> list[str]:
@@ -181,8 +227,9 @@ def plot_chart(rows: list[dict], path: Path) -> Path:
     return path
 
 
-def save_report(result: dict, folder: Path) -> dict:
-    """Write latest.json (and a timestamped copy), latest.md and latest.png; return their paths."""
+def save_report(result: dict, folder: Path, page: Path = PAGE) -> dict:
+    """Write latest.json (and a timestamped copy), latest.md and latest.png; after a full run, also `page`
+    (docs/benchmarks.md), keeping its hand-written notes. Return the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = result["finished_at"].replace(":", "").replace("-", "")
     text = json.dumps(result, indent=2, default=str)
@@ -197,4 +244,11 @@ def save_report(result: dict, folder: Path) -> dict:
     paths["markdown"].write_text(render_markdown(result))
     plot_chart(result["rows"], paths["chart"])
     log.info("benchmark report written to %s", folder)
+    if is_full_run(result):
+        page.write_text(render_page(result, kept_notes(page)))
+        paths["page"] = page
+        log.info("benchmark page written to %s", page)
+    else:
+        # A partial run (--no-pipeline, --no-etl, the smoke test) would replace the page with half a report.
+        log.info("partial run: %s left as it was; this run's tables are in %s", page, paths["markdown"])
     return {k: str(v) for k, v in paths.items()}

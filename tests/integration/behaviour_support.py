@@ -18,7 +18,7 @@ class ModelUnderTest:
 
     family: str
     pipeline: object
-    test_records: pd.DataFrame
+    holdout_records: pd.DataFrame
 
     def probability(self, records: pd.DataFrame, label: str) -> np.ndarray:
         """P(label) per record."""

@@ -110,7 +110,6 @@ def test_init_lake_uploads_lone_csv_as_raw_object(init_lake_module, fresh_settin
 
 
 def test_init_lake_generates_dataset_when_data_dir_is_empty(init_lake_module, fresh_settings, s3, tmp_path):
-    pytest.importorskip("etl.synthetic")
     data = tmp_path / "data"
     data.mkdir()
 

@@ -84,7 +84,7 @@ def model(request, real_dataset, tmp_path_factory) -> ModelUnderTest:
 
 
 def test_raising_fatigue_over_its_range_never_lowers_high_risk(model):
-    records = model.test_records.sample(SWEEP_RECORDS, random_state=SWEEP_SEED)
+    records = model.holdout_records.sample(SWEEP_RECORDS, random_state=SWEEP_SEED)
     values = np.linspace(BY_NAME[FATIGUE].minimum, BY_NAME[FATIGUE].maximum, 21)
     high = sweep_probability(model, records, FATIGUE, values, "High")
     dips = largest_dips(high)
@@ -101,7 +101,7 @@ def test_raising_fatigue_over_its_range_never_lowers_high_risk(model):
     ("column", "step"), [(FATIGUE, 0.5), (FATIGUE, 1), (FATIGUE, 2), (ALLOCATION, 1), (ALLOCATION, 2)]
 )
 def test_nudging_workload_up_never_lowers_high_risk(model, column, step):
-    records = model.test_records[model.test_records[column].notna()]
+    records = model.holdout_records[model.holdout_records[column].notna()]
     before = model.probability(records, "High")
     after = model.probability(raise_feature(records, column, step), "High")
     worst_fall = float((before - after).max())
@@ -115,7 +115,7 @@ def test_nudging_workload_up_never_lowers_high_risk(model, column, step):
 
 
 def test_flipping_gender_rarely_changes_the_class(model):
-    records = model.test_records
+    records = model.holdout_records
     before = model.predict(records)
     after = model.predict(swap_category(records, "Gender"))
     changed = int((before != after).sum())
@@ -125,7 +125,7 @@ def test_flipping_gender_rarely_changes_the_class(model):
 
 
 def test_model_ignores_the_employee_id(model):
-    records = model.test_records.head(500)
+    records = model.holdout_records.head(500)
     ids = [f"fffe{index:08x}" for index in range(len(records))]
     expected = model.pipeline.predict_proba(records)
     with_ids = records.assign(**{ID_COLUMN: ids})
@@ -135,7 +135,7 @@ def test_model_ignores_the_employee_id(model):
 
 
 def test_api_refuses_a_record_with_an_employee_id(model):
-    record = json.loads(model.test_records.dropna().head(1).to_json(orient="records"))[0]
+    record = json.loads(model.holdout_records.dropna().head(1).to_json(orient="records"))[0]
     assert len(parse_records(json.dumps([record]).encode(), max_batch=1)) == 1  # valid without the id
     with pytest.raises(InvalidInput) as refusal:
         parse_records(json.dumps([{**record, ID_COLUMN: "fffe32003000"}]).encode(), max_batch=1)

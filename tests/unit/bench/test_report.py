@@ -13,7 +13,7 @@ from benchmarks.cases import (
     add_ratios,
     evaluate_targets,
 )
-from benchmarks.report import format_table, render_markdown, save_report
+from benchmarks.report import NOTES_MARKER, format_table, render_markdown, render_page, save_report
 
 MACHINE = {
     "cpu": "Test CPU",
@@ -23,6 +23,22 @@ MACHINE = {
     "os": "Linux",
     "python": "3.11.0",
     "load_average_1m": 1.5,
+}
+
+
+PIPELINE = {
+    "data": "real",
+    "rows": 22750,
+    "budget": "30 trials, 5-fold CV",
+    "default_budget": True,
+    "etl_s": 12.5,
+    "end_to_end_s": 480.0,
+    "champion_family": "lightgbm",
+    "champion_test_macro_f1": 0.91234,
+    "families": [
+        {"family": "lightgbm", "seconds": 120.0, "test_macro_f1": 0.91234},
+        {"family": "svm", "seconds": 300.0, "test_macro_f1": 0.9},
+    ],
 }
 
 
@@ -97,29 +113,51 @@ def test_render_markdown_has_table_targets_and_machine():
 
 
 def test_render_markdown_includes_pipeline_times():
-    pipeline = {
-        "data": "real",
-        "rows": 22750,
-        "budget": "30 trials, 5-fold CV",
-        "default_budget": True,
-        "etl_s": 12.5,
-        "end_to_end_s": 480.0,
-        "champion_family": "lightgbm",
-        "champion_test_macro_f1": 0.91234,
-        "families": [
-            {"family": "lightgbm", "seconds": 120.0, "test_macro_f1": 0.91234},
-            {"family": "svm", "seconds": 300.0, "test_macro_f1": 0.9},
-        ],
-    }
-    text = render_markdown(make_result(pipeline=pipeline))
+    text = render_markdown(make_result(pipeline=PIPELINE))
     assert "ETL 12.5 s, end to end 480 s" in text
     assert "| svm | 300 | 0.9 |" in text
     assert "| pipeline end to end (s) | < 600 s | 480 | yes |" in text
 
 
+def full_result():
+    """What `make bench` measures: the serving rows, the pipeline and the ETL's memory."""
+    return {**make_result(pipeline=PIPELINE), "etl_memory": {"runs": []}}
+
+
+def test_render_page_says_how_to_reproduce_then_the_machine_then_the_table():
+    page = render_page(full_result())
+    assert page.startswith("# Benchmarks\n")
+    how, machine, table = (page.index(s) for s in ("`make bench`", "Test CPU, 2 logical cores", "| setting |"))
+    assert how < machine < table
+    assert page.count("Test CPU") == 1  # the machine once, before the tables
+    assert page.rstrip().endswith(NOTES_MARKER)
+
+
+def test_save_report_writes_the_page_after_a_full_run_and_keeps_its_notes(tmp_path):
+    page = tmp_path / "benchmarks.md"
+    page.write_text(f"# Benchmarks\n\nan old run\n\n{NOTES_MARKER}\n## Why\n\nwritten by hand\n")
+
+    paths = save_report(full_result(), tmp_path / "bench", page=page)
+
+    text = page.read_text()
+    assert paths["page"] == str(page)
+    assert "an old run" not in text and "Measured 2026-01-02T03:04:05" in text
+    assert text.endswith(f"{NOTES_MARKER}\n## Why\n\nwritten by hand\n")
+
+
+def test_save_report_leaves_the_page_alone_after_a_partial_run(tmp_path):
+    page = tmp_path / "benchmarks.md"
+    page.write_text("the last full run\n")
+
+    paths = save_report(make_result(), tmp_path / "bench", page=page)
+
+    assert page.read_text() == "the last full run\n"
+    assert "page" not in paths
+
+
 def test_save_report_writes_json_markdown_and_png(tmp_path):
     result = make_result()
-    paths = save_report(result, tmp_path / "bench")
+    paths = save_report(result, tmp_path / "bench", page=tmp_path / "benchmarks.md")
     assert json.loads((tmp_path / "bench" / "latest.json").read_text())["rows"][0]["rps"] == 1234.5
     assert (tmp_path / "bench" / "bench-20260102T030405.json").exists()
     assert (tmp_path / "bench" / "latest.md").read_text() == render_markdown(result)
