@@ -13,7 +13,7 @@ from benchmarks.tuning_spread import describe_tuning_spread
 log = logging.getLogger(__name__)
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 # Above this line the page is make bench's; below it, notes written by hand, kept as they are on every run.
-NOTES_MARKER = "<!-- Written by make bench above this line; the notes below it are written by hand and kept. -->"
+NOTES_MARKER = "<!-- make bench writes above this line; the notes below it are written by hand and kept. -->"
 HEADERS = (
     "setting",
     "server",
@@ -143,27 +143,30 @@ def describe_machine(result: dict) -> str:
 
 def render_page(result: dict, notes: str = "") -> str:
     """docs/benchmarks.md: how to reproduce, the machine, the run's tables, then the hand-written `notes`."""
-    return "\n".join(
-        [
-            "# Benchmarks",
-            "",
-            "This page is written by `make bench` (`python -m benchmarks`, about 22 minutes on two cores; it",
-            "needs `wrk` and `h2load`, which `make bench` installs, and installs MLServer once into",
-            "`BURNOUT_HOME/bench/mlserver/`). Run it on a quiet machine to reproduce these figures; the",
-            "JSON, the same tables and a PNG chart of every run stay under `BURNOUT_HOME/bench/`",
-            "(`latest.json`, `latest.md`, `latest.png`). How each figure is measured is in the notes",
-            "[below the tables](#how-it-is-measured).",
-            "",
-            describe_machine(result),
-            "",
-            "## The last run",
-            "",
-            render_markdown(result, machine=False).rstrip("\n"),
-            "",
-            NOTES_MARKER,
-            notes.strip("\n"),
-        ]
-    ).rstrip("\n") + "\n"
+    return (
+        "\n".join(
+            [
+                "# Benchmarks",
+                "",
+                "This page is written by `make bench` (`python -m benchmarks`, about 22 minutes on two cores; it",
+                "needs `wrk` and `h2load`, which `make bench` installs, and installs MLServer once into",
+                "`BURNOUT_HOME/bench/mlserver/`). Run it on a quiet machine to reproduce these figures; the",
+                "JSON, the same tables and a PNG chart of every run stay under `BURNOUT_HOME/bench/`",
+                "(`latest.json`, `latest.md`, `latest.png`). How each figure is measured is in the notes",
+                "[below the tables](#how-it-is-measured).",
+                "",
+                describe_machine(result),
+                "",
+                "## The last run",
+                "",
+                render_markdown(result, machine=False).rstrip("\n"),
+                "",
+                NOTES_MARKER,
+                notes.strip("\n"),
+            ]
+        ).rstrip("\n")
+        + "\n"
+    )
 
 
 def kept_notes(page: Path) -> str:

@@ -127,7 +127,8 @@ def full_result():
 def test_render_page_says_how_to_reproduce_then_the_machine_then_the_table():
     page = render_page(full_result())
     assert page.startswith("# Benchmarks\n")
-    how, machine, table = (page.index(s) for s in ("`make bench`", "Test CPU, 2 logical cores", "| setting |"))
+    marks = ("`make bench`", "Test CPU, 2 logical cores", "| setting |")
+    how, machine, table = (page.index(mark) for mark in marks)
     assert how < machine < table
     assert page.count("Test CPU") == 1  # the machine once, before the tables
     assert page.rstrip().endswith(NOTES_MARKER)
