@@ -1,1 +1,0 @@
-"""Platform glue: the end-to-end pipeline, DAG helpers and the `burnout` command line (demo, local stack)."""
