@@ -28,7 +28,7 @@ from etl.contract import BY_NAME, CATEGORICAL_FEATURES, CLASSES, FEATURES, TARGE
 from etl.describe import describe_features
 from etl.errors import InputError
 from etl.ingest import read_input
-from etl.lake import lake_from_settings
+from etl.lake import Lake, lake_from_settings
 from etl.memory import release_freed_memory, system_arrow_allocator
 from etl.mlflow_logging import etl_run, log_etl_details
 from etl.parse_csv import LINE, TEXT
@@ -83,18 +83,28 @@ def run_etl(input: str | Path | None, settings: Settings) -> dict:
         "input": described_input,
     }
     if rows.failure is not None:
-        manifest.update(
-            dataset_published=False, reason=rows.failure, files={"quarantine": FILES["quarantine"]}
-        )
-        uri = publish_quarantine(
-            lake,
-            settings.processed_bucket,
-            version,
-            frame_to_parquet(rows.quarantine),
-            describe_rows(manifest, rows),
-        )
+        uri = publish_quarantine_only(lake, settings, manifest, rows)
         raise InputError(f"{rows.failure}; no dataset was published, the quarantine was published to {uri}")
+    publish_rows(lake, settings, manifest, rows)
+    log.info("ETL published %s in %.1fs", version, time.monotonic() - started)
+    return summarize(manifest, reused=False)
 
+
+def publish_quarantine_only(lake: Lake, settings: Settings, manifest: dict, rows: PreparedRows) -> str:
+    """Publish the quarantine of an input left with no row (its manifest says why); return its URI."""
+    manifest.update(dataset_published=False, reason=rows.failure, files={"quarantine": FILES["quarantine"]})
+    return publish_quarantine(
+        lake,
+        settings.processed_bucket,
+        manifest["dataset_version"],
+        frame_to_parquet(rows.quarantine),
+        describe_rows(manifest, rows),
+    )
+
+
+def publish_rows(lake: Lake, settings: Settings, manifest: dict, rows: PreparedRows) -> None:
+    """Fit the preprocessor on TRAIN, serialize the dataset's files, complete `manifest`, log the run to
+    MLflow and publish the dataset version (files and manifest)."""
     train, test = rows.train, rows.test
     fit_rows = select_fit_rows(train, settings.seed)
     # Categories as text: with pandas' category dtype the one-hot encoder holds more memory while fitting.
@@ -113,7 +123,7 @@ def run_etl(input: str | Path | None, settings: Settings) -> dict:
         }
     )
     files["preprocessor"] = dump_preprocessor(preprocessor)
-
+    version = manifest["dataset_version"]
     describe_rows(manifest, rows)
     manifest.update(
         {
@@ -133,8 +143,6 @@ def run_etl(input: str | Path | None, settings: Settings) -> dict:
         manifest["mlflow_run_id"] = run_id
         log_etl_details(run_id, manifest, rows.quarantine)
         publish_dataset(lake, settings.processed_bucket, version, files, manifest)
-    log.info("ETL published %s in %.1fs", version, time.monotonic() - started)
-    return summarize(manifest, reused=False)
 
 
 def serialize_files(make_frames: dict[str, Callable[[], pd.DataFrame]]) -> dict[str, bytes]:
