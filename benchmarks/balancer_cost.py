@@ -20,8 +20,8 @@ from benchmarks.measurement import Measurement
 from benchmarks.prediction_log_cost import PREDICT_PATH, ROUNDS, combine_runs, throwaway_log_lake
 from benchmarks.records import service_body, single_record_bodies
 from benchmarks.servers import start_service, stop_server
-from burnout.processes import free_port
 from burnout_base.settings import Settings
+from burnout_dev.processes import free_port
 
 STACK_CONFIG = Path(__file__).resolve().parents[1] / "dockerfiles" / "haproxy" / "haproxy.cfg"
 

@@ -14,8 +14,8 @@ from benchmarks.h2load import GrpcCall, measure_grpc_h2load
 from benchmarks.load import measure_http
 from benchmarks.measurement import Measurement
 from benchmarks.servers import Server, child_env, start_server, stop_server
-from burnout.processes import free_port
 from burnout_base.settings import Settings
+from burnout_dev.processes import free_port
 
 CONCURRENCY = 8
 

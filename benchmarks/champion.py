@@ -44,7 +44,7 @@ def ensure_champion(settings: Settings, data_folder: Path, dataset: Path | None 
     if champion is not None:
         return champion
     from benchmarks.data import resolve_dataset
-    from burnout.pipeline import run_pipeline
+    from pipeline.run import run_pipeline
 
     path, kind = resolve_dataset(data_folder, settings.seed, dataset)
     log.info("no champion yet: running the pipeline on %s data with %d trials per family", kind, SMALL_TRIALS)

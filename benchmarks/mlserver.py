@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 
 from benchmarks.servers import Server, start_server
-from burnout.processes import free_port
 from burnout_base.settings import Settings
+from burnout_dev.processes import free_port
 
 log = logging.getLogger(__name__)
 PINS = Path(__file__).with_name("mlserver-requirements.txt")

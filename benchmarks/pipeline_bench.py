@@ -13,8 +13,8 @@ from pathlib import Path
 
 from benchmarks.data import resolve_dataset
 from benchmarks.servers import child_env
-from burnout.processes import free_port
 from burnout_base.settings import Settings
+from burnout_dev.processes import free_port
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def run_pipeline_bench(settings: Settings, folder: Path, dataset: Path | None = 
     pipeline_settings = isolated_settings(settings, home)
     budget, default_budget = describe_budget(pipeline_settings)
     log.info("pipeline benchmark on %s data (%s) in %s: this takes minutes", kind, budget, home)
-    command = [sys.executable, "-c", "from burnout.cli import app; app()", "pipeline", "--input", str(path)]
+    command = [sys.executable, "-m", "burnout_cli", "pipeline", "--input", str(path)]
     started = time.monotonic()
     with open(folder / "pipeline.log", "w") as err:
         done = subprocess.run(
@@ -89,7 +89,7 @@ def run_pipeline_bench(settings: Settings, folder: Path, dataset: Path | None = 
 
 def summarize_pipeline(summary: dict) -> dict:
     """ETL seconds, per-family tuning + fit seconds and test macro-F1, and the champion, from run_pipeline's
-    summary (`burnout.pipeline.run_pipeline`)."""
+    summary (`pipeline.run.run_pipeline`)."""
     seconds, champion = summary["seconds"], summary["champion"]
     families = [
         {

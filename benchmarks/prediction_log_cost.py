@@ -17,8 +17,8 @@ from benchmarks.load import measure_http, write_load_files
 from benchmarks.measurement import Measurement
 from benchmarks.records import service_body, single_record_bodies
 from benchmarks.servers import Server, start_service, stop_server
-from burnout.processes import free_port
 from burnout_base.settings import Settings
+from burnout_dev.processes import free_port
 
 log = logging.getLogger(__name__)
 PREDICT_PATH = "/predict?model=champion"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from burnout.processes import stop_process_tree, wait_until_answers
 from burnout_base.settings import Settings
+from burnout_dev.processes import stop_process_tree, wait_until_answers
 
 log = logging.getLogger(__name__)
 VENV_BIN = Path(sys.executable).parent
@@ -75,7 +75,7 @@ def start_service(
         reload_token=token,
         **overrides,
     )
-    command = [sys.executable, "-c", "from burnout.cli import app; app()", "serve"]
+    command = [sys.executable, "-m", "burnout_cli", "serve"]
     url = f"http://127.0.0.1:{api_port}"
     return start_server(name, command, env, url, "/ready", log_dir, timeout, grpc_port)
 

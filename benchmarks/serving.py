@@ -24,8 +24,8 @@ from benchmarks.prediction_log_cost import remove_throwaway_log_lake, throwaway_
 from benchmarks.records import class_name, mlflow_body, service_body, single_record_bodies
 from benchmarks.servers import Server, count_service_errors, start_mlflow_server, start_service, stop_server
 from benchmarks.serving_v2 import check_v2_answers, measure_v2
-from burnout.processes import free_port
 from burnout_base.settings import Settings
+from burnout_dev.processes import free_port
 
 log = logging.getLogger(__name__)
 PREDICT_PATH = "/predict?model=champion"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from burnout.processes import free_port, stop_process_tree, wait_until_answers
+from burnout_dev.processes import free_port, stop_process_tree, wait_until_answers
 from burnout_base.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,7 +167,7 @@ def s3_settings(make_settings, s3_endpoint) -> Settings:
 def airflow_home(tmp_path_factory) -> Iterator[Path]:
     """Airflow configured once per session on a temporary AIRFLOW_HOME (SQLite metadata DB, migrated once,
     the project's DAGs): `dag.test()` runs in-process against it."""
-    from burnout.airflow_runner import (
+    from burnout_dev.airflow_runner import (
         QUIET_NAMESPACES,
         airflow_environment,
         configure_airflow,

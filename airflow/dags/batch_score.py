@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from burnout.dag_defaults import ETL_TIMEOUT, INPUT_PARAM, common_dag_arguments
+from dag_helpers.defaults import ETL_TIMEOUT, INPUT_PARAM, common_dag_arguments
 from modeling.registry_names import CHAMPION
 
 

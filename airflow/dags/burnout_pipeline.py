@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, Param, dag, task
 
-from burnout.dag_defaults import (
+from dag_helpers.defaults import (
     BUDGET_PARAMS,
     DRIFT_ASSET,
     INPUT_PARAM,
@@ -12,7 +12,7 @@ from burnout.dag_defaults import (
     TRAIN_TIMEOUT,
     common_dag_arguments,
 )
-from burnout.dag_tasks import (
+from dag_helpers.tasks import (
     choose_budget,
     list_tuning_workers,
     notify_api,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from airflow.sdk import Asset, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from burnout.dag_defaults import DRIFT_ASSET, DRIFT_TIMEOUT, common_dag_arguments, setting_default
+from burnout_base.settings import setting_default
+from dag_helpers.defaults import DRIFT_ASSET, DRIFT_TIMEOUT, common_dag_arguments
 
 DRIFT = Asset(DRIFT_ASSET)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from airflow.sdk import Asset, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from burnout.dag_defaults import (
+from dag_helpers.defaults import (
     ETL_TIMEOUT,
     INPUT_PARAM,
     PROCESSED_DATASET_ASSET,
     common_dag_arguments,
 )
-from burnout.dag_tasks import run_etl
+from dag_helpers.tasks import run_etl
 
 PROCESSED_DATASET = Asset(PROCESSED_DATASET_ASSET)
 

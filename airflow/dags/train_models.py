@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, Param, dag, task
 
-from burnout.dag_defaults import (
+from dag_helpers.defaults import (
     BUDGET_PARAMS,
     PROCESSED_DATASET_ASSET,
     TRAIN_TIMEOUT,
     common_dag_arguments,
 )
-from burnout.dag_tasks import (
+from dag_helpers.tasks import (
     choose_budget,
     list_tuning_workers,
     notify_api,

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from burnout.processes import free_port
+from burnout_dev.processes import free_port
 
 pytestmark = pytest.mark.slow
 BURNOUT = Path(sys.executable).parent / "burnout"

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 SCRIPT = """
 import json, sys
 from pathlib import Path
-from burnout.airflow_runner import configure_airflow, ensure_airflow_db, load_dag
+from burnout_dev.airflow_runner import configure_airflow, ensure_airflow_db, load_dag
 first, second = Path(sys.argv[1]), Path(sys.argv[2])
 configure_airflow(first)
 ran = [ensure_airflow_db(), ensure_airflow_db()]

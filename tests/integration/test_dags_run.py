@@ -10,9 +10,9 @@ from datetime import timedelta
 import mlflow
 import pytest
 
-from burnout.airflow_runner import DagRunFailed, load_dag, require_success, run_dag
-from burnout.dag_defaults import PROCESSED_DATASET_ASSET
-from burnout.processes import free_port
+from burnout_dev.airflow_runner import DagRunFailed, load_dag, require_success, run_dag
+from dag_helpers.defaults import PROCESSED_DATASET_ASSET
+from burnout_dev.processes import free_port
 from etl.ingest import ingest_raw_data
 
 pytestmark = pytest.mark.slow

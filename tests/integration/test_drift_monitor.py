@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from typer.testing import CliRunner
 
-from burnout.cli import app
+from burnout_cli.app import app
 from burnout_base.settings import Settings, get_settings
 from burnout_base.tracking import configure_mlflow, ensure_experiment
 from etl.contract import CLASSES, FEATURES
@@ -200,7 +200,7 @@ def drift_asset_events(run_id: str) -> list[dict]:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from burnout.dag_defaults import DRIFT_ASSET
+    from dag_helpers.defaults import DRIFT_ASSET
 
     with create_session() as session:
         query = (
@@ -214,7 +214,7 @@ def drift_asset_events(run_id: str) -> list[dict]:
 def test_drift_monitor_dag_fires_the_retraining_asset_only_on_drift(
     airflow_home, monitor, monkeypatch, tmp_path
 ):
-    from burnout.airflow_runner import load_dag, require_success, run_dag
+    from burnout_dev.airflow_runner import load_dag, require_success, run_dag
 
     monkeypatch.chdir(tmp_path)  # no .env from the repository reaches the tasks
     calm = monitor.model_copy(update={"predictions_bucket": monitor.predictions_bucket + "-calm"})

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from burnout.cli import app
+from burnout_cli.app import app
 from burnout_base.settings import get_settings
 from etl.synthetic import generate_synthetic
 
@@ -85,7 +85,7 @@ def test_etl_command_never_prints_a_traceback(tmp_path):
     empty = _write(tmp_path / "empty.csv", "")
     env = {k: v for k, v in os.environ.items() if not k.startswith("BURNOUT_")}
     env["BURNOUT_HOME"] = str(tmp_path / "home")
-    command = [sys.executable, "-c", "from burnout.cli import app; app()", "etl", "--input", str(empty)]
+    command = [sys.executable, "-m", "burnout_cli", "etl", "--input", str(empty)]
     completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert completed.returncode == 2
     assert completed.stderr.strip() == "error: the input is empty: expected a CSV header and at least one row"

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from burnout import local_stack
-from burnout.processes import free_port
+from burnout_dev.processes import free_port
 from etl.errors import InputError
 
 

@@ -9,8 +9,8 @@ import json
 import mlflow
 import pytest
 
-from burnout.pipeline import run_pipeline
-from burnout.processes import free_port
+from pipeline.run import run_pipeline
+from burnout_dev.processes import free_port
 from burnout_base.tracking import configure_mlflow
 from etl.synthetic import write_synthetic_csv
 from modeling.families import FAMILIES

@@ -24,7 +24,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from serving_support import isolated, register_synthetic_model, wait_for
 
-from burnout.processes import free_port
+from burnout_dev.processes import free_port
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from burnout.airflow_runner import load_dag, run_dag
-from burnout.task_log_files import writing_task_log_files
+from burnout_dev.airflow_runner import load_dag, run_dag
+from burnout_dev.task_log_files import writing_task_log_files
 
 pytestmark = pytest.mark.slow
 

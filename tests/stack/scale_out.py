@@ -245,7 +245,7 @@ def versions_by_replica(stack: Stack, calls: int = 12) -> dict[str, set[int]]:
 
 def move_champion(stack: Stack, version: int) -> dict:
     """Point the champion alias at `version` in MLflow, then ask the replicas to reload as the pipeline does
-    (burnout.notify from an Airflow worker, inside the compose network); returns notify's summary."""
+    (pipeline.reload_api from an Airflow worker, inside the compose network); returns notify's summary."""
     from mlflow import MlflowClient
 
     from burnout_base.settings import Settings
@@ -254,7 +254,7 @@ def move_champion(stack: Stack, version: int) -> dict:
     client = MlflowClient(tracking_uri=stack.url("MLFLOW_HOST_PORT", 5001))
     client.set_registered_model_alias(Settings(_env_file=None).registered_model_name, CHAMPION, str(version))
     script = (
-        "import json; from burnout.notify import notify_reload; "
+        "import json; from pipeline.reload_api import notify_reload; "
         "from burnout_base.settings import get_settings; print(json.dumps(notify_reload(get_settings())))"
     )
     result = stack.compose("exec", "-T", "airflow-worker", "python", "-c", script, timeout=120)

@@ -152,9 +152,9 @@ SMOKE_TESTS = {
     "api": [
         "burnout_api.main",
         "burnout_api.grpc_api.server",
-        "burnout.stream_worker",
+        "burnout_api.stream_worker",
         "modeling.model_io",
-        "find_spec('airflow')",
+        "('airflow', 'dag_helpers')",
     ],
     "minio-init": ["init_lake.py --help", "burnout generate-data"],
     "mlflow": ["mlflow server --help", "psycopg2"],
@@ -233,7 +233,7 @@ def test_wheel_stage_builds_the_project_the_images_run(tmp_path):
     """The images' wheel stage and install steps, replayed: build the project from the build context, install
     it without dependencies, generate the gRPC stubs, import what the services import."""
     context, wheels, target = tmp_path / "context", tmp_path / "wheels", tmp_path / "site"
-    copy_build_context(["pyproject.toml", "airflow/plugins", "fastapi"], context)
+    copy_build_context(["pyproject.toml", "airflow/plugins", "fastapi", "tools"], context)
     assert not (context / "fastapi" / "burnout_api" / "grpc_gen").exists()
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
@@ -252,10 +252,11 @@ def test_wheel_stage_builds_the_project_the_images_run(tmp_path):
         "import burnout_api\n"
         f"assert burnout_api.__file__.startswith({str(target)!r}), burnout_api.__file__\n"
         "from burnout_api.protos.generate import generate; generate()\n"
-        "import burnout_api.grpc_gen.burnout_pb2_grpc, burnout_api.main, burnout.cli\n"
-        "import etl.contract, modeling, burnout.local_stack\n"
+        "import burnout_api.grpc_gen.burnout_pb2_grpc, burnout_api.main, burnout_cli.app\n"
+        "import etl.contract, modeling, pipeline.run, dag_helpers.defaults\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert not (target / "burnout_dev").exists(), "the development tools reached the build context"

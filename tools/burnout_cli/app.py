@@ -11,8 +11,7 @@ from typing import Annotated
 
 import typer
 
-from burnout.dag_defaults import describe_seconds, setting_default
-from burnout_base.settings import get_settings
+from burnout_base.settings import describe_seconds, get_settings, setting_default
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 local_app = typer.Typer(no_args_is_help=True, help="Run the platform's services as local processes.")
@@ -57,8 +56,8 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
 
 def _run(fn, *args, **kwargs):
     """Call a library function, turning user errors into one clear line instead of a traceback."""
-    from burnout.airflow_runner import DagRunFailed
     from burnout_base.settings import SettingsError
+    from burnout_dev.airflow_runner import DagRunFailed
     from etl.errors import InputError
 
     try:
@@ -178,7 +177,7 @@ def pipeline(
     """burnout_pipeline's steps in this process: ingest, ETL, the three families and their ensemble (reused
     when this dataset version already has them), promotion, API reload; one JSON summary with the time of each
     step."""
-    from burnout.pipeline import run_pipeline
+    from pipeline.run import run_pipeline
 
     _emit(_run(run_pipeline, get_settings(), input=input, trials=trials, timeout=timeout, retrain=retrain))
 
@@ -220,7 +219,7 @@ def serve() -> None:
 def stream_worker() -> None:
     """Score the records POST /predict_stream queued on Redis (BURNOUT_REDIS_URL) with the champion, in
     batches, until SIGTERM; start several to share the work."""
-    from burnout.stream_worker import run_stream_worker
+    from burnout_api.stream_worker import run_stream_worker
 
     _emit(_run(run_stream_worker, get_settings()))
 
@@ -234,7 +233,7 @@ def demo(
 ) -> None:
     """Run burnout_pipeline in-process with real Airflow behind a progress display, then serve the champion
     until Ctrl-C. Logs go to BURNOUT_HOME/logs/demo-<time>.log (printed first) unless --verbose."""
-    from burnout.demo import run_demo
+    from burnout_dev.demo import run_demo
 
     _run(run_demo, get_settings(), serve=serve, verbose=verbose)
 
@@ -242,7 +241,7 @@ def demo(
 @local_app.command("up")
 def local_up() -> None:
     """Start Airflow standalone (8080), the MLflow server (5001) and the API as background processes."""
-    from burnout.local_stack import up
+    from burnout_dev.local_stack import up
 
     _emit(_run(up, get_settings()))
 
@@ -250,6 +249,6 @@ def local_up() -> None:
 @local_app.command("down")
 def local_down() -> None:
     """Stop every process `burnout local up` started."""
-    from burnout.local_stack import down
+    from burnout_dev.local_stack import down
 
     _emit(_run(down, get_settings()))

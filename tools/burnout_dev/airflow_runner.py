@@ -17,14 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from burnout.dag_defaults import TASK_FAILURE_LOGGER
-from burnout.task_environment import settings_in_environment
-from burnout.task_log_files import writing_task_log_files
 from burnout_base.settings import Settings
+from burnout_dev.task_environment import settings_in_environment
+from burnout_dev.task_log_files import writing_task_log_files
+from dag_helpers.defaults import TASK_FAILURE_LOGGER
 
 log = logging.getLogger(__name__)
 
-DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "airflow" / "dags"
 # Airflow's own chatter (execution API, DAG parsing, migrations) hides the task logs a user wants to read.
 QUIET_NAMESPACES = (
     "airflow.api_fastapi=WARNING airflow.dag_processing=WARNING airflow.models=WARNING "
@@ -175,7 +175,7 @@ def summarize_run(dag_run) -> dict[str, Any]:
 
 
 class _FailureLines(logging.Handler):
-    """Collects the one-line reasons that burnout.dag_defaults.log_task_failure logs while a run goes on."""
+    """Collects the one-line reasons that dag_helpers.defaults.log_task_failure logs while a run goes on."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)

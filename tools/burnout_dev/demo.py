@@ -3,7 +3,7 @@ real Airflow (`dag.test()`, SQLite metadata DB under BURNOUT_HOME/airflow), MLfl
 settings say (by default a SQLite store and a folder under BURNOUT_HOME), prints what it produced, then
 serves the champion over REST, GraphQL and gRPC with ready-to-paste examples.
 
-The terminal shows the steps as they go (burnout.demo_progress, fed by the library's log records) and one
+The terminal shows the steps as they go (burnout_dev.demo_progress, fed by the library's log records) and one
 summary; the library's, Airflow's and Python's warning output goes to BURNOUT_HOME/logs/demo-<time>.log
 (`--verbose` keeps it on the terminal).
 
@@ -19,8 +19,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from burnout.demo_display import output_to_log
 from burnout_base.settings import Settings
+from burnout_dev.demo_display import output_to_log
 
 log = logging.getLogger(__name__)
 PIPELINE_DAG = "burnout_pipeline"
@@ -33,7 +33,7 @@ def run_demo(settings: Settings, serve: bool = True, verbose: bool = False) -> d
     Library, Airflow and warning output goes to BURNOUT_HOME/logs/demo-<time>.log (its path is printed
     first), unless `verbose` keeps it on the terminal. With `serve` off, stdout holds only the JSON summary
     and the progress goes to stderr. Returns the summary."""
-    from burnout.airflow_runner import DagRunFailed
+    from burnout_dev.airflow_runner import DagRunFailed
 
     settings = settings.with_session_token()  # the in-process DAG's /reload call and the API share it
     settings.ensure_home()
@@ -65,15 +65,15 @@ def run_demo(settings: Settings, serve: bool = True, verbose: bool = False) -> d
 def run_pipeline_with_progress(settings: Settings, screen: TextIO) -> dict[str, Any]:
     """Run the DAG in this process while the library's log records drive the progress shown on `screen`: a
     live table on a terminal, one line per event otherwise."""
-    from burnout.airflow_runner import (
+    from burnout_dev.airflow_runner import (
         configure_airflow,
         ensure_airflow_db,
         load_dag,
         require_success,
         run_dag,
     )
-    from burnout.demo_display import PlainReporter, render_table
-    from burnout.demo_progress import PipelineProgress, ProgressListener
+    from burnout_dev.demo_display import PlainReporter, render_table
+    from burnout_dev.demo_progress import PipelineProgress, ProgressListener
     from modeling.families import FAMILIES
 
     live = None

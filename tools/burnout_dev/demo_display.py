@@ -12,7 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from burnout.demo_progress import DONE, FAILED, LONG_STEPS, PENDING, REUSED, RUNNING, PipelineProgress, Step
+from burnout_dev.demo_progress import (
+    DONE,
+    FAILED,
+    LONG_STEPS,
+    PENDING,
+    REUSED,
+    RUNNING,
+    PipelineProgress,
+    Step,
+)
 
 
 def format_seconds(seconds: float | None) -> str:

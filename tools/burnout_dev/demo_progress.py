@@ -2,7 +2,7 @@
 library stays free of display code, and a logging handler (`ProgressListener`) turns its records (ETL row
 counts, "tuning ...", Optuna's "Trial N finished ...", "trained ...", "promotion: ...") into step updates.
 
-`PipelineProgress` holds the steps and estimates the time left; burnout.demo_display shows them."""
+`PipelineProgress` holds the steps and estimates the time left; burnout_dev.demo_display shows them."""
 
 from __future__ import annotations
 

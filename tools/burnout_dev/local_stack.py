@@ -19,8 +19,9 @@ import secrets
 import sys
 from pathlib import Path
 
-from burnout.airflow_runner import DAGS_FOLDER, airflow_environment
-from burnout.processes import (
+from burnout_base.settings import Settings
+from burnout_dev.airflow_runner import DAGS_FOLDER, airflow_environment
+from burnout_dev.processes import (
     Managed,
     find_marked,
     is_alive,
@@ -31,7 +32,6 @@ from burnout.processes import (
     terminate,
     wait_until_answers,
 )
-from burnout_base.settings import Settings
 from etl.errors import InputError
 
 log = logging.getLogger(__name__)

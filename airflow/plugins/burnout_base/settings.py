@@ -12,7 +12,7 @@ import secrets
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -270,3 +270,13 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings; tests build their own `Settings(...)` instead."""
     return Settings()
+
+
+def setting_default(field: str) -> Any:
+    """The built-in default of a Settings field: what applies when no BURNOUT_<FIELD> variable sets it."""
+    return Settings.model_fields[field].default
+
+
+def describe_seconds(seconds: float | None) -> str:
+    """A timeout as the forms and --help show it: "100 s", or "none" for no timeout."""
+    return "none" if seconds is None else f"{seconds:g} s"

@@ -9,7 +9,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from burnout_base.settings import Settings
+from burnout_base.settings import describe_seconds, setting_default
 from modeling.budget import MAX_TUNING_WORKERS
 
 TASK_FAILURE_LOGGER = "burnout.dags"
@@ -27,16 +27,6 @@ BUDGET_VARIABLES = {
     "timeout_s": "burnout_tuning_timeout_s",
     "workers": "burnout_tuning_workers",
 }
-
-
-def setting_default(field: str) -> Any:
-    """The built-in default of a Settings field: what applies when no BURNOUT_<FIELD> variable sets it."""
-    return Settings.model_fields[field].default
-
-
-def describe_seconds(seconds: float | None) -> str:
-    """A timeout as the forms and --help show it: "100 s", or "none" for no timeout."""
-    return "none" if seconds is None else f"{seconds:g} s"
 
 
 # The budget fields of the trigger form, as keyword arguments of airflow.sdk.Param.

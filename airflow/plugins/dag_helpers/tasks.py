@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from airflow.sdk import Variable, task
 
-from burnout.dag_defaults import BUDGET_VARIABLES, ETL_TIMEOUT, TRAIN_TIMEOUT
+from dag_helpers.defaults import BUDGET_VARIABLES, ETL_TIMEOUT, TRAIN_TIMEOUT
 
 
 @task(execution_timeout=ETL_TIMEOUT)
@@ -76,7 +76,7 @@ def train(plan: dict) -> dict:
 @task
 def notify_api(decision: dict) -> dict:
     """Ask the serving API to reload (skipped with a log line when it is not running)."""
-    from burnout.notify import notify_reload
     from burnout_base.settings import get_settings
+    from pipeline.reload_api import notify_reload
 
     return notify_reload(get_settings())

@@ -71,7 +71,6 @@ def run_pipeline(
     macro_f1_ci_high) and calibration (brier_score,
     expected_calibration_error) beside the other TEST scores; a CV figure not logged is None.
     """
-    from burnout.notify import notify_reload
     from etl.ingest import ingest_raw_data
     from etl.run_etl import run_etl
     from modeling.budget import resolve_budget
@@ -80,6 +79,7 @@ def run_pipeline(
     from modeling.registry import promote_best
     from modeling.registry_names import ENSEMBLE
     from modeling.train import train_or_reuse
+    from pipeline.reload_api import notify_reload
 
     started = time.monotonic()
     seconds: dict[str, float] = {}

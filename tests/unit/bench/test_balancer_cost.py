@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.balancer_cost import find_haproxy, local_balancer_config, start_balancer
 from benchmarks.cases import OURS, REST_SINGLE_C8_BALANCED, REST_SINGLE_C8_DIRECT, evaluate_targets
-from burnout.processes import free_port
+from burnout_dev.processes import free_port
 
 needs_haproxy = pytest.mark.skipif(find_haproxy() is None, reason="haproxy not installed (make system-deps)")
 

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from benchmarks.ceiling_server import GRPC_METHOD, GRPC_SERVICE, REST_PATH, build_fixed_app, start_fixed_grpc
 from benchmarks.grpc_check import call_unary
-from burnout.processes import free_port
+from burnout_dev.processes import free_port
 
 
 def test_rest_route_answers_the_fixed_json(settings):

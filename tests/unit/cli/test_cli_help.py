@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from burnout.cli import app
 from burnout_base.settings import Settings
+from burnout_cli.app import app
 
 DEFAULTS = Settings.model_fields
 

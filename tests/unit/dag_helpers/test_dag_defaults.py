@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from burnout.dag_defaults import log_task_failure, log_task_retry, task_defaults
+from dag_helpers.defaults import log_task_failure, log_task_retry, task_defaults
 
 
 def _context(try_number: int) -> dict:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from burnout.dag_defaults import DRIFT_ASSET, OWNER, PROCESSED_DATASET_ASSET
+from dag_helpers.defaults import DRIFT_ASSET, OWNER, PROCESSED_DATASET_ASSET
 
 FAMILY_DAGS = {"train_lightgbm", "train_knn", "train_svm"}
 
@@ -16,7 +16,7 @@ FAMILY_DAGS = {"train_lightgbm", "train_knn", "train_svm"}
 def dagbag(airflow_home):
     from airflow.dag_processing.dagbag import DagBag
 
-    from burnout.airflow_runner import DAGS_FOLDER
+    from burnout_dev.airflow_runner import DAGS_FOLDER
 
     return DagBag(dag_folder=str(DAGS_FOLDER))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from burnout.airflow_runner import DAGS_FOLDER, DagRunFailed, airflow_environment, require_success
+from burnout_dev.airflow_runner import DAGS_FOLDER, DagRunFailed, airflow_environment, require_success
 
 
 def test_airflow_environment_uses_sqlite_under_home_and_project_dags(tmp_path):

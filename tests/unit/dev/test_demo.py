@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from burnout.demo import describe_stream, describe_usage, mlflow_ui_command, summarize_pipeline
+from burnout_dev.demo import describe_stream, describe_usage, mlflow_ui_command, summarize_pipeline
 
 
 def _payload(usage: str, command: str) -> str:
@@ -65,7 +65,7 @@ def test_usage_ends_with_the_serving_line(usage):
 
 
 def test_stream_line_says_it_is_skipped_when_no_redis_answers(make_settings):
-    from burnout.processes import free_port
+    from burnout_dev.processes import free_port
 
     assert describe_stream(make_settings(redis_url="")).startswith("stream: skipped (")
     line = describe_stream(make_settings(redis_url=f"redis://:secret@127.0.0.1:{free_port()}/0"))

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from burnout.demo_display import PlainReporter, render_table
-from burnout.demo_progress import PipelineProgress, ProgressListener
+from burnout_dev.demo_display import PlainReporter, render_table
+from burnout_dev.demo_progress import PipelineProgress, ProgressListener
 
 TUNING = "tuning %s on %d rows, %d folds: %d trial(s) to run, timeout %s s"
 TRIAL = "Trial 0 finished with value: 0.81 and parameters: {'a': 1}. Best is trial 0 with value: 0.81."
@@ -149,7 +149,7 @@ def test_demo_output_goes_to_the_log_file_and_only_progress_to_the_terminal(tmp_
     import subprocess
     import sys
 
-    from burnout.demo_display import output_to_log
+    from burnout_dev.demo_display import output_to_log
 
     path = tmp_path / "logs" / "demo.log"
     with output_to_log(path) as (terminal, _):

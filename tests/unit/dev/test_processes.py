@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from burnout.processes import (
+from burnout_dev.processes import (
     find_marked,
     is_alive,
     read_running,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from burnout.task_environment import settings_in_environment
 from burnout_base.settings import Settings, get_settings
+from burnout_dev.task_environment import settings_in_environment
 
 
 def test_settings_in_environment_reach_get_settings(make_settings, tmp_path, monkeypatch):

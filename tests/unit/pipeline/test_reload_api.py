@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from burnout.notify import ReloadRejected, notify_reload
-from burnout.processes import free_port
+from burnout_dev.processes import free_port
+from pipeline.reload_api import ReloadRejected, notify_reload
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -56,7 +56,7 @@ def test_notify_reload_posts_with_token(api, make_settings):
 def test_notify_reload_skips_when_api_is_down(make_settings, caplog):
     settings = make_settings(api_url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
 
-    with caplog.at_level("INFO", logger="burnout.notify"):
+    with caplog.at_level("INFO", logger="pipeline.reload_api"):
         result = notify_reload(settings, timeout_s=2)
 
     assert result["status"] == "skipped"
@@ -101,7 +101,7 @@ def test_notify_reload_reaches_every_replica_and_skips_an_unreachable_one(replic
     port = int(replicas["127.0.0.1"].url.rsplit(":", 1)[1])
     settings = make_settings(api_url=f"http://api.test:{port}", reload_token="s3cret")
 
-    with caplog.at_level("INFO", logger="burnout.notify"):
+    with caplog.at_level("INFO", logger="pipeline.reload_api"):
         result = notify_reload(settings, timeout_s=2)
 
     assert result["status"] == "reloaded"

@@ -1,0 +1,1 @@
+"""The `burnout` command line: a thin Typer layer over the library, the service and the development tools."""
