@@ -33,7 +33,7 @@ from modeling.families import FAMILIES
 from modeling.model_io import load_model
 from modeling.registry import find_trained_version
 from modeling.registry_names import ENSEMBLE
-from modeling.train import log_dataset_inputs, record_trained_model
+from modeling.train import TrainedModel, log_dataset_inputs, record_trained_model
 from modeling.tune import select_tuning_rows
 from modeling.vote_weights import fold_scores, macro_f1, tune_vote, vote
 from modeling.weighted_vote import ClassWeightedVotingClassifier
@@ -135,37 +135,61 @@ def train_ensemble(
         classes = np.unique(y)  # the probabilities' column order
         codes = np.searchsorted(classes, y)
         tuned = tune_vote(probabilities, codes, folds, settings.seed, decision_rule)
-        voters = [
-            (family, FrozenEstimator(estimator), weight)
-            for (family, estimator), weight in zip(estimators.items(), tuned["weights"], strict=True)
-            if weight > 0
-        ]
-        model = ClassWeightedVotingClassifier(
-            [(family, estimator) for family, estimator, _ in voters],
-            weights=[weight for _, _, weight in voters],
-            class_weights=tuned["class_weights"],
+        pipeline = Pipeline(
+            [("preprocessor", dataset.preprocessor), ("model", build_vote(estimators, tuned, X, y))]
         )
-        # Frozen members ignore fit: this only records the classes (the members were fitted on TRAIN).
-        model.fit(X, y)
-        pipeline = Pipeline([("preprocessor", dataset.preprocessor), ("model", model)])
-        params = {f"weight_{family}": w for family, w in zip(estimators, tuned["weights"], strict=True)}
-        params["decision_rule"] = tuned["class_weights"] is not None
-        if tuned["class_weights"] is not None:
-            params |= {f"class_weight_{c}": w for c, w in zip(classes, tuned["class_weights"], strict=True)}
-        oof_metrics = {f"oof_macro_f1_{family}": macro_f1(p, codes) for family, p in probabilities.items()}
-        oof_metrics["oof_macro_f1_plain_average"] = macro_f1(vote(probabilities), codes)
-        if tuned["rule_gain"] is not None:
-            oof_metrics["decision_rule_heldout_gain"] = tuned["rule_gain"]
-        mlflow.log_metrics(oof_metrics)
-        summary = record_trained_model(
+        mlflow.log_metrics(measure_out_of_fold(probabilities, codes, tuned))
+        model = TrainedModel(
             ENSEMBLE,
             pipeline,
-            dataset,
-            settings,
+            describe_vote(estimators, classes, tuned),
             cv_scores=fold_scores(probabilities, codes, folds, tuned["weights"], tuned["class_weights"]),
-            params=params,
             extra_tags={MEMBERS_TAG: describe_members(members)},
         )
+        summary = record_trained_model(model, dataset, settings)
     summary["seconds"] = round(time.monotonic() - started, 1)
     log.info("ensemble of %s trained in %.0fs", describe_members(members), summary["seconds"])
     return {**to_plain(summary), "reused": False}
+
+
+def build_vote(
+    estimators: Mapping[str, ClassifierMixin], tuned: Mapping[str, Any], X: np.ndarray, y: np.ndarray
+) -> ClassWeightedVotingClassifier:
+    """The soft vote of the members `tune_vote` gave a weight (frozen: fitted on TRAIN already), with its
+    class weights; "fitted" on TRAIN, which only records the classes."""
+    voters = [
+        (family, FrozenEstimator(estimator), weight)
+        for (family, estimator), weight in zip(estimators.items(), tuned["weights"], strict=True)
+        if weight > 0
+    ]
+    model = ClassWeightedVotingClassifier(
+        [(family, estimator) for family, estimator, _ in voters],
+        weights=[weight for _, _, weight in voters],
+        class_weights=tuned["class_weights"],
+    )
+    # Frozen members ignore fit: this only records the classes (the members were fitted on TRAIN).
+    return model.fit(X, y)
+
+
+def describe_vote(
+    estimators: Mapping[str, ClassifierMixin], classes: np.ndarray, tuned: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ensemble's logged parameters: weight_<family> for every member, decision_rule, and
+    class_weight_<class> when the rule was kept."""
+    params = {f"weight_{family}": w for family, w in zip(estimators, tuned["weights"], strict=True)}
+    params["decision_rule"] = tuned["class_weights"] is not None
+    if tuned["class_weights"] is not None:
+        params |= {f"class_weight_{c}": w for c, w in zip(classes, tuned["class_weights"], strict=True)}
+    return params
+
+
+def measure_out_of_fold(
+    probabilities: Mapping[str, np.ndarray], codes: np.ndarray, tuned: Mapping[str, Any]
+) -> dict[str, float]:
+    """Out-of-fold macro-F1 of each member and of their plain average, and the decision rule's held-out gain
+    when it was measured: what the vote is compared with."""
+    metrics = {f"oof_macro_f1_{family}": macro_f1(p, codes) for family, p in probabilities.items()}
+    metrics["oof_macro_f1_plain_average"] = macro_f1(vote(probabilities), codes)
+    if tuned["rule_gain"] is not None:
+        metrics["decision_rule_heldout_gain"] = tuned["rule_gain"]
+    return metrics

@@ -6,6 +6,7 @@ Markdown there). Built from plain values, so it can be written for any model, fa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -103,61 +104,88 @@ def _limits(n_test: int, metrics: Mapping[str, float]) -> list[str]:
     ]
 
 
-def build_model_card(
-    *,
-    registered_model_name: str,
-    family: str,
-    model_version: int | str,
-    params: Mapping[str, Any],
-    dataset_version: str,
-    y_train: Sequence,
-    y_test: Sequence,
-    test_metrics: Mapping[str, float],
-    cv_macro_f1: float | None = None,
-    cv_macro_f1_std: float | None = None,
-    importance: Sequence[tuple[str, float]] | None = None,
-    git_commit: str | None = None,
-    top_features: int = TOP_FEATURES,
-) -> str:
-    """The card as Markdown. `test_metrics` as evaluate_model names them (macro_f1, macro_f1_ci_low, ...);
-    `importance` the global ranking [(feature, mean |contribution|), ...], most important first."""
-    cv = "not measured"
-    if cv_macro_f1 is not None:
-        spread = f" \u00b1 {cv_macro_f1_std:.4f} (std over folds)" if cv_macro_f1_std is not None else ""
-        cv = f"{cv_macro_f1:.4f}{spread}"
+@dataclass(frozen=True)
+class ModelCardInputs:
+    """What a model card is written from, as plain values. `test_metrics` as evaluate_model names them
+    (macro_f1, macro_f1_ci_low, ...); `importance` the global ranking [(feature, mean |contribution|), ...],
+    most important first; `cv_macro_f1_std` only means something beside `cv_macro_f1`."""
+
+    registered_model_name: str
+    family: str
+    model_version: int | str
+    params: Mapping[str, Any]
+    dataset_version: str
+    y_train: Sequence
+    y_test: Sequence
+    test_metrics: Mapping[str, float]
+    cv_macro_f1: float | None = None
+    cv_macro_f1_std: float | None = None
+    importance: Sequence[tuple[str, float]] | None = None
+    git_commit: str | None = None
+
+
+def _model_section(card: ModelCardInputs) -> list[str]:
     params_rows = ["| parameter | value |", "|---|---|"]
-    params_rows += [f"| {key} | `{value}` |" for key, value in sorted(params.items())] or ["| (none) | |"]
-    lines = [
-        f"# Model card: {registered_model_name} v{model_version} ({family})",
-        "",
+    params_rows += [f"| {key} | `{value}` |" for key, value in sorted(card.params.items())] or [
+        "| (none) | |"
+    ]
+    return [
         "## Model",
-        f"- Family: **{family}**; registered as `{registered_model_name}` version {model_version}, "
-        f"alias `{family}`.",
+        f"- Family: **{card.family}**; registered as `{card.registered_model_name}` version "
+        f"{card.model_version}, alias `{card.family}`.",
         "- Input: the raw feature columns of the data contract; output: the class "
         f"({', '.join(CLASSES)}) and its probabilities.",
-        f"- Code: git commit `{git_commit or 'unknown'}`.",
+        f"- Code: git commit `{card.git_commit or 'unknown'}`.",
         "",
         *params_rows,
-        "",
+    ]
+
+
+def _data_section(card: ModelCardInputs) -> list[str]:
+    return [
         "## Data",
-        f"- Dataset version `{dataset_version}`: {len(y_train):,} TRAIN rows (tuning by stratified K-fold "
-        f"cross-validation and the final fit), {len(y_test):,} TEST rows (used once, for the metrics below).",
+        f"- Dataset version `{card.dataset_version}`: {len(card.y_train):,} TRAIN rows (tuning by stratified "
+        f"K-fold cross-validation and the final fit), {len(card.y_test):,} TEST rows (used once, for the "
+        "metrics below).",
         "",
-        *_class_balance(y_train, y_test),
-        "",
+        *_class_balance(card.y_train, card.y_test),
+    ]
+
+
+def _performance_section(card: ModelCardInputs) -> list[str]:
+    cv = "not measured"
+    if card.cv_macro_f1 is not None:
+        std = card.cv_macro_f1_std
+        spread = f" \u00b1 {std:.4f} (std over folds)" if std is not None else ""
+        cv = f"{card.cv_macro_f1:.4f}{spread}"
+    return [
         "## Performance",
         f"- Cross-validated macro-F1 on TRAIN: {cv}.",
         "",
-        *_test_metrics(test_metrics),
+        *_test_metrics(card.test_metrics),
         "",
         "### Calibration",
-        *_calibration(test_metrics),
+        *_calibration(card.test_metrics),
+    ]
+
+
+def build_model_card(card: ModelCardInputs, top_features: int = TOP_FEATURES) -> str:
+    """The card as Markdown: model, data, performance, the `top_features` most influential features, and
+    the intended use and limits."""
+    lines = [
+        f"# Model card: {card.registered_model_name} v{card.model_version} ({card.family})",
+        "",
+        *_model_section(card),
+        "",
+        *_data_section(card),
+        "",
+        *_performance_section(card),
         "",
         "## Most influential features",
-        *_importance(importance, top_features),
+        *_importance(card.importance, top_features),
         "",
         "## Intended use and limits",
-        *_limits(len(y_test), test_metrics),
+        *_limits(len(card.y_test), card.test_metrics),
         "",
     ]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ import subprocess
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,10 @@ from burnout_base.settings import Settings
 from burnout_base.tracking import NOTE_TAG, configure_mlflow, ensure_experiment
 from etl.contract import NULLABLE_FEATURES
 from etl.dataset import ProcessedDataset, load_dataset
-from modeling.evaluate import evaluate_model, log_evaluation
+from modeling.evaluate import Evaluation, evaluate_model, log_evaluation
 from modeling.families import get_family
 from modeling.importance import log_background, log_importance
-from modeling.model_card import build_model_card, describe_registered_model
+from modeling.model_card import ModelCardInputs, build_model_card, describe_registered_model
 from modeling.model_io import describe_version, log_model
 from modeling.registry import find_trained_version
 from modeling.registry_names import DATASET_VERSION_TAG, FAMILY_TAG, MODEL_CARD_ARTIFACT
@@ -211,15 +212,10 @@ def register_best(plan: Mapping[str, Any], settings: Settings) -> dict[str, Any]
         estimator.fit(np.asarray(dataset.X_train, dtype=float), np.asarray(dataset.y_train))
         pipeline = Pipeline([("preprocessor", dataset.preprocessor), ("model", estimator)])
         # Studies from before per-fold scores were kept only know the mean.
-        summary = record_trained_model(
-            spec.name,
-            pipeline,
-            dataset,
-            settings,
-            cv_scores=best.user_attrs.get("fold_scores"),
-            params=params,
-            cv_macro_f1=best.value,
+        trained = TrainedModel(
+            spec.name, pipeline, params, cv_scores=best.user_attrs.get("fold_scores"), cv_macro_f1=best.value
         )
+        summary = record_trained_model(trained, dataset, settings)
     summary["trials_by_host"] = by_host
     summary["seconds"] = round(time.time() - plan["started_at"], 1)
     return {**to_plain(summary), "reused": False}
@@ -244,54 +240,52 @@ def version_tags(family_name: str, dataset: ProcessedDataset | str) -> dict[str,
     return {FAMILY_TAG: family_name, DATASET_VERSION_TAG: version, "git_commit": read_git_commit()}
 
 
-def record_trained_model(
-    family_name: str,
-    pipeline: Pipeline,
-    dataset: ProcessedDataset,
-    settings: Settings,
-    cv_scores: Sequence[float] | None,
-    params: Mapping[str, Any],
-    extra_tags: Mapping[str, str] | None = None,
-    cv_macro_f1: float | None = None,
-) -> dict[str, Any]:
-    """Everything after the fit, for any fitted raw-input `pipeline` (a family or the ensemble): evaluate once
-    on TEST (with the macro-F1 bootstrap CI and calibration), log params, CV and TEST metrics, the feature
-    importance and explanation background, log and register the model under alias `family_name`, and write
-    its model card (run artifact and description).
+@dataclass(frozen=True)
+class TrainedModel:
+    """A fitted raw-input `pipeline` (a family or the ensemble) and how it was chosen, ready to be recorded
+    under alias `family`. `cv_scores` are the per-fold CV macro-F1 of the chosen `params`; `cv_macro_f1`
+    stands in for their mean when the folds are unknown. `extra_tags` go on the run and the registered
+    version."""
 
-    Must run inside the active MLflow training run. `cv_scores` are the per-fold CV macro-F1 of the chosen
-    parameters (logged as cv_macro_f1 = mean, cv_macro_f1_std = std); `cv_macro_f1` stands in for the mean
-    when the folds are unknown (std then omitted). `extra_tags` go on the run and the registered version.
+    family: str
+    pipeline: Pipeline
+    params: Mapping[str, Any]
+    cv_scores: Sequence[float] | None = None
+    cv_macro_f1: float | None = None
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def record_trained_model(
+    model: TrainedModel, dataset: ProcessedDataset, settings: Settings
+) -> dict[str, Any]:
+    """Everything after the fit: evaluate once on TEST (with the macro-F1 bootstrap CI and calibration), log
+    params, CV and TEST metrics, the feature importance and explanation background, log and register the
+    model under alias `model.family`, and write its model card (run artifact and description).
+
+    Must run inside the active MLflow training run. CV is logged as cv_macro_f1 = mean of the fold scores,
+    cv_macro_f1_std = their std (omitted when only `model.cv_macro_f1` is known).
     Returns family, run_id, model_version, dataset_version, cv_macro_f1, cv_macro_f1_std, best_params and
     test_metrics (evaluate_model's names, without the "test_" prefix).
     """
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("record_trained_model must be called inside an active MLflow run")
-    tags = {**version_tags(family_name, dataset), **(extra_tags or {})}
-    mlflow.set_tags(tags)
-    mlflow.log_params(params)
-    cv_metrics = {}
-    if cv_scores:
-        cv_metrics = {"cv_macro_f1": float(np.mean(cv_scores)), "cv_macro_f1_std": float(np.std(cv_scores))}
-    elif cv_macro_f1 is not None:
-        cv_metrics = {"cv_macro_f1": float(cv_macro_f1)}
-    mlflow.log_metrics(cv_metrics)
-
-    evaluation = evaluate_model(pipeline, dataset.test_raw, dataset.y_test, seed=settings.seed)
+    tags = {**version_tags(model.family, dataset), **model.extra_tags}
+    cv_metrics = log_training_choices(model, tags)
+    evaluation = evaluate_model(model.pipeline, dataset.test_raw, dataset.y_test, seed=settings.seed)
     log_evaluation(evaluation)
     # Explanations: the global ranking (table + chart) feeds the model card; the background sample is what
     # the service explains non-tree models against, so it travels with the run.
-    importance = log_importance(pipeline, dataset, settings.seed)
+    importance = log_importance(model.pipeline, dataset, settings.seed)
     log_background(dataset, settings.seed)
-    info = log_model(pipeline, select_input_example(dataset.train_raw), settings.registered_model_name)
+    info = log_model(model.pipeline, select_input_example(dataset.train_raw), settings.registered_model_name)
     model_version = int(info.registered_model_version)
     register_version(settings, model_version, tags)
-    card = build_model_card(
+    card = ModelCardInputs(
         registered_model_name=settings.registered_model_name,
-        family=family_name,
+        family=model.family,
         model_version=model_version,
-        params=params,
+        params=model.params,
         dataset_version=dataset.version,
         y_train=dataset.y_train,
         y_test=dataset.y_test,
@@ -301,32 +295,61 @@ def record_trained_model(
         importance=importance,
         git_commit=tags["git_commit"],
     )
-    publish_model_card(settings, model_version, card)
-    cv = cv_metrics.get("cv_macro_f1")
-    mlflow.set_tag(
-        NOTE_TAG,
-        f"Trained {family_name} on dataset `{dataset.version}` and registered it as "
-        f"`{settings.registered_model_name}` v{model_version}: test macro-F1 "
-        f"{evaluation.metrics['macro_f1']:.4f} (95% CI {evaluation.macro_f1_ci[0]:.4f} to "
-        f"{evaluation.macro_f1_ci[1]:.4f})" + ("" if cv is None else f", CV macro-F1 {cv:.4f}") + ". "
-        f"The model card is the registered version's description and `{MODEL_CARD_ARTIFACT}` here.",
+    publish_model_card(settings, model_version, build_model_card(card))
+    mlflow.set_tag(NOTE_TAG, describe_training(card, evaluation))
+    return summarize_training(card, run.info.run_id, evaluation)
+
+
+def measure_cv(model: TrainedModel) -> dict[str, float]:
+    """cv_macro_f1 (and cv_macro_f1_std when the fold scores are known) of `model`; empty when neither is."""
+    if model.cv_scores:
+        scores = model.cv_scores
+        return {"cv_macro_f1": float(np.mean(scores)), "cv_macro_f1_std": float(np.std(scores))}
+    if model.cv_macro_f1 is not None:
+        return {"cv_macro_f1": float(model.cv_macro_f1)}
+    return {}
+
+
+def log_training_choices(model: TrainedModel, tags: Mapping[str, str]) -> dict[str, float]:
+    """Log `tags`, the chosen parameters and the CV metrics to the active run; return the CV metrics."""
+    mlflow.set_tags(tags)
+    mlflow.log_params(model.params)
+    cv_metrics = measure_cv(model)
+    mlflow.log_metrics(cv_metrics)
+    return cv_metrics
+
+
+def describe_training(card: ModelCardInputs, evaluation: Evaluation) -> str:
+    """The training run's note: what was registered, its TEST macro-F1 with CI and CV, where the card is."""
+    cv = card.cv_macro_f1
+    low, high = evaluation.macro_f1_ci
+    return (
+        f"Trained {card.family} on dataset `{card.dataset_version}` and registered it as "
+        f"`{card.registered_model_name}` v{card.model_version}: test macro-F1 "
+        f"{evaluation.metrics['macro_f1']:.4f} (95% CI {low:.4f} to {high:.4f})"
+        + ("" if cv is None else f", CV macro-F1 {cv:.4f}")
+        + ". "
+        f"The model card is the registered version's description and `{MODEL_CARD_ARTIFACT}` here."
     )
 
+
+def summarize_training(card: ModelCardInputs, run_id: str, evaluation: Evaluation) -> dict[str, Any]:
+    """record_trained_model's summary of what it registered, also logged."""
     summary = {
-        "family": family_name,
-        "run_id": run.info.run_id,
-        "model_version": model_version,
-        "dataset_version": dataset.version,
-        "cv_macro_f1": cv_metrics.get("cv_macro_f1"),
-        "cv_macro_f1_std": cv_metrics.get("cv_macro_f1_std"),
-        "best_params": dict(params),
+        "family": card.family,
+        "run_id": run_id,
+        "model_version": card.model_version,
+        "dataset_version": card.dataset_version,
+        "cv_macro_f1": card.cv_macro_f1,
+        "cv_macro_f1_std": card.cv_macro_f1_std,
+        "best_params": dict(card.params),
         "test_metrics": evaluation.metrics,
     }
     log.info(
         "trained %s v%d: cv macro-F1 %s, test macro-F1 %.4f [%.4f, %.4f]",
-        family_name,
-        model_version,
-        "n/a" if summary["cv_macro_f1"] is None else f"{summary['cv_macro_f1']:.4f}",
+        card.family,
+        card.model_version,
+        "n/a" if card.cv_macro_f1 is None else f"{card.cv_macro_f1:.4f}",
         evaluation.metrics["macro_f1"],
         *evaluation.macro_f1_ci,
     )

@@ -7,10 +7,10 @@ import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
 from burnout_base.tracking import configure_mlflow, ensure_experiment
-from modeling.model_card import build_model_card
+from modeling.model_card import ModelCardInputs, build_model_card
 from modeling.model_io import describe_version
 from modeling.registry_names import BACKGROUND_ARTIFACT, IMPORTANCE_CHART_ARTIFACT, MODEL_CARD_ARTIFACT
-from modeling.train import record_trained_model
+from modeling.train import TrainedModel, record_trained_model
 
 METRICS = {
     "macro_f1": 0.8612,
@@ -37,7 +37,7 @@ def _card(**overrides) -> str:
         "cv_macro_f1_std": 0.0061,
         "git_commit": "abc123",
     }
-    return build_model_card(**{**values, **overrides})
+    return build_model_card(ModelCardInputs(**{**values, **overrides}))
 
 
 def test_model_card_states_model_data_metrics_with_interval_and_limits():
@@ -74,15 +74,10 @@ def test_record_trained_model_publishes_the_card_on_run_and_registry(
     configure_mlflow(settings)
     pipeline = make_pipeline(KNeighborsClassifier(n_neighbors=9))
     with mlflow.start_run(experiment_id=ensure_experiment(settings, settings.training_experiment)):
-        summary = record_trained_model(
-            "knn",
-            pipeline,
-            dataset,
-            settings,
-            cv_scores=[0.70, 0.74],
-            params={"n_neighbors": 9},
-            extra_tags={"members": "knn"},
+        trained = TrainedModel(
+            "knn", pipeline, {"n_neighbors": 9}, cv_scores=[0.70, 0.74], extra_tags={"members": "knn"}
         )
+        summary = record_trained_model(trained, dataset, settings)
     assert summary["cv_macro_f1"] == pytest.approx(0.72) and summary["cv_macro_f1_std"] == pytest.approx(0.02)
     low, high = summary["test_metrics"]["macro_f1_ci_low"], summary["test_metrics"]["macro_f1_ci_high"]
     assert low < summary["test_metrics"]["macro_f1"] < high
