@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager, contextmanager
 from starlette.requests import ClientDisconnect
 
 from burnout_api.core import InferenceCore
+from burnout_api.core.model_store import MLFLOW_CLIENT_ENV
 from burnout_api.graphql_api.ide import mount_graphiql_assets
 from burnout_api.graphql_api.schema import build_graphql_router
 from burnout_api.http_server import build_http_server, client_gone
@@ -27,13 +28,6 @@ from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 GIL_SWITCH_INTERVAL_S = 0.001
-# MLflow's HTTP client retries for minutes by default; the core retries on its own schedule and keeps serving.
-# Download progress bars would only clutter the service's log.
-MLFLOW_CLIENT_ENV = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-}
 
 
 def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI:

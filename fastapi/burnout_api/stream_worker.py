@@ -1,12 +1,15 @@
-"""`burnout stream-worker`: scores the records POST /predict_stream put on the Redis requests stream.
+"""`burnout stream-worker` (or `python -m burnout_api.stream_worker`): scores the records POST /predict_stream
+put on the Redis requests stream, in a process of its own.
 
 Workers share one consumer group, so each record goes to one of them, and `--scale stream-worker=N` adds
-workers. A worker reads a batch, scores its valid records with the champion (hot-swapped: the same inference
-core as the API), writes their rows to the prediction log (protocol "stream"), then, in one transaction, adds
-the answers to the results stream and the records it cannot score (with the reason) to the dead-letter stream,
-acknowledges and deletes the batch. Delivery is at least once: a worker that dies before that transaction
-leaves its batch pending, and another worker takes it over (XAUTOCLAIM) once it has been idle for
-`stream_claim_idle_s`; a record delivered `stream_max_deliveries` times without an answer is dead-lettered.
+workers. A worker reads a batch and scores it through the inference core's `predict` as one batch (protocol
+"stream"): the same validation, metrics, prediction log and hot-swapped champion as REST, GraphQL and gRPC.
+Records the validation refuses are dead-lettered with its words, the others scored without them. Then, in one
+transaction, it adds the answers to the results stream and the records it cannot score (with the reason) to
+the dead-letter stream, acknowledges and deletes the batch. Delivery is at least once: a worker that dies
+before that transaction leaves its batch pending, and another worker takes it over (XAUTOCLAIM) once it has
+been idle for `stream_claim_idle_s`; a record delivered `stream_max_deliveries` times without an answer is
+dead-lettered. The core's metrics are served on their own port (`serve_metrics`).
 """
 
 from __future__ import annotations
@@ -17,25 +20,21 @@ import os
 import signal
 import socket
 import threading
-import time
 from dataclasses import dataclass
 
-import numpy as np
-import pyarrow as pa
 import redis
 
-from burnout_api.core import CHAMPION, BatchPrediction, InferenceCore, ModelUnavailable, NoModelYet
-from burnout_api.core.model_store import ModelStore
-from burnout_api.core.prediction_logger import LoggedAnswer
-from burnout_api.core.prediction_logger import log_table as prediction_log_table
+from burnout_api.core import CHAMPION, InferenceCore, InvalidInput, ModelUnavailable, NoModelYet
+from burnout_api.core.model_store import MLFLOW_CLIENT_ENV, ModelStore
 from burnout_api.record_stream import RECORD, REQUEST_ID, connect, describe_url
-from burnout_api.validation import InvalidInput, RecordBatch, validate_records
-from burnout_base.settings import Settings, SettingsError
+from burnout_api.validation import FieldError
+from burnout_base.settings import Settings, SettingsError, get_settings
 from etl.contract import CLASSES
-from monitoring import prediction_log as plog
 
 log = logging.getLogger(__name__)
-RETRY_WAIT_S = 2.0  # after Redis or the lake failed, or while there is no champion
+RETRY_WAIT_S = 2.0  # after Redis failed, or while there is no champion
+# BURNOUT_STREAM_WORKER_METRICS_PORT's default: Prometheus scrapes the worker's /metrics here (0 = off).
+METRICS_PORT = 9101
 
 
 @dataclass
@@ -53,7 +52,17 @@ class Outcome:
 
     scored: int = 0
     dead: int = 0
-    retried: int = 0  # left pending (no champion, MLflow or the lake unreachable): taken over later
+    retried: int = 0  # left pending (no champion, or MLflow unreachable): taken over later
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One record's result, as the results stream carries it."""
+
+    entry_id: str
+    label: str
+    probabilities: list[float]
+    version: int
 
 
 class StreamWorker:
@@ -62,8 +71,9 @@ class StreamWorker:
     def __init__(self, settings: Settings, core: InferenceCore, client: redis.Redis, consumer: str = ""):
         self.settings, self.core, self.client = settings, core, client
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        # One read is one call of the core, which refuses more than max_batch records.
+        self.batch_size = min(settings.stream_batch_size, settings.max_batch)
         self.stopping = threading.Event()
-        self._lake = None
         self._group_ready = False
         self.totals = Outcome()
 
@@ -126,7 +136,7 @@ class StreamWorker:
             self.consumer,
             min_idle_time=int(s.stream_claim_idle_s * 1000),
             start_id="0-0",
-            count=s.stream_batch_size,
+            count=self.batch_size,
         )
         if not claimed:
             return []
@@ -144,89 +154,94 @@ class StreamWorker:
             s.stream_group,
             self.consumer,
             {s.stream_requests: ">"},
-            count=s.stream_batch_size,
+            count=self.batch_size,
             block=s.stream_block_ms,
         )
         return [Entry(entry_id, fields) for _, messages in reply or [] for entry_id, fields in messages]
 
     def handle(self, entries: list[Entry]) -> Outcome:
-        """Score, log, answer and acknowledge one batch (or leave it pending when it cannot be scored now)."""
+        """Score, answer and acknowledge one batch (or leave it pending when it cannot be scored now)."""
         dead: dict[str, str] = {}
-        good: list[tuple[Entry, RecordBatch, dict]] = []
+        readable: list[tuple[str, object]] = []  # (entry id, decoded record)
         for entry in entries:
-            reason = None
             if entry.deliveries > self.settings.stream_max_deliveries:
-                reason = f"delivered {entry.deliveries} times without an answer (its workers died or failed)"
+                dead[entry.id] = (
+                    f"delivered {entry.deliveries} times without an answer (its workers died or failed)"
+                )
+                continue
+            record, reason = _decode(entry)
+            if reason is None:
+                readable.append((entry.id, record))
             else:
-                record, reason = _decode(entry)
-                if reason is None:
-                    try:
-                        good.append((entry, validate_records([record], 1), record))
-                    except InvalidInput as exc:
-                        reason = "; ".join(
-                            error.describe().removeprefix("record 0, ") for error in exc.errors
-                        )
-            if reason is not None:
                 dead[entry.id] = reason
-        results: list[tuple[str, str, np.ndarray]] = []
-        version = None
-        if good:
-            try:
-                model = self.core.ensure_alias(CHAMPION)
-            except (NoModelYet, ModelUnavailable) as exc:
-                return self._leave_pending(entries, f"no champion to score with: {exc}")
-            ids, batch, prediction = self._score(model, good, dead)
-            try:
-                if ids:
-                    self._write_log(ids, batch, prediction)
-            except Exception as exc:  # the lake (S3 errors are not OSErrors): the rows must be logged first
-                return self._leave_pending(entries, f"the prediction log could not be written: {exc}")
-            if ids:
-                version = prediction.model.version
-                results = list(zip(ids, prediction.labels, prediction.probabilities, strict=True))
-        self._answer(entries, results, version, dead)
-        return Outcome(scored=len(results), dead=len(dead))
-
-    def _score(self, model, good: list, dead: dict[str, str]):
-        """The valid records scored as one batch; when the batch fails, record by record, so that only the
-        records the model cannot score go to dead letters."""
-        batch = _concat([b for _, b, _ in good])
         try:
-            return [e.id for e, _, _ in good], batch, model.predict(batch)
-        except Exception as exc:
-            log.warning("a batch of %d records failed to score, scoring them one by one: %s", len(good), exc)
-        kept = []
-        for entry, one, _ in good:
+            answers = self.score(readable, dead) if readable else []
+        except (NoModelYet, ModelUnavailable) as exc:
+            return self._leave_pending(entries, f"no champion to score with: {exc}")
+        self._answer(entries, answers, dead)
+        return Outcome(scored=len(answers), dead=len(dead))
+
+    def score(self, readable: list[tuple[str, object]], dead: dict[str, str]) -> list[Answer]:
+        """The records scored by the core as one batch, each logged under its entry id. Records the validation
+        refuses go to `dead` with its words, and the rest is sent again without them; when the model fails on
+        the batch, it is scored record by record, so that only the records it cannot score are dead-lettered.
+        NoModelYet and ModelUnavailable propagate: the batch waits for a champion."""
+        while readable:
+            ids, records = [entry_id for entry_id, _ in readable], [record for _, record in readable]
             try:
-                kept.append((entry, one, model.predict(one)))
+                prediction = self.core.predict(records, CHAMPION, "stream", request_id=ids)
+            except InvalidInput as exc:
+                refused = _reasons_by_record(exc.errors, len(readable))
+                dead.update((readable[i][0], reason) for i, reason in refused.items())
+                readable = [pair for i, pair in enumerate(readable) if i not in refused]
+                continue
+            except (NoModelYet, ModelUnavailable):
+                raise
             except Exception as exc:
-                dead[entry.id] = f"the model could not score it: {type(exc).__name__}: {exc}"[:1000]
-        if not kept:
-            return [], None, None
-        labels = [label for _, _, p in kept for label in p.labels]
-        probabilities = np.vstack([p.probabilities for _, _, p in kept])
-        prediction = BatchPrediction(kept[0][2].model, labels, probabilities)
-        return [e.id for e, _, _ in kept], _concat([one for _, one, _ in kept]), prediction
+                log.warning("a batch of %d records failed, scoring them one by one: %s", len(ids), exc)
+                return self._score_one_by_one(readable, dead)
+            version = prediction.model.version
+            return [
+                Answer(entry_id, label, probabilities, version)
+                for entry_id, label, probabilities in zip(
+                    ids, prediction.labels, prediction.probabilities.tolist(), strict=True
+                )
+            ]
+        return []
+
+    def _score_one_by_one(self, readable: list[tuple[str, object]], dead: dict[str, str]) -> list[Answer]:
+        answers = []
+        for entry_id, record in readable:
+            try:
+                prediction = self.core.predict([record], CHAMPION, "stream", request_id=[entry_id])
+            except (NoModelYet, ModelUnavailable):
+                raise
+            except Exception as exc:
+                dead[entry_id] = f"the model could not score it: {type(exc).__name__}: {exc}"[:1000]
+                continue
+            label, probabilities = prediction.labels[0], prediction.probabilities[0].tolist()
+            answers.append(Answer(entry_id, label, probabilities, prediction.model.version))
+        return answers
 
     def _leave_pending(self, entries: list[Entry], why: str) -> Outcome:
         log.warning("%d records left pending, to be taken over later: %s", len(entries), why)
         self.stopping.wait(RETRY_WAIT_S)
         return Outcome(retried=len(entries))
 
-    def _answer(self, entries: list[Entry], results: list, version: int | None, dead: dict[str, str]) -> None:
+    def _answer(self, entries: list[Entry], answers: list[Answer], dead: dict[str, str]) -> None:
         """Results and dead letters, then the acknowledgement, in one transaction: all or nothing."""
         s = self.settings
         pipe = self.client.pipeline(transaction=True)
-        for entry_id, label, probabilities in results:
-            answer = {
-                REQUEST_ID: entry_id,
-                "class": label,
-                "probabilities": json.dumps(dict(zip(CLASSES, probabilities.tolist(), strict=True))),
+        for answer in answers:
+            result = {
+                REQUEST_ID: answer.entry_id,
+                "class": answer.label,
+                "probabilities": json.dumps(dict(zip(CLASSES, answer.probabilities, strict=True))),
                 "model_alias": CHAMPION,
-                "model_version": str(version),
+                "model_version": str(answer.version),
                 "worker": self.consumer,
             }
-            pipe.xadd(s.stream_results, answer, maxlen=s.stream_max_len, approximate=True)
+            pipe.xadd(s.stream_results, result, maxlen=s.stream_max_len, approximate=True)
         by_id = {entry.id: entry for entry in entries}
         for entry_id, reason in dead.items():
             fields = by_id[entry_id].fields or {}
@@ -246,44 +261,10 @@ class StreamWorker:
             example = next(iter(dead.values()))
             log.warning("%d records dead-lettered to %s, e.g. %s", len(dead), s.stream_dead, example)
 
-    def _write_log(self, ids: list[str], batch: RecordBatch, prediction) -> None:
-        """The batch's rows in the prediction log, written before the batch is acknowledged."""
-        if self._lake is None:
-            from etl.lake import lake_from_settings
-
-            self._lake = lake_from_settings(self.settings)
-        plog.write_predictions(
-            self._lake,
-            self.settings.predictions_bucket,
-            log_table(ids, batch, prediction, self.settings.replica_name),
-        )
-
     def _beat(self) -> None:
         path = self.settings.stream_heartbeat_file
         if path is not None:
             path.touch()
-
-
-def log_table(
-    ids: list[str], batch: RecordBatch, prediction: BatchPrediction, replica: str | None = None
-) -> pa.Table:
-    """Prediction log rows: one per record, request id = its stream entry id (each record is a request),
-    `replica` = the worker that scored it."""
-    now = time.time()
-    answers = [
-        LoggedAnswer(
-            RecordBatch(batch.numeric[i : i + 1], batch.categorical[i : i + 1]),
-            BatchPrediction(
-                prediction.model, prediction.labels[i : i + 1], prediction.probabilities[i : i + 1]
-            ),
-            CHAMPION,
-            "stream",
-            entry,
-            now,
-        )
-        for i, entry in enumerate(ids)
-    ]
-    return prediction_log_table(answers, ids, replica)
 
 
 def _decode(entry: Entry) -> tuple[object, str | None]:
@@ -295,36 +276,82 @@ def _decode(entry: Entry) -> tuple[object, str | None]:
         return None, f"the {RECORD!r} field is not JSON: {exc}"
 
 
-def _concat(batches: list[RecordBatch]) -> RecordBatch:
-    numeric = np.vstack([b.numeric for b in batches])
-    return RecordBatch(numeric, [row for b in batches for row in b.categorical])
+def _reasons_by_record(errors: list[FieldError], count: int) -> dict[int, str]:
+    """Batch index -> what is wrong with that record, in the validation's words without the index (every
+    record is a request of its own). An error of the whole batch, unexpected here, refuses every record."""
+    reasons: dict[int, list[str]] = {}
+    for error in errors:
+        where = f"field {error.field!r}: " if error.field is not None else ""
+        indexes = range(count) if error.record is None else [error.record]
+        for index in indexes:
+            reasons.setdefault(index, []).append(where + error.message)
+    return {index: "; ".join(found) for index, found in reasons.items()}
 
 
-def run_stream_worker(settings: Settings, store: ModelStore | None = None) -> dict:
+def serve_metrics(core: InferenceCore, host: str, port: int):
+    """The core's Prometheus metrics at http://<host>:<port>/metrics in a background thread; None when `port`
+    is 0 or taken (a second worker on one machine): scoring matters more than its metrics."""
+    from prometheus_client import start_http_server
+
+    if port == 0:
+        return None
+    try:
+        server, _ = start_http_server(port, addr=host, registry=core.metrics.registry)
+    except OSError as exc:
+        log.warning("metrics not served: port %d on %s is not free (%s)", port, host, exc)
+        return None
+    log.info("metrics at http://%s:%d/metrics", host, port)
+    return server
+
+
+def metrics_port_of(settings: Settings) -> int:
+    """BURNOUT_STREAM_WORKER_METRICS_PORT, METRICS_PORT while the settings have no such field."""
+    return getattr(settings, "stream_worker_metrics_port", METRICS_PORT)
+
+
+def run_stream_worker(
+    settings: Settings, store: ModelStore | None = None, metrics_port: int | None = None
+) -> dict:
     """`burnout stream-worker`: serve the stream until SIGTERM or SIGINT; the totals when stopped. `store`:
-    the registry (default: MLflow, as the settings say)."""
-    from burnout_api.main import MLFLOW_CLIENT_ENV
-
+    the registry (default: MLflow, as the settings say); `metrics_port`: default the settings'."""
     for name, value in MLFLOW_CLIENT_ENV.items():
         os.environ.setdefault(name, value)
-    # The worker writes its rows to the prediction log itself, before it acknowledges them: not the core.
     if not settings.redis_url:
         raise SettingsError("BURNOUT_REDIS_URL is empty: the stream worker needs the Redis of the stream")
-    core = InferenceCore(settings.model_copy(update={"prediction_log_enabled": False}), store=store)
+    core = InferenceCore(settings, store=store)
     client = connect(settings, read_timeout_s=settings.stream_block_ms / 1000 + 10)
     worker = StreamWorker(settings, core, client)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, _: _stop(worker, signum))
+    port = metrics_port_of(settings) if metrics_port is None else metrics_port
+    metrics = serve_metrics(core, settings.api_host, port)
     core.start()
     try:
         totals = worker.run()
     finally:
-        core.stop()
+        core.stop()  # writes the prediction log's queue (bounded)
         client.close()
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
     return {"consumer": worker.consumer, "scored": totals.scored, "dead_lettered": totals.dead}
 
 
 def _stop(worker: StreamWorker, signum: int) -> None:
     log.info("received %s: stopping after the current batch", signal.Signals(signum).name)
     worker.stopping.set()
+
+
+def main() -> None:
+    """`python -m burnout_api.stream_worker`: the worker with the environment's settings; the totals are
+    logged when it stops."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run_stream_worker(get_settings())
+    except SettingsError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,6 @@
 """`burnout stream-worker` in a process of its own, for the kill test, with a pickled pipeline as the champion
-(no MLflow). Settings come from the BURNOUT_* environment. With --pause-file, the worker writes the ids of the
+(no MLflow). Settings come from the BURNOUT_* environment; --metrics-port 0 (the default) serves no metrics.
+With --pause-file, the worker writes the ids of the
 first batch it reads to that file and then hangs before scoring it: the test kills it there, mid-batch."""
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from burnout.stream_worker import StreamWorker, run_stream_worker
 from burnout_api.core import LoadedModel, ModelMetadata
+from burnout_api.stream_worker import StreamWorker, run_stream_worker
 from burnout_base.settings import Settings
 
 
@@ -38,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pipeline", type=Path, required=True)
     parser.add_argument("--pause-file", type=Path)
+    parser.add_argument("--metrics-port", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
     if args.pause_file is not None:
@@ -49,7 +51,7 @@ def main() -> None:
             return handle(self, entries)
 
         StreamWorker.handle = hang_first
-    totals = run_stream_worker(Settings(), store=PickledStore(args.pipeline))
+    totals = run_stream_worker(Settings(), store=PickledStore(args.pipeline), metrics_port=args.metrics_port)
     print(json.dumps(totals))
 
 

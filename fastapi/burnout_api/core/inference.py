@@ -11,7 +11,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import anyio
@@ -111,13 +111,14 @@ class InferenceCore:
         records: object,
         alias: str = CHAMPION,
         protocol: str = "rest",
-        request_id: str | None = None,
+        request_id: str | list[str] | None = None,
         explain: bool = False,
     ) -> BatchPrediction:
         """Validate and score records (dicts keyed by dataset column names, the JSON text of a list of
         them, or a RecordBatch its adapter checked) with the model behind `alias`; with `explain`, explain
         them too (bounded, see `check_explainable`). The answer is queued for the prediction log without its
-        explanations (`request_id`: the client's, else one is made up)."""
+        explanations (`request_id`: the client's, else one is made up; a list names each record, the stream's
+        way, where every record is a request of its own)."""
         started = time.perf_counter()
         try:
             if isinstance(records, bytes):
@@ -138,7 +139,11 @@ class InferenceCore:
             protocol, alias, result.model.version, len(batch), time.perf_counter() - started
         )
         if self.prediction_log is not None:
-            self.prediction_log.append(batch, result, alias, protocol, request_id)
+            if isinstance(request_id, list):
+                for one, answer in zip(request_id, _each_record(batch, result), strict=True):
+                    self.prediction_log.append(*answer, alias, protocol, one)
+            else:
+                self.prediction_log.append(batch, result, alias, protocol, request_id)
         return result
 
     async def predict_async(
@@ -309,6 +314,13 @@ class InferenceCore:
         """Metadata of the model behind `alias`, loading it if needed (blocking)."""
         self.ensure_alias(alias)
         return describe_alias(alias, self.snapshot)
+
+
+def _each_record(batch: RecordBatch, result: BatchPrediction) -> Iterator[tuple]:
+    """(record, its answer) one record at a time, for logging each under its own request id."""
+    for i in range(len(batch)):
+        one = RecordBatch(batch.numeric[i : i + 1], batch.categorical[i : i + 1])
+        yield one, BatchPrediction(result.model, result.labels[i : i + 1], result.probabilities[i : i + 1])
 
 
 def _settle_heap() -> None:

@@ -15,6 +15,13 @@ from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
 MODEL_TRAINING_VIEW = "workflowType=machine_learning"
+# MLflow's HTTP client retries for minutes by default; the core retries on its own schedule and keeps serving.
+# Download progress bars would only clutter the log. Processes with a core set these unless already set.
+MLFLOW_CLIENT_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
 
 
 class ModelStore:
