@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections import Counter
+from dataclasses import dataclass
 
 import mlflow
 import numpy as np
@@ -87,12 +88,28 @@ def select_tuning_rows(family: Family, y: np.ndarray, seed: int) -> np.ndarray:
     return np.sort(kept)
 
 
+@dataclass(frozen=True)
+class TuningData:
+    """What every trial of a family is scored on: TRAIN's tuning rows, their folds, the estimators' seed."""
+
+    X: np.ndarray
+    y: np.ndarray
+    folds: Folds
+    seed: int
+
+
+def prepare_tuning_data(family: Family, X_train, y_train, settings: Settings) -> TuningData:
+    """The rows `family` may tune on (select_tuning_rows) split into the settings' stratified K folds."""
+    X, y = np.asarray(X_train, dtype=float), np.asarray(y_train)
+    rows = select_tuning_rows(family, y, settings.seed)
+    X, y = X[rows], y[rows]
+    splitter = StratifiedKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.seed)
+    return TuningData(X, y, list(splitter.split(X, y)), settings.seed)
+
+
 def make_objective(
     family: Family,
-    X: np.ndarray,
-    y: np.ndarray,
-    folds: Folds,
-    seed: int,
+    data: TuningData,
     dataset_version: str = "?",
     worker: int = 0,
     parent_run_id: str | None = None,
@@ -108,10 +125,7 @@ def make_objective(
 
     def objective(trial: optuna.Trial) -> float:
         params = family.suggest_params(trial)
-        # The factory's exact input, so the refit uses what was scored even if a space derives parameters.
-        trial.set_user_attr("params", params)
-        trial.set_user_attr(HOST_ATTR, host)
-        trial.set_user_attr(WORKER_ATTR, worker)
+        label_trial(trial, params, host, worker)
         pruned: optuna.TrialPruned | None = None
         with mlflow.start_run(
             experiment_id=experiment_id,
@@ -125,16 +139,10 @@ def make_objective(
             mlflow.log_params(params)
             about = f"Optuna trial {trial.number} of {family.name} on dataset `{dataset_version}`"
             try:
-                fold_scores = cross_validate_folds(family, params, X, y, folds, seed, trial)
-                score = float(np.mean(fold_scores))
-                # Kept so training can report the spread across folds, not only the mean Optuna maximises.
-                trial.set_user_attr("fold_scores", fold_scores)
-                mlflow.log_metrics({"cv_macro_f1": score, "cv_macro_f1_std": float(np.std(fold_scores))})
-                mlflow.set_tag(
-                    NOTE_TAG,
-                    f"{about}: CV macro-F1 {score:.4f} ± {np.std(fold_scores):.4f} over {len(folds)} folds "
-                    f"of {len(y)} TRAIN rows.",
+                fold_scores = cross_validate_folds(
+                    family, params, data.X, data.y, data.folds, data.seed, trial
                 )
+                score = record_trial_scores(trial, fold_scores, about, data)
             except optuna.TrialPruned as exc:
                 pruned = exc
                 mlflow.set_tags(
@@ -148,6 +156,28 @@ def make_objective(
         return score
 
     return objective
+
+
+def label_trial(trial: optuna.Trial, params: Params, host: str, worker: int) -> None:
+    """Keep on the trial the parameters it scores and the host and worker index that run it."""
+    # The factory's exact input, so the refit uses what was scored even if a space derives parameters.
+    trial.set_user_attr("params", params)
+    trial.set_user_attr(HOST_ATTR, host)
+    trial.set_user_attr(WORKER_ATTR, worker)
+
+
+def record_trial_scores(trial: optuna.Trial, fold_scores: list[float], about: str, data: TuningData) -> float:
+    """Keep a finished trial's fold scores on it and log their mean and std to its run; return the mean."""
+    score = float(np.mean(fold_scores))
+    # Kept so training can report the spread across folds, not only the mean Optuna maximises.
+    trial.set_user_attr("fold_scores", fold_scores)
+    mlflow.log_metrics({"cv_macro_f1": score, "cv_macro_f1_std": float(np.std(fold_scores))})
+    mlflow.set_tag(
+        NOTE_TAG,
+        f"{about}: CV macro-F1 {score:.4f} ± {np.std(fold_scores):.4f} over {len(data.folds)} folds "
+        f"of {len(data.y)} TRAIN rows.",
+    )
+    return score
 
 
 def open_study(family: Family, settings: Settings, dataset_version: str, worker: int = 0) -> optuna.Study:
@@ -208,19 +238,14 @@ def tune_family(
     """
     budget = trials if trials is not None else settings.tuning_trials
     timeout = timeout if timeout is not None else settings.tuning_timeout_s
-    X, y = np.asarray(X_train, dtype=float), np.asarray(y_train)
-    rows = select_tuning_rows(family, y, settings.seed)
-    X, y = X[rows], y[rows]
-    splitter = StratifiedKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.seed)
-    folds = list(splitter.split(X, y))
-
+    data = prepare_tuning_data(family, X_train, y_train, settings)
     study = open_study(family, settings, dataset_version, worker)
     remaining = budget - len(study.get_trials(deepcopy=False, states=FINISHED))
     log.info(
         "tuning %s on %d rows, %d folds: %d trial(s) to run, timeout %s s (worker %d on %s)",
         family.name,
-        len(y),
-        len(folds),
+        len(data.y),
+        len(data.folds),
         max(remaining, 0),
         timeout,
         worker,
@@ -228,7 +253,7 @@ def tune_family(
     )
     if remaining > 0:
         study.optimize(
-            make_objective(family, X, y, folds, settings.seed, dataset_version, worker, parent_run_id),
+            make_objective(family, data, dataset_version, worker, parent_run_id),
             n_trials=remaining,
             timeout=timeout,
             # Workers sharing the study stop together once the study as a whole reaches the budget.
