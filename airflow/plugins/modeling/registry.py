@@ -62,7 +62,7 @@ def find_champion(settings: Settings) -> ModelVersion | None:
         return None
 
 
-def record_decision(settings: Settings, decision: dict) -> str:
+def write_promotion_run(settings: Settings, decision: dict) -> str:
     """Write one `promotion` run (see the module docstring) and return its id."""
     client = mlflow.MlflowClient()
     experiment_id = ensure_experiment(settings, settings.training_experiment)
@@ -162,7 +162,9 @@ def dataset_of(settings: Settings, candidate: ModelVersion) -> ProcessedDataset:
     return load_dataset(settings, version)
 
 
-def decide(settings: Settings, candidate: ModelVersion, dataset: ProcessedDataset, cache: dict) -> dict:
+def move_champion_if_better(
+    settings: Settings, candidate: ModelVersion, dataset: ProcessedDataset, cache: dict
+) -> dict:
     """Compare `candidate` with the champion on `dataset`, move the alias if it wins, record the decision."""
     champion = find_champion(settings)
     candidate_score = score_version(settings, candidate, dataset, cache)
@@ -170,17 +172,7 @@ def decide(settings: Settings, candidate: ModelVersion, dataset: ProcessedDatase
     difference_ci = None
     if champion_score is not None and champion.version != candidate.version:
         difference_ci = compare(settings, candidate_score, champion_score, dataset)
-    # The rule is the point estimate (strictly better); the intervals only say how sure it is.
-    if champion is None:
-        promote, reason = True, "no champion yet"
-    elif champion.version == candidate.version:
-        promote, reason = False, "candidate already is the champion"
-    elif candidate_score.macro_f1 > champion_score.macro_f1:
-        promote, reason = True, "candidate beats the champion"
-    elif candidate_score.macro_f1 == champion_score.macro_f1:
-        promote, reason = False, "tie keeps the incumbent"
-    else:
-        promote, reason = False, "worse"
+    promote, reason = judge_candidate(candidate, champion, candidate_score, champion_score)
     reason = f"{reason}: {state_evidence(candidate_score, champion_score, difference_ci)}"
     if promote:
         mlflow.MlflowClient().set_registered_model_alias(
@@ -199,13 +191,32 @@ def decide(settings: Settings, candidate: ModelVersion, dataset: ProcessedDatase
         candidate_cv=training_cv(candidate),
         champion_cv=training_cv(champion),
     )
-    return record(settings, decision)
+    return record_promotion(settings, decision)
 
 
-def record(settings: Settings, decision: PromotionDecision) -> dict:
+def judge_candidate(
+    candidate: ModelVersion,
+    champion: ModelVersion | None,
+    candidate_score: Score,
+    champion_score: Score | None,
+) -> tuple[bool, str]:
+    """The promotion rule: whether `candidate` takes the alias, and why. The rule is the point estimate
+    (strictly better macro-F1); the intervals only say how sure it is."""
+    if champion is None:
+        return True, "no champion yet"
+    if champion.version == candidate.version:
+        return False, "candidate already is the champion"
+    if candidate_score.macro_f1 > champion_score.macro_f1:
+        return True, "candidate beats the champion"
+    if candidate_score.macro_f1 == champion_score.macro_f1:
+        return False, "tie keeps the incumbent"
+    return False, "worse"
+
+
+def record_promotion(settings: Settings, decision: PromotionDecision) -> dict:
     """Record `decision` as a `promotion` run, log it, and return it as plain values with the run's id."""
     result = decision.as_dict()
-    result["run_id"] = record_decision(settings, result)
+    result["run_id"] = write_promotion_run(settings, result)
     log.info(
         "promotion: %s v%s (%s) on dataset %s",
         decision.decision,
@@ -221,7 +232,7 @@ def promote_if_better(settings: Settings, candidate: str | int) -> dict:
     dataset version the candidate was trained on."""
     configure_mlflow(settings)
     version = resolve_version(settings, candidate)
-    return decide(settings, version, dataset_of(settings, version), cache={})
+    return move_champion_if_better(settings, version, dataset_of(settings, version), cache={})
 
 
 def promote_best(settings: Settings) -> dict:
@@ -242,7 +253,7 @@ def promote_best(settings: Settings) -> dict:
     scores = {family: score_version(settings, mv, dataset, cache) for family, mv in candidates.items()}
     # On a tie, the first in (*FAMILIES, ENSEMBLE) order: a single family before the ensemble.
     best = max(scores, key=lambda family: scores[family].macro_f1)
-    result = decide(settings, candidates[best], dataset, cache)
+    result = move_champion_if_better(settings, candidates[best], dataset, cache)
     result["candidates"] = {
         family: {
             "version": int(mv.version),
@@ -288,7 +299,7 @@ def set_champion(settings: Settings, version: int) -> dict:
         candidate_cv=training_cv(candidate),
         champion_cv=training_cv(champion),
     )
-    return record(settings, decision)
+    return record_promotion(settings, decision)
 
 
 def find_trained_version(settings: Settings, family: str, dataset_version: str) -> dict[str, Any] | None:
