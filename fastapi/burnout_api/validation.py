@@ -22,6 +22,7 @@ import msgspec
 import numpy as np
 from msgspec import Meta
 
+from burnout_api.error_codes import ErrorCode
 from burnout_api.features import CATEGORICAL_COLUMNS, FEATURE_FIELDS, NUMERIC_COLUMNS, identifier_of
 
 MAX_REPORTED_ERRORS = 20
@@ -58,6 +59,8 @@ class FieldError:
 class InvalidInput(ValueError):
     """The request cannot be scored as sent; `errors` lists every problem found (up to a cap)."""
 
+    code = ErrorCode.INVALID_INPUT
+
     def __init__(self, errors: list[FieldError]):
         self.errors = errors
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -77,6 +80,8 @@ class RecordBatch:
 
 class MalformedBody(InvalidInput):
     """The body is not JSON at all (400), as opposed to JSON whose records break the contract (422)."""
+
+    code = ErrorCode.MALFORMED_BODY
 
 
 def decode_json(body: bytes) -> object:

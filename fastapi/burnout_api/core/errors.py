@@ -1,10 +1,13 @@
-"""Why the core could not answer, whatever the protocol; each transport maps these once to its codes."""
+"""Why the core could not answer, whatever the protocol: each error carries one `ErrorCode`, which each
+transport maps once, in its own table."""
 
 from __future__ import annotations
 
+from burnout_api.error_codes import ErrorCode, error_code
 from burnout_api.validation import FieldError, InvalidInput, MalformedBody
 
 __all__ = [
+    "ErrorCode",
     "ExplanationUnavailable",
     "FieldError",
     "Forbidden",
@@ -12,17 +15,22 @@ __all__ = [
     "MalformedBody",
     "ModelUnavailable",
     "NoModelYet",
+    "SERVICE_ERRORS",
+    "StreamUnavailable",
     "UnknownAlias",
     "UnknownModel",
     "Unauthorized",
+    "error_code",
 ]
 
 
 class ExplanationUnavailable(InvalidInput):
     """Explanations were asked of a model that has none (e.g. a version trained before they existed, without
     the background sample a non-tree model is explained against); its plain predictions still work.
-    Transports map it before InvalidInput: the request is valid, the model cannot honour it (409,
+    A code of its own, not InvalidInput's: the request is valid, the model cannot honour it (409,
     FAILED_PRECONDITION)."""
+
+    code = ErrorCode.EXPLANATION_UNAVAILABLE
 
     def __init__(self, version: int, family: str | None):
         super().__init__(
@@ -42,6 +50,8 @@ class ExplanationUnavailable(InvalidInput):
 class NoModelYet(LookupError):
     """The registered model has no champion yet: a fresh stack before its first training."""
 
+    code = ErrorCode.NO_MODEL_YET
+
     def __init__(self, model_name: str, alias: str):
         super().__init__(
             f"no model yet: alias {alias!r} of registered model {model_name!r} is not set; run the "
@@ -51,6 +61,8 @@ class NoModelYet(LookupError):
 
 class UnknownAlias(LookupError):
     """The caller asked for an alias the registry does not have."""
+
+    code = ErrorCode.UNKNOWN_ALIAS
 
     def __init__(self, model_name: str, alias: str, known: list[str]):
         self.alias = alias
@@ -62,14 +74,43 @@ class UnknownModel(LookupError):
     """The caller named a model or a version this service does not serve (the Open Inference Protocol names
     both in its paths)."""
 
+    code = ErrorCode.UNKNOWN_MODEL
+
 
 class ModelUnavailable(RuntimeError):
     """The alias exists but its model could not be loaded (MLflow unreachable, or the load failed)."""
+
+    code = ErrorCode.MODEL_UNAVAILABLE
 
 
 class Unauthorized(PermissionError):
     """A protected operation without the right token."""
 
+    code = ErrorCode.UNAUTHORIZED
+
 
 class Forbidden(PermissionError):
     """A protected operation nobody may call here (e.g. /reload when the service has no token)."""
+
+    code = ErrorCode.FORBIDDEN
+
+
+class StreamUnavailable(RuntimeError):
+    """No Redis is configured for the record stream, or the configured one does not answer."""
+
+    code = ErrorCode.STREAM_UNAVAILABLE
+
+
+# Every class of the vocabulary (a transport that registers handlers by class registers these).
+SERVICE_ERRORS = (
+    InvalidInput,
+    MalformedBody,
+    ExplanationUnavailable,
+    NoModelYet,
+    UnknownAlias,
+    UnknownModel,
+    ModelUnavailable,
+    Unauthorized,
+    Forbidden,
+    StreamUnavailable,
+)

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 
 import anyio
 
-from burnout_api.core.errors import ExplanationUnavailable, ModelUnavailable, NoModelYet, UnknownAlias
+from burnout_api.core.errors import ModelUnavailable, NoModelYet, UnknownAlias, error_code
 from burnout_api.core.loaded_model import BatchPrediction, LoadedModel
 from burnout_api.core.metrics import ServiceMetrics
 from burnout_api.core.model_store import ModelStore
 from burnout_api.core.poller import Poller
-from burnout_api.core.prediction_logger import PredictionLogger
+from burnout_api.core.prediction_log_writer import PredictionLogWriter
 from burnout_api.core.snapshot import (
     CHAMPION,
     Snapshot,
@@ -30,7 +30,6 @@ from burnout_api.core.snapshot import (
     list_aliases,
 )
 from burnout_api.validation import (
-    InvalidInput,
     RecordBatch,
     check_alias,
     check_explain_size,
@@ -53,8 +52,14 @@ LOG_FLUSH_ON_STOP_S = 3.0
 class InferenceCore:
     """Resolves `models:/<name>@<alias>`, keeps the aliases fresh in the background and scores records."""
 
-    def __init__(self, settings: Settings, store: ModelStore | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: ModelStore | None = None,
+        on_demand_refresh_s: float = ON_DEMAND_REFRESH_S,
+    ):
         self.settings = settings
+        self.on_demand_refresh_s = on_demand_refresh_s  # tests set 0 rather than wait the second out
         self.store = store or ModelStore(settings)
         self.metrics = ServiceMetrics()
         self.snapshot = Snapshot()
@@ -67,7 +72,7 @@ class InferenceCore:
         self._listeners: list[Callable[[bool], None]] = []
         self._poller: Poller | None = None
         self._draining = False
-        self.prediction_log: PredictionLogger | None = None  # made at start() when enabled
+        self.prediction_log: PredictionLogWriter | None = None  # made at start() when enabled
 
     # Lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -77,7 +82,7 @@ class InferenceCore:
             self._poller.start()
         if self.settings.prediction_log_enabled:
             if self.prediction_log is None:
-                self.prediction_log = PredictionLogger.from_settings(self.settings, self.metrics)
+                self.prediction_log = PredictionLogWriter.from_settings(self.settings, self.metrics)
             self.prediction_log.start()
 
     def stop(self) -> None:
@@ -133,7 +138,7 @@ class InferenceCore:
             result = model.predict(batch, explain)
         except Exception as exc:
             label = alias if alias in self.snapshot.registry else "<unknown>"
-            self.metrics.observe_error(protocol, label, _error_kind(exc))
+            self.metrics.observe_error(protocol, label, error_code(exc) or "internal")
             raise
         self.metrics.observe_success(
             protocol, alias, result.model.version, len(batch), time.perf_counter() - started
@@ -198,10 +203,10 @@ class InferenceCore:
 
     # Refreshing --------------------------------------------------------------------------------------------
     def _await_fresh_registry(self) -> None:
-        """Single flight: ask the poller for a refresh (unless one finished within ON_DEMAND_REFRESH_S) and
+        """Single flight: ask the poller for a refresh (unless one began within `on_demand_refresh_s`) and
         wait for the next one to finish, at most ALIAS_WAIT_S. However many requests ask at once, the
         registry is read once; none waits longer than that, even when MLflow hangs."""
-        if time.monotonic() - self._last_refresh < ON_DEMAND_REFRESH_S:
+        if time.monotonic() - self._last_refresh < self.on_demand_refresh_s:
             return
         if self._poller is None:  # not started (a script or a test): nobody else would refresh
             self.refresh()
@@ -335,14 +340,3 @@ def _settle_heap() -> None:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text[:300]}"
-
-
-def _error_kind(exc: Exception) -> str:
-    kinds = {
-        ExplanationUnavailable: "explanation_unavailable",  # before InvalidInput, its base class
-        InvalidInput: "invalid_input",
-        NoModelYet: "no_model",
-        UnknownAlias: "unknown_alias",
-        ModelUnavailable: "model_unavailable",
-    }
-    return next((kind for cls, kind in kinds.items() if isinstance(exc, cls)), "internal")

@@ -58,7 +58,7 @@ class LoggedAnswer(NamedTuple):
     logged_at: float  # time.time()
 
 
-class PredictionLogger:
+class PredictionLogWriter:
     """Queue answered predictions and write them in batches of `flush_rows` or every `flush_s` seconds.
 
     `write(table)` stores one Arrow table in `SCHEMA`; `queue_rows` bounds the rows queued or being written.
@@ -97,8 +97,8 @@ class PredictionLogger:
         metrics.watch_prediction_log_queue(lambda: self._pending)
 
     @classmethod
-    def from_settings(cls, settings: Settings, metrics: ServiceMetrics) -> PredictionLogger:
-        """A logger writing to `settings.predictions_bucket` of the settings' lake (made on first write)."""
+    def from_settings(cls, settings: Settings, metrics: ServiceMetrics) -> PredictionLogWriter:
+        """A writer writing to `settings.predictions_bucket` of the settings' lake (made on first write)."""
         lake = None
 
         def write(table: pa.Table) -> None:
@@ -266,10 +266,10 @@ class PredictionLogger:
             e.request_id[:MAX_REQUEST_ID_CHARS] if e.request_id else f"{self._id_prefix}-{next(self._ids):x}"
             for e in entries
         ]
-        return log_table(entries, request_ids, self.replica)
+        return answers_table(entries, request_ids, self.replica)
 
 
-def log_table(entries: list[LoggedAnswer], request_ids: list[str], replica: str | None) -> pa.Table:
+def answers_table(entries: list[LoggedAnswer], request_ids: list[str], replica: str | None) -> pa.Table:
     """Prediction log rows (`SCHEMA`): one per record, the raw record next to its answer and the name of the
     `replica` that answered; the service's writer and the stream worker both build their rows here."""
     counts = np.fromiter((len(e.result.labels) for e in entries), dtype=np.int64, count=len(entries))

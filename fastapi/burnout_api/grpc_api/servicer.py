@@ -1,8 +1,6 @@
-"""The BurnoutRisk service: converts messages to the core's records and back. Core errors map to status
-codes here, once: bad input INVALID_ARGUMENT (undecodable messages included), unknown alias NOT_FOUND,
-explanations asked of a model without an explainer FAILED_PRECONDITION, no model or no registry UNAVAILABLE;
-anything else INTERNAL with a generic message, the traceback in the log only. Messages over
-BURNOUT_MAX_BODY_BYTES never get here: gRPC refuses them, RESOURCE_EXHAUSTED."""
+"""The BurnoutRisk service: converts messages to the core's records and back; errors become statuses in
+`grpc_api.errors`. Messages over BURNOUT_MAX_BODY_BYTES never get here: gRPC refuses them,
+RESOURCE_EXHAUSTED."""
 
 from __future__ import annotations
 
@@ -11,59 +9,20 @@ from collections.abc import AsyncIterator
 
 import anyio
 import grpc
-from google.protobuf.message import DecodeError
 
-from burnout_api.core import (
-    CHAMPION,
-    ExplanationUnavailable,
-    InferenceCore,
-    InvalidInput,
-    MalformedBody,
-    ModelUnavailable,
-    NoModelYet,
-    UnknownAlias,
-    UnknownModel,
-)
+from burnout_api.core import CHAMPION, InferenceCore
 from burnout_api.features import FIELD_BY_KEY
+from burnout_api.grpc_api.errors import Malformed, abort_for, lenient, refuse_malformed
 from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
-from burnout_api.record_stream import StreamUnavailable, connect, queue_records
+from burnout_api.record_stream import connect
 from burnout_api.rendering import build_prediction_payload
-from burnout_api.validation import FieldError, check_batch_size
+from burnout_api.stream_queue import queue_checked
+from burnout_api.validation import check_batch_size
 from burnout_base.settings import Settings
 
 log = logging.getLogger(__name__)
-STATUS = {  # subclasses before their base: the first match wins
-    ExplanationUnavailable: grpc.StatusCode.FAILED_PRECONDITION,
-    InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
-    UnknownAlias: grpc.StatusCode.NOT_FOUND,
-    UnknownModel: grpc.StatusCode.NOT_FOUND,
-    NoModelYet: grpc.StatusCode.UNAVAILABLE,
-    ModelUnavailable: grpc.StatusCode.UNAVAILABLE,
-}
-
-
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BurnoutRisk"].full_name
-
-
-class Malformed:
-    """Stands for a request whose bytes are not a valid message: the handler refuses it with its code."""
-
-
-MALFORMED = Malformed()
-
-
-def lenient(message_type):
-    """A request deserializer that does not raise: grpc would answer a decoding error with a bare
-    INTERNAL/UNKNOWN status, while the caller deserves INVALID_ARGUMENT."""
-
-    def parse(data: bytes):
-        try:
-            return message_type.FromString(data)
-        except DecodeError:
-            return MALFORMED
-
-    return parse
 
 
 # (client streams, server streams) -> grpc's handler factory for that kind of method.
@@ -103,6 +62,26 @@ def with_trailer(method, trailer: Metadata, streams_responses: bool):
     return unary
 
 
+def refusing_malformed(method, streams_responses: bool):
+    """`method` behind the one check of its request's bytes (see `grpc_api.errors.refuse_malformed`)."""
+    if streams_responses:
+
+        async def streaming(request, context: grpc.aio.ServicerContext):
+            if isinstance(request, Malformed):
+                await abort_for(context, request.refusal())
+            async for response in method(request, context):
+                yield response
+
+        return streaming
+
+    async def unary(request, context: grpc.aio.ServicerContext):
+        if isinstance(request, Malformed):
+            await abort_for(context, request.refusal())
+        return await method(request, context)
+
+    return unary
+
+
 def add_service(
     server: grpc.aio.Server,
     service,
@@ -113,7 +92,8 @@ def add_service(
 ) -> None:
     """Register `servicer` for `service` (a ServiceDescriptor; `messages`: the module of its request and
     response classes) as a generated add_*_to_server would, but with lenient request deserializers, and
-    only `methods` when given (grpc answers the others UNIMPLEMENTED); every answer carries `trailer`. The
+    only `methods` when given (grpc answers the others UNIMPLEMENTED); a request that is not a message is
+    refused INVALID_ARGUMENT before its method runs; every answer carries `trailer`. The
     handlers are derived from the descriptor, so every method is registered with its own kind and messages."""
     handlers = {}
     for method in service.methods:
@@ -121,6 +101,8 @@ def add_service(
             continue
         kind = HANDLER_KINDS[(method.client_streaming, method.server_streaming)]
         behaviour = getattr(servicer, method.name)
+        if not method.client_streaming:  # a stream's messages are checked one by one, as they come
+            behaviour = refusing_malformed(behaviour, method.server_streaming)
         if trailer:
             behaviour = with_trailer(behaviour, trailer, method.server_streaming)
         handlers[method.name] = kind(
@@ -143,10 +125,7 @@ def as_record(employee: pb.Employee) -> dict:
 
 
 async def build_response(request: pb.PredictRequest | Malformed, core: InferenceCore) -> pb.PredictResponse:
-    if request is MALFORMED:
-        raise MalformedBody(
-            [FieldError(None, None, "invalid_message", "the message is not a PredictRequest")]
-        )
+    refuse_malformed(request)
     alias = request.model or CHAMPION  # proto3 cannot tell an unset string from an empty one
     check_batch_size(len(request.records), core.settings.max_batch)
     records = [as_record(e) for e in request.records]
@@ -197,19 +176,6 @@ def _factor_value(value: object) -> dict:
     return {"category": value} if isinstance(value, str) else {"number": value}
 
 
-async def abort_for(context: grpc.aio.ServicerContext, exc: Exception, where: str = "") -> None:
-    """Abort the call with the status matching a core error, or INTERNAL for anything else (raises)."""
-    code = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), None)
-    if code is None:
-        log.error("unexpected error in a gRPC call", exc_info=exc)
-        code, message = grpc.StatusCode.INTERNAL, "internal error: the service logged it"
-    elif isinstance(exc, InvalidInput):
-        message = "; ".join(error.describe() for error in exc.errors)
-    else:
-        message = str(exc)
-    await context.abort(code, where + message)
-
-
 class BurnoutRiskServicer(pb_grpc.BurnoutRiskServicer):
     def __init__(self, core: InferenceCore):
         self._core = core
@@ -237,8 +203,6 @@ class BurnoutRiskServicer(pb_grpc.BurnoutRiskServicer):
     async def ListModels(  # noqa: N802
         self, request: pb.ListModelsRequest | Malformed, context: grpc.aio.ServicerContext
     ) -> pb.ListModelsResponse:
-        if request is MALFORMED:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the message is not a ListModelsRequest")
         models = [
             pb.ModelInfo(
                 alias=m["alias"],
@@ -260,15 +224,11 @@ class BurnoutRiskServicer(pb_grpc.BurnoutRiskServicer):
     async def Enqueue(  # noqa: N802
         self, request: pb.EnqueueRequest | Malformed, context: grpc.aio.ServicerContext
     ) -> pb.EnqueueResponse:
-        if request is MALFORMED:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the message is not an EnqueueRequest")
         settings = self._core.settings
         try:
             check_batch_size(len(request.records), settings.max_batch)
             records = [as_record(e) for e in request.records]
-            ids = await anyio.to_thread.run_sync(self._queue, records)
-        except StreamUnavailable as exc:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"the record stream is unavailable: {exc}")
+            ids = await anyio.to_thread.run_sync(queue_checked, settings, self._client, records)
         except Exception as exc:
             await abort_for(context, exc)
         return pb.EnqueueResponse(
@@ -278,7 +238,8 @@ class BurnoutRiskServicer(pb_grpc.BurnoutRiskServicer):
             dead_letter_stream=settings.stream_dead,
         )
 
-    def _queue(self, records: list[dict]) -> list[str]:
+    def _client(self):
+        """The stream's client, made on first use (its pool reconnects by itself after Redis restarts)."""
         if self._redis is None:
             self._redis = connect(self._core.settings)
-        return queue_records(self._redis, self._core.settings, records)
+        return self._redis

@@ -1,7 +1,8 @@
 """The one place that turns errors into HTTP answers, all in one envelope `{"message", "detail"}`: malformed
 body 400, wrong token 401, reload disabled 403, unknown alias or route 404, wrong method 405, explanations
 asked of a model without an explainer 409 (field `explain` named), wrong content type 415, invalid records or
-parameters 422 (record and field named), no model or unreachable registry 503.
+parameters 422 (record and field named), no model, unreachable registry or record stream 503: `STATUS`, by the
+errors' codes.
 Anything else is the server's fault: 500 with a generic message, the traceback in the log only."""
 
 from __future__ import annotations
@@ -12,30 +13,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from burnout_api.core import (
-    ExplanationUnavailable,
-    Forbidden,
-    InvalidInput,
-    MalformedBody,
-    ModelUnavailable,
-    NoModelYet,
-    Unauthorized,
-    UnknownAlias,
-    UnknownModel,
-)
+from burnout_api.core import SERVICE_ERRORS, ErrorCode, error_code
 from fastapi import FastAPI, Request
 
 log = logging.getLogger(__name__)
-STATUS = {  # subclasses before their base: the first match wins
-    MalformedBody: 400,
-    ExplanationUnavailable: 409,
-    InvalidInput: 422,
-    UnknownAlias: 404,
-    UnknownModel: 404,
-    NoModelYet: 503,
-    ModelUnavailable: 503,
-    Unauthorized: 401,
-    Forbidden: 403,
+STATUS = {
+    ErrorCode.MALFORMED_BODY: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.UNKNOWN_ALIAS: 404,
+    ErrorCode.UNKNOWN_MODEL: 404,
+    ErrorCode.EXPLANATION_UNAVAILABLE: 409,
+    ErrorCode.INVALID_INPUT: 422,
+    ErrorCode.NO_MODEL_YET: 503,
+    ErrorCode.MODEL_UNAVAILABLE: 503,
+    ErrorCode.STREAM_UNAVAILABLE: 503,
 }
 
 
@@ -47,15 +39,15 @@ def envelope(message: str, status: int, detail: list | None = None, headers=None
     return JSONResponse({"message": message, "detail": detail or []}, status_code=status, headers=headers)
 
 
-async def _core_error(_: Request, exc: Exception) -> JSONResponse:
-    status = next(code for cls, code in STATUS.items() if isinstance(exc, cls))
-    detail = None
-    if isinstance(exc, InvalidInput):
-        detail = [
-            {"record": e.record, "field": e.field, "type": e.type, "msg": e.message} for e in exc.errors
-        ]
+def error_items(exc: BaseException) -> list[dict]:
+    """The itemised problems of an error that lists them (record and field named), else none."""
+    return [error_item(e.record, e.field, e.type, e.message) for e in getattr(exc, "errors", ())]
+
+
+async def _service_error(_: Request, exc: Exception) -> JSONResponse:
+    status = STATUS[error_code(exc)]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return envelope(str(exc), status, detail, headers)
+    return envelope(str(exc), status, error_items(exc), headers)
 
 
 async def _framework_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -81,8 +73,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    for cls in STATUS:
-        app.add_exception_handler(cls, _core_error)
+    for cls in SERVICE_ERRORS:
+        app.add_exception_handler(cls, _service_error)
     app.add_exception_handler(HTTPException, _framework_error)
     app.add_exception_handler(RequestValidationError, _parameter_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -9,9 +9,10 @@ import anyio
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from burnout_api.record_stream import StreamUnavailable, connect, describe_url, queue_records
+from burnout_api.record_stream import connect
 from burnout_api.rest.predict import RECORDS_EXAMPLES, DirectRoute
 from burnout_api.schemas import EmployeeRecord, ErrorResponse
+from burnout_api.stream_queue import queue_checked
 from burnout_api.validation import decode_json
 from fastapi import APIRouter, Request, Response
 
@@ -60,11 +61,7 @@ async def predict_stream(request: Request) -> Response:
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise HTTPException(415, f"POST /predict_stream takes application/json, got {media_type[:100]!r}")
     settings, body = request.app.state.settings, await request.body()
-    try:
-        ids = await anyio.to_thread.run_sync(_check_and_enqueue, request, body)
-    except StreamUnavailable as exc:
-        where = f" ({describe_url(settings.redis_url)})" if settings.redis_url else ""
-        raise HTTPException(503, f"the record stream is unavailable{where}: {exc}") from None
+    ids = await anyio.to_thread.run_sync(_check_and_enqueue, request, body)
     body = {
         "ids": ids,
         "stream": settings.stream_requests,
@@ -77,7 +74,7 @@ async def predict_stream(request: Request) -> Response:
 def _check_and_enqueue(request: Request, body: bytes) -> list[str]:
     """Off the event loop: a batch of max_batch records takes a while to check and to send."""
     records = decode_json(body)  # MalformedBody: 400; InvalidInput: 422 naming record and field
-    return queue_records(_client(request), request.app.state.settings, records)
+    return queue_checked(request.app.state.settings, lambda: _client(request), records)
 
 
 def _client(request: Request):

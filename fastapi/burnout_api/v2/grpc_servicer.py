@@ -6,7 +6,7 @@ Triton and MLServer share), so the protocol's definition is not copied here. Ser
 ServerReady, ModelReady, ServerMetadata, ModelMetadata and ModelInfer; the rest of Triton's service
 (repository, shared memory, statistics, ...) answers UNIMPLEMENTED. Inputs come as typed contents or as
 `raw_input_contents` (tritonclient's way); outputs go out as `raw_output_contents`, which every V2 client
-reads. Errors carry the codes of BurnoutRisk (`grpc_api.servicer.STATUS`).
+reads. Errors carry the statuses of BurnoutRisk (`grpc_api.errors.STATUS`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from tritonclient.grpc import service_pb2 as v2
 
 from burnout_api.core import InferenceCore
-from burnout_api.grpc_api.servicer import MALFORMED, abort_for
+from burnout_api.grpc_api.errors import abort_for
 from burnout_api.v2.models import model_metadata, resolve_alias, server_metadata
 from burnout_api.v2.tensors import (
     InputTensor,
@@ -138,7 +138,6 @@ class InferenceServicer:
 
     async def ModelReady(self, request, context) -> v2.ModelReadyResponse:  # noqa: N802
         try:
-            _check_message(request)
             alias = resolve_alias(self._core, request.name, request.version)
         except Exception as exc:
             await abort_for(context, exc)
@@ -146,7 +145,6 @@ class InferenceServicer:
 
     async def ModelMetadata(self, request, context) -> v2.ModelMetadataResponse:  # noqa: N802
         try:
-            _check_message(request)
             described = await anyio.to_thread.run_sync(
                 model_metadata, self._core, request.name, request.version
             )
@@ -164,7 +162,6 @@ class InferenceServicer:
     async def ModelInfer(self, request, context) -> v2.ModelInferResponse:  # noqa: N802
         core = self._core
         try:
-            _check_message(request)
             alias = resolve_alias(core, request.model_name, request.model_version)
             options = read_options(read_parameters(request.parameters), [o.name for o in request.outputs])
             records = records_from_inputs(decode_inputs(request), core.settings.max_batch)
@@ -180,8 +177,3 @@ class InferenceServicer:
                 output.parameters[key].string_param = value
             response.raw_output_contents.append(_raw_output(tensor))
         return response
-
-
-def _check_message(request) -> None:
-    if request is MALFORMED:
-        raise refuse(None, "invalid_message", "the message is not a request of GRPCInferenceService")

@@ -1,10 +1,7 @@
 """The Open Inference Protocol over REST, under /v2, on the same app and core as /predict.
 
-Errors take the protocol's shape, `{"error": "<message>"}`: 400 for a request that cannot be scored as sent
-(the message names the input, or the record and field), 404 for an unknown model or version, 409 when
-explanations are asked of a model that has none, 503 while no model can answer, 500 otherwise (the traceback
-in the log only). Bodies over BURNOUT_MAX_BODY_BYTES are refused before they are read (413), as on every
-route."""
+Errors take the protocol's shape, `{"error": "<message>"}` (see `v2.errors`). Bodies over
+BURNOUT_MAX_BODY_BYTES are refused before they are read (413), as on every route."""
 
 from __future__ import annotations
 
@@ -13,13 +10,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import msgspec
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
 
-from burnout_api.core import CHAMPION, BatchPrediction, InferenceCore, InvalidInput, MalformedBody
+from burnout_api.core import CHAMPION, BatchPrediction, InferenceCore, MalformedBody
 from burnout_api.rest.deps import get_core
-from burnout_api.rest.errors import STATUS
+from burnout_api.v2.errors import error_response
 from burnout_api.v2.models import model_metadata, resolve_alias, server_metadata
 from burnout_api.v2.tensors import (
     INPUTS,
@@ -58,26 +53,6 @@ class _InferRequest(msgspec.Struct):
 
 
 _decode_request = msgspec.json.Decoder(_InferRequest).decode
-
-
-def error_response(exc: Exception) -> Response:
-    """Any error as the protocol's `{"error": ...}`, with our status codes except that a request the client
-    must fix is 400, as V2 clients expect (our own /predict says 422)."""
-    status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), None)
-    if isinstance(exc, InvalidInput):
-        message = "; ".join(error.describe() for error in exc.errors)
-    elif isinstance(exc, HTTPException):
-        status, message = exc.status_code, str(exc.detail)
-    elif isinstance(exc, RequestValidationError):
-        status, message = 400, f"invalid request: {exc.errors()[0]['msg'] if exc.errors() else exc}"
-    elif status is not None:
-        message = str(exc)
-    else:
-        log.error("unexpected error in a V2 request", exc_info=exc)
-        status, message = 500, "internal error: the service logged it"
-    return Response(
-        _encode({"error": message}), 400 if status == 422 else status, media_type="application/json"
-    )
 
 
 class V2Route(APIRoute):

@@ -155,13 +155,15 @@ def make_store():
 
 @pytest.fixture
 def make_core(make_settings):
-    """An InferenceCore over a FakeStore (not started: tests call refresh() or start() themselves)."""
+    """An InferenceCore over a FakeStore (not started: tests call refresh() or start() themselves);
+    `on_demand_refresh_s` as the core takes it, the other keywords are settings."""
     from burnout_api.core import InferenceCore
 
     cores = []
 
-    def build(store: FakeStore, **overrides):
-        core = InferenceCore(make_settings(**overrides), store=store)
+    def build(store: FakeStore, on_demand_refresh_s: float | None = None, **overrides):
+        interval = {} if on_demand_refresh_s is None else {"on_demand_refresh_s": on_demand_refresh_s}
+        core = InferenceCore(make_settings(**overrides), store=store, **interval)
         cores.append(core)
         return core
 

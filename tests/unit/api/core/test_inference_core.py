@@ -44,10 +44,9 @@ def test_without_a_champion_the_core_is_not_ready_and_says_what_to_run(make_core
 
 def test_the_first_champion_is_picked_up_on_demand(make_core, make_store, pipelines):
     store = make_store(pipelines)
-    core = make_core(store)
+    core = make_core(store, on_demand_refresh_s=0)  # rate-limited to one a second in service
     core.refresh()
     store.aliases["champion"] = 1
-    time.sleep(1.05)  # on-demand refreshes are rate-limited to one per second
     assert core.predict([EXAMPLE_RECORD]).model.version == 1
     assert core.readiness()["ready"] is True
 
@@ -114,10 +113,9 @@ def test_an_unreachable_registry_keeps_the_loaded_models_serving(make_core, make
 def test_without_registry_nor_model_the_state_says_mlflow_is_unreachable(make_core, make_store, pipelines):
     store = make_store(pipelines, {"champion": 1})
     store.reachable = False
-    core = make_core(store)
+    core = make_core(store, on_demand_refresh_s=0)
     core.refresh()
     assert core.readiness()["state"] == "mlflow_unreachable"
-    time.sleep(1.05)
     with pytest.raises(ModelUnavailable, match="MLflow is unreachable"):
         core.predict([EXAMPLE_RECORD])
 
@@ -184,10 +182,9 @@ def test_unknown_aliases_share_one_refresh_and_answer_in_bounded_time_while_mlfl
     from burnout_api.core.inference import ALIAS_WAIT_S
 
     store = make_store(pipelines, {"champion": 1})
-    core = make_core(store, alias_poll_s=60)
+    core = make_core(store, on_demand_refresh_s=0, alias_poll_s=60)  # every request may ask for one
     core.start()
     wait_until(lambda: core.is_ready())
-    time.sleep(1.05)  # past the on-demand refresh interval
     store.fetch_gate = threading.Event()  # from now on the registry hangs
     fetches = store.fetches
 
@@ -201,10 +198,10 @@ def test_unknown_aliases_share_one_refresh_and_answer_in_bounded_time_while_mlfl
 
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(ask, range(16)))
+    assert store.fetches - fetches == 1  # one refresh for all sixteen (counted while it still hangs)
     store.fetch_gate.set()
     assert {kind for kind, _ in answers} == {"UnknownAlias"}
     assert max(seconds for _, seconds in answers) < ALIAS_WAIT_S + 1.0
-    assert store.fetches - fetches == 1  # one refresh for all sixteen
     assert core.predict([EXAMPLE_RECORD]).model.version == 1  # the champion was served throughout
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from burnout_api.core.loaded_model import BatchPrediction, ModelMetadata
 from burnout_api.core.metrics import ServiceMetrics
-from burnout_api.core.prediction_logger import PredictionLogger
+from burnout_api.core.prediction_log_writer import PredictionLogWriter
 from burnout_api.features import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
 from burnout_api.schemas import EXAMPLE_RECORD
 from burnout_api.validation import RecordBatch, validate_records
@@ -65,9 +65,9 @@ def metric(metrics: ServiceMetrics, line: str) -> float:
 def make_logger():
     loggers = []
 
-    def build(write, **options) -> tuple[PredictionLogger, ServiceMetrics]:
+    def build(write, **options) -> tuple[PredictionLogWriter, ServiceMetrics]:
         metrics = ServiceMetrics()
-        logger = PredictionLogger(write, metrics, **{"retry_wait_s": 0.01, **options})
+        logger = PredictionLogWriter(write, metrics, **{"retry_wait_s": 0.01, **options})
         loggers.append(logger)
         return logger, metrics
 

@@ -24,7 +24,7 @@ from burnout_api.graphql_api.schema import Query
 from burnout_api.schemas import EXAMPLE_RECORD
 from burnout_base.settings import Settings
 
-from .hostile_service import FUZZ, leaks, serving_http
+from ..hostile_service import FUZZ, leaks, serving_http
 
 CAP = 1024 * 1024
 PREDICT = "query($records: [EmployeeInput!]!) { predict(records: $records) { predictions { class } } }"

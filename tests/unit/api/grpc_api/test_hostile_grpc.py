@@ -19,7 +19,7 @@ from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_api.schemas import EXAMPLE_RECORD
 
-from .hostile_service import FUZZ, leaks, serving_grpc
+from ..hostile_service import FUZZ, leaks, serving_grpc
 
 CAP = 64 * 1024
 SERVICE = "/burnout.v1.BurnoutRisk"

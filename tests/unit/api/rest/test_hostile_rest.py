@@ -16,7 +16,7 @@ from schemathesis import GenerationMode
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.schemas import EXAMPLE_RECORD
 
-from .hostile_service import FUZZ, assert_error_envelope, assert_still_predicts, serving_http
+from ..hostile_service import FUZZ, assert_error_envelope, assert_still_predicts, serving_http
 
 CAP = 256 * 1024
 GOOD_BODY = json.dumps([EXAMPLE_RECORD]).encode()
