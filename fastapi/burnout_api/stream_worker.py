@@ -33,8 +33,6 @@ from etl.contract import CLASSES
 
 log = logging.getLogger(__name__)
 RETRY_WAIT_S = 2.0  # after Redis failed, or while there is no champion
-# BURNOUT_STREAM_WORKER_METRICS_PORT's default: Prometheus scrapes the worker's /metrics here (0 = off).
-METRICS_PORT = 9101
 
 
 @dataclass
@@ -304,11 +302,6 @@ def serve_metrics(core: InferenceCore, host: str, port: int):
     return server
 
 
-def metrics_port_of(settings: Settings) -> int:
-    """BURNOUT_STREAM_WORKER_METRICS_PORT, METRICS_PORT while the settings have no such field."""
-    return getattr(settings, "stream_worker_metrics_port", METRICS_PORT)
-
-
 def run_stream_worker(
     settings: Settings, store: ModelStore | None = None, metrics_port: int | None = None
 ) -> dict:
@@ -324,7 +317,7 @@ def run_stream_worker(
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, _: _stop(worker, signum))
-    port = metrics_port_of(settings) if metrics_port is None else metrics_port
+    port = settings.stream_worker_metrics_port if metrics_port is None else metrics_port
     metrics = serve_metrics(core, settings.api_host, port)
     core.start()
     try:

@@ -201,6 +201,9 @@ class Settings(BaseSettings):
         default=3, ge=1, description="A record delivered this often without an answer goes to dead letters."
     )
     stream_max_len: int = Field(default=100_000, ge=1, description="Results and dead letters kept (about).")
+    stream_worker_metrics_port: int = Field(
+        default=9101, ge=0, le=65535, description="The stream worker's /metrics port (0 = off)."
+    )
     stream_heartbeat_file: Path | None = Field(
         default=None, description="Touched by the worker at every loop (its container healthcheck)."
     )
