@@ -63,7 +63,10 @@ class ServiceMetrics:
             "burnout_mlflow_reachable", "1 when the last registry poll succeeded.", registry=self.registry
         )
         self._children: dict[tuple[str, str, int], tuple] = {}
-        # The prediction log (issue 13): rows written to the lake, and rows lost, never silently.
+        self._add_prediction_log_metrics()
+
+    def _add_prediction_log_metrics(self) -> None:
+        """The prediction log (issue 13): rows written to the lake, and rows lost, never silently."""
         self._log_written = Counter(
             "burnout_prediction_log_rows_total", "Rows written to the prediction log.", registry=self.registry
         )

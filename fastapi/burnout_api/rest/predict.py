@@ -86,6 +86,53 @@ def _error(description: str, summary: str, answer: dict) -> dict:
     }
 
 
+def _document_answers() -> dict:
+    """The documented answers of /predict, each with an example the service really gives."""
+    return {
+        200: {
+            "model": PredictResponse,
+            "description": "One prediction per record, in order; with explain=true, each has an "
+            f"`explanation` and the answer names its `explainer`. {CLASSES_DESCRIPTION}",
+            "content": {
+                "application/json": {
+                    "examples": {
+                        "two_employees": {
+                            "summary": "The two employees of the request example",
+                            "value": examples.PREDICT_ANSWER,
+                        },
+                        "explained": {
+                            "summary": "One employee with ?explain=true (LightGBM: TreeSHAP)",
+                            "value": examples.PREDICT_EXPLAINED_ANSWER,
+                        },
+                    }
+                }
+            },
+        },
+        400: _error("The body is not JSON.", "A truncated body", examples.INVALID_JSON_ERROR),
+        404: _error("Unknown model alias.", "?model=nope", examples.UNKNOWN_ALIAS_ERROR),
+        409: {
+            "model": ErrorResponse,
+            "description": "explain=true, but the model cannot explain its answers (field `explain`): a "
+            "version trained without a background sample. Predictions without explain still work.",
+        },
+        413: {"model": ErrorResponse, "description": "The body is over BURNOUT_MAX_BODY_BYTES."},
+        415: _error(
+            "The body is not application/json.", "A text/plain body", examples.WRONG_MEDIA_TYPE_ERROR
+        ),
+        422: _error(
+            "Invalid records or alias: each error names the record and the field; explain=true on "
+            "more records than the explainer's limit names field `explain`.",
+            "Sleep Hours 25 in record 1, Gender Robot in record 2",
+            examples.INVALID_RECORDS_ERROR,
+        ),
+        503: _error(
+            "No model yet (run burnout_pipeline) or MLflow unreachable.",
+            "No champion registered yet",
+            examples.NO_MODEL_ERROR,
+        ),
+    }
+
+
 def build_predict_router(settings: Settings) -> APIRouter:
     """The route, documented with the limits of these settings."""
     router = APIRouter(tags=["predict"], route_class=DirectRoute)
@@ -96,49 +143,7 @@ def build_predict_router(settings: Settings) -> APIRouter:
         summary="Burnout risk class and probabilities for a batch of raw employee records",
         response_class=Response,
         openapi_extra=_document_inputs(settings),
-        responses={
-            200: {
-                "model": PredictResponse,
-                "description": "One prediction per record, in order; with explain=true, each has an "
-                f"`explanation` and the answer names its `explainer`. {CLASSES_DESCRIPTION}",
-                "content": {
-                    "application/json": {
-                        "examples": {
-                            "two_employees": {
-                                "summary": "The two employees of the request example",
-                                "value": examples.PREDICT_ANSWER,
-                            },
-                            "explained": {
-                                "summary": "One employee with ?explain=true (LightGBM: TreeSHAP)",
-                                "value": examples.PREDICT_EXPLAINED_ANSWER,
-                            },
-                        }
-                    }
-                },
-            },
-            400: _error("The body is not JSON.", "A truncated body", examples.INVALID_JSON_ERROR),
-            404: _error("Unknown model alias.", "?model=nope", examples.UNKNOWN_ALIAS_ERROR),
-            409: {
-                "model": ErrorResponse,
-                "description": "explain=true, but the model cannot explain its answers (field `explain`): a "
-                "version trained without a background sample. Predictions without explain still work.",
-            },
-            413: {"model": ErrorResponse, "description": "The body is over BURNOUT_MAX_BODY_BYTES."},
-            415: _error(
-                "The body is not application/json.", "A text/plain body", examples.WRONG_MEDIA_TYPE_ERROR
-            ),
-            422: _error(
-                "Invalid records or alias: each error names the record and the field; explain=true on "
-                "more records than the explainer's limit names field `explain`.",
-                "Sleep Hours 25 in record 1, Gender Robot in record 2",
-                examples.INVALID_RECORDS_ERROR,
-            ),
-            503: _error(
-                "No model yet (run burnout_pipeline) or MLflow unreachable.",
-                "No champion registered yet",
-                examples.NO_MODEL_ERROR,
-            ),
-        },
+        responses=_document_answers(),
     )
     return router
 
