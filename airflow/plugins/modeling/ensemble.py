@@ -3,7 +3,7 @@
 Its members are the very estimators the families registered for the dataset version (fitted on all of
 TRAIN with their tuned parameters), reused frozen instead of refitted: the calibrated SVM's refit on ~17k rows
 is the slowest fit of the pipeline, and sklearn's StackingClassifier would pay it again plus K more. What the
-vote learns (a weight per family, then optionally a weight per class for macro-F1: `modeling.vote_weights`)
+vote learns (a weight per family, then optionally a weight per class for macro-F1: `modeling.vote_tuning`)
 is chosen on out-of-fold probabilities of the same configurations (`cross_val_predict` over a stratified
 K-fold of TRAIN), so no weight is chosen on predictions of rows a member was fitted on, and TEST is only read
 once, by the evaluation every candidate gets. It registers under alias `ensemble` and competes under the same
@@ -35,7 +35,7 @@ from modeling.registry import find_trained_version
 from modeling.registry_names import ENSEMBLE
 from modeling.train import TrainedModel, log_dataset_inputs, record_trained_model
 from modeling.tune import select_tuning_rows
-from modeling.vote_weights import fold_scores, macro_f1, tune_vote, vote
+from modeling.vote_tuning import fold_scores, macro_f1, tune_vote, vote
 from modeling.weighted_vote import ClassWeightedVotingClassifier
 
 log = logging.getLogger(__name__)

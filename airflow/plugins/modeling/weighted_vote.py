@@ -2,6 +2,8 @@
 
 It lives apart from `modeling.ensemble` (the training code) because skops imports an estimator's module when a
 model loads: the service must get this class with scikit-learn and numpy only, no MLflow, Optuna or pandas.
+Choosing its weights is `modeling.vote_tuning`. This file keeps its name: skops saves the class by its import
+path (`modeling.weighted_vote.ClassWeightedVotingClassifier`): every registered ensemble loads it from here.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from etl.contract import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from modeling import ensemble, vote_weights
+from modeling import ensemble, vote_tuning
 from modeling.families import FAMILIES
 from modeling.model_io import TRUSTED_TYPES
 from modeling.scoring import Scorer, frame_of
@@ -113,9 +113,9 @@ def _noisy_probabilities(rows: int = 600, seed: int = 3):
 def test_tune_vote_beats_the_plain_average_and_weighs_the_better_member_more():
     probabilities, codes = _noisy_probabilities()
     folds = list(StratifiedKFold(n_splits=3, shuffle=True, random_state=0).split(codes, codes))
-    tuned = vote_weights.tune_vote(probabilities, codes, folds, seed=0, decision_rule=False)
-    plain = vote_weights.macro_f1(vote_weights.vote(probabilities), codes)
-    assert vote_weights.macro_f1(vote_weights.vote(probabilities, tuned["weights"]), codes) >= plain
+    tuned = vote_tuning.tune_vote(probabilities, codes, folds, seed=0, decision_rule=False)
+    plain = vote_tuning.macro_f1(vote_tuning.vote(probabilities), codes)
+    assert vote_tuning.macro_f1(vote_tuning.vote(probabilities, tuned["weights"]), codes) >= plain
     assert sum(tuned["weights"]) == pytest.approx(1.0)
     assert tuned["weights"][0] > tuned["weights"][2]  # the better member weighs more
     assert tuned["class_weights"] is None and tuned["rule_gain"] is None
@@ -125,11 +125,11 @@ def test_keep_class_weights_only_when_they_win_on_held_out_folds():
     probabilities, codes = _noisy_probabilities(rows=1500)
     folds = list(StratifiedKFold(n_splits=3, shuffle=True, random_state=0).split(codes, codes))
     # Calibrated members: no reweighting helps on rows it was not chosen on, so the rule is dropped.
-    tuned = vote_weights.tune_vote(probabilities, codes, folds, seed=0, decision_rule=True)
+    tuned = vote_tuning.tune_vote(probabilities, codes, folds, seed=0, decision_rule=True)
     assert tuned["rule_gain"] <= 0 and tuned["class_weights"] is None
     # Members that under-predict class 2: weighting it up wins everywhere, so the rule is kept.
     biased = {name: proba * [1.0, 1.0, 0.4] for name, proba in probabilities.items()}
     biased = {name: proba / proba.sum(axis=1, keepdims=True) for name, proba in biased.items()}
-    tuned = vote_weights.tune_vote(biased, codes, folds, seed=0, decision_rule=True)
+    tuned = vote_tuning.tune_vote(biased, codes, folds, seed=0, decision_rule=True)
     assert tuned["rule_gain"] > 0
     assert tuned["class_weights"][0] == 1.0 and tuned["class_weights"][2] > 1.0
