@@ -1,6 +1,9 @@
-"""The whole flow in one run: ingest, ETL, three families in parallel, their ensemble, promotion, reload."""
+"""The whole flow in one run: ingest, ETL, three families in parallel, their ensemble, promotion, reload and
+one summary. Each task runs a step of pipeline.steps, the steps `burnout pipeline` runs in one process."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from airflow.sdk import Asset, Param, dag, task
 
@@ -14,14 +17,72 @@ from dag_helpers.defaults import (
 )
 from dag_helpers.tasks import (
     choose_budget,
+    collect_seconds,
     list_tuning_workers,
     notify_api,
     plan_training,
     run_etl,
+    run_timed_step,
     train,
     tune,
 )
 from modeling.families import FAMILIES
+
+# The tasks that keep a step's seconds (dag_helpers.tasks.run_timed_step, record_seconds) for summarize.
+TIMED_TASKS = ["ingest", "run_etl", "train", "train_ensemble", "promote"]
+
+
+@task
+def ingest(params: dict | None = None, ti: Any = None) -> dict:
+    from burnout_base.settings import get_settings
+    from pipeline import steps
+
+    return run_timed_step(ti, "ingest", steps.ingest, get_settings(), params)
+
+
+@task(retries=1, execution_timeout=TRAIN_TIMEOUT)
+def train_ensemble(dataset: dict, trained: list[dict], params: dict | None = None, ti: Any = None) -> dict:
+    from burnout_base.settings import get_settings
+    from pipeline import steps
+
+    del trained  # only ordering: the ensemble votes with the versions the families just registered
+    return run_timed_step(ti, "train_ensemble", steps.train_ensemble, get_settings(), params, dataset)
+
+
+@task
+def promote(trained: list[dict], ensemble: dict, ti: Any = None) -> dict:
+    # promote reads the candidates from the registry aliases; the arguments only order this task.
+    from burnout_base.settings import get_settings
+    from pipeline import steps
+
+    return run_timed_step(ti, "promote", steps.promote, get_settings())
+
+
+@task
+def summarize(
+    dataset: dict,
+    trained: list[dict],
+    ensemble: dict,
+    promotion: dict,
+    api_reload: dict,
+    ti: Any = None,
+    dag_run: Any = None,
+) -> dict:
+    """The summary `burnout pipeline` prints, with the seconds the tasks recorded; total is since the run
+    started, so it also holds the time tasks waited for a worker."""
+    from burnout_base.settings import get_settings
+    from pipeline import steps
+
+    return steps.summarize(
+        get_settings(),
+        dataset=dataset,
+        families={summary["family"]: summary for summary in trained},
+        ensemble=ensemble,
+        promotion=promotion,
+        api_reload=api_reload,
+        seconds=collect_seconds(ti, TIMED_TASKS),
+        started_at=dag_run.start_date.timestamp(),
+    )
 
 
 @dag(
@@ -64,6 +125,10 @@ def burnout_pipeline():
        incumbent on TEST.
     6. **notify_api**: asks the serving API to reload (skipped with a log line when it is not running; the
        API also polls the aliases on its own).
+    7. **summarize**: the run's summary, in the shape `burnout pipeline` prints (dataset_version, champion,
+       promotion, families, etl, api_reload, seconds).
+
+    The steps are pipeline.steps.STEPS: `burnout pipeline` runs the same ones in one process.
 
     Runs when triggered by hand and when `drift_monitor` updates the asset `burnout_drift` (then with the
     form's defaults: the raw data in the lake, families reused when that dataset version already has them).
@@ -73,30 +138,6 @@ def burnout_pipeline():
     (`BURNOUT_TUNING_*`).
     """
 
-    @task
-    def ingest(params: dict | None = None) -> dict:
-        from burnout_base.settings import get_settings
-        from etl.ingest import ingest_raw_data
-
-        return ingest_raw_data(get_settings(), params["input"])
-
-    @task(retries=1, execution_timeout=TRAIN_TIMEOUT)
-    def train_ensemble(dataset: dict, trained: list[dict], params: dict | None = None) -> dict:
-        import modeling.ensemble
-        from burnout_base.settings import get_settings
-
-        del trained  # only ordering: the ensemble votes with the versions the families just registered
-        return modeling.ensemble.train_ensemble(get_settings(), dataset["dataset_version"], params["retrain"])
-
-    @task
-    def promote(trained: list[dict], ensemble: dict) -> dict:
-        # promote_best reads the candidates from the registry aliases; the arguments only order this task.
-        from burnout_base.plain import to_plain
-        from burnout_base.settings import get_settings
-        from modeling.registry import promote_best
-
-        return to_plain(promote_best(get_settings()))
-
     dataset = run_etl(ingest())
     budget = choose_budget()
     plans = plan_training.partial(dataset=dataset, budget=budget).expand(family=list(FAMILIES))
@@ -104,7 +145,9 @@ def burnout_pipeline():
     tuned = tune.expand(plan=plans, worker=list_tuning_workers(budget))
     trained = train.expand(plan=plans)
     tuned >> trained
-    notify_api(promote(trained, train_ensemble(dataset, trained)))
+    ensemble = train_ensemble(dataset, trained)
+    promotion = promote(trained, ensemble)
+    summarize(dataset, trained, ensemble, promotion, notify_api(promotion))
 
 
 burnout_pipeline()

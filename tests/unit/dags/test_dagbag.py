@@ -133,7 +133,7 @@ def test_drift_form_states_the_default_window(dagbag):
 
 def test_retry_network_tasks_with_exponential_backoff(dagbag):
     pipeline = dagbag.get_dag("burnout_pipeline")
-    for task_id in ("ingest", "run_etl", "train", "train_ensemble", "promote", "notify_api"):
+    for task_id in ("ingest", "run_etl", "train", "train_ensemble", "promote", "notify_api", "summarize"):
         task = pipeline.get_task(task_id)
         assert task.retries >= 1, task_id
         assert task.retry_exponential_backoff > 1, task_id
@@ -167,6 +167,25 @@ def test_train_families_in_parallel_with_mapping(dagbag):
     assert pipeline.get_task("train_ensemble").upstream_task_ids == {"run_etl", "train"}
     assert pipeline.get_task("promote").upstream_task_ids == {"train", "train_ensemble"}
     assert pipeline.get_task("notify_api").upstream_task_ids == {"promote"}
+    summarize = pipeline.get_task("summarize")
+    assert summarize.upstream_task_ids == {"run_etl", "train", "train_ensemble", "promote", "notify_api"}
+
+
+def test_pipeline_dag_runs_the_declared_steps_in_their_order(dagbag):
+    from pipeline.steps import STEPS
+
+    pipeline = dagbag.get_dag("burnout_pipeline")
+    step_of = {task_id: step.name for step in STEPS for task_id in step.dag_tasks}
+    assert set(step_of) == set(pipeline.task_ids)  # every task runs a declared step
+    position = {step.name: index for index, step in enumerate(STEPS)}
+    given_by = {step.gives: step.name for step in STEPS}
+    for step in STEPS:
+        tasks = [pipeline.get_task(task_id) for task_id in step.dag_tasks]
+        before = {step_of[t.task_id] for task in tasks for t in task.get_flat_relatives(upstream=True)}
+        # Never after a step declared later; after every step whose output it takes.
+        assert all(position[name] <= position[step.name] for name in before), step.name
+        taken = {given_by[name] for name in step.takes if name in given_by}
+        assert taken <= before | {step.name}, step.name
 
 
 def test_batch_score_takes_input_output_model_and_partition_size_on_trigger_form(dagbag):
