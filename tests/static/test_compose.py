@@ -26,7 +26,7 @@ needs_docker_compose = pytest.mark.skipif(
     DOCKER_COMPOSE is None, reason="docker-compose not installed (make system-deps)"
 )
 
-# The README's table of services and URLs is written against these.
+# The table of services and URLs in docs/operations.md is written against these.
 EXPECTED_HOST_PORTS = {
     "airflow-apiserver": {8080},
     "mlflow": {5001},
