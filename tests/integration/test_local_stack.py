@@ -14,7 +14,7 @@ import mlflow
 import psutil
 import pytest
 
-from burnout import local_stack
+from burnout_dev import local_stack
 from burnout_dev.processes import free_port
 from etl.errors import InputError
 
