@@ -24,6 +24,18 @@ from burnout_dev.demo_display import output_to_log
 
 log = logging.getLogger(__name__)
 PIPELINE_DAG = "burnout_pipeline"
+# What the summary shows of the ETL's dict.
+DATASET_KEYS = (
+    "dataset_version",
+    "reused",
+    "rows_in",
+    "rows_quarantined",
+    "rows_kept",
+    "train_rows",
+    "test_rows",
+    "class_balance",
+    "published_to",
+)
 
 
 def run_demo(settings: Settings, serve: bool = True, verbose: bool = False) -> dict[str, Any]:
@@ -65,34 +77,10 @@ def run_demo(settings: Settings, serve: bool = True, verbose: bool = False) -> d
 def run_pipeline_with_progress(settings: Settings, screen: TextIO) -> dict[str, Any]:
     """Run the DAG in this process while the library's log records drive the progress shown on `screen`: a
     live table on a terminal, one line per event otherwise."""
-    from burnout_dev.airflow_runner import (
-        configure_airflow,
-        ensure_airflow_db,
-        load_dag,
-        require_success,
-        run_dag,
-    )
-    from burnout_dev.demo_display import PlainReporter, render_table
-    from burnout_dev.demo_progress import PipelineProgress, ProgressListener
-    from modeling.families import FAMILIES
+    from burnout_dev.airflow_runner import configure_airflow, ensure_airflow_db, require_success
+    from burnout_dev.demo_progress import ProgressListener
 
-    live = None
-    if screen.isatty():
-        from rich.console import Console
-        from rich.live import Live
-
-        progress = PipelineProgress(tuple(FAMILIES), settings.demo_trials)
-        live = Live(
-            get_renderable=lambda: render_table(progress),
-            console=Console(file=screen),
-            refresh_per_second=4,
-            # Rich would otherwise print what the process writes to sys.stdout (Airflow's task logs) above
-            # the table; here that output belongs in the log file.
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-    else:
-        progress = PipelineProgress(tuple(FAMILIES), settings.demo_trials, on_change=PlainReporter(screen))
+    progress, live = build_progress_display(settings, screen)
     listener = ProgressListener(progress)
     with live or contextlib.nullcontext():
         progress.start("airflow")
@@ -103,12 +91,7 @@ def run_pipeline_with_progress(settings: Settings, screen: TextIO) -> dict[str, 
         # Attached after Airflow configured its logging, which replaces handlers it knows about.
         listener.attach()
         try:
-            log.info(
-                "running %s in-process (demo budget: %d trials per family)",
-                PIPELINE_DAG,
-                settings.demo_trials,
-            )
-            run = run_dag(load_dag(PIPELINE_DAG), settings, conf={"trials": settings.demo_trials})
+            run = run_pipeline_dag(settings)
         finally:
             listener.detach()
         if run["state"] != "success":
@@ -116,28 +99,54 @@ def run_pipeline_with_progress(settings: Settings, screen: TextIO) -> dict[str, 
                 if name in progress.steps:
                     progress.finish(name, status="failed")
         require_success(run)
-        promotion = run["outputs"].get("promote") or {}
-        progress.finish("promote", describe_champion(promotion))
+        summary = run["outputs"]["summarize"]
+        progress.finish("promote", format_champion(summary["champion"], summary["promotion"]["decision"]))
     return run
 
 
-def describe_champion(promotion: dict[str, Any]) -> str:
-    """`lightgbm v3, test macro-F1 0.873 [0.862, 0.884] (promoted: ...)` from promote_best's dict."""
-    version = promotion.get("current_champion_version")
-    if version is None:
-        return ""
-    role = "candidate" if promotion.get("decision") == "promoted" else "champion"
-    family = next(
-        (f for f, c in (promotion.get("candidates") or {}).items() if c.get("version") == version),
-        promotion.get(f"{role}_family") or "model",
+def build_progress_display(settings: Settings, screen: TextIO):
+    """The demo's steps, and the rich Live table that shows them on a terminal (None elsewhere: then one line
+    per event is printed)."""
+    from burnout_dev.demo_display import PlainReporter, render_table
+    from burnout_dev.demo_progress import PipelineProgress
+    from modeling.families import FAMILIES
+
+    if not screen.isatty():
+        return PipelineProgress(tuple(FAMILIES), settings.demo_trials, on_change=PlainReporter(screen)), None
+    from rich.console import Console
+    from rich.live import Live
+
+    progress = PipelineProgress(tuple(FAMILIES), settings.demo_trials)
+    live = Live(
+        get_renderable=lambda: render_table(progress),
+        console=Console(file=screen),
+        refresh_per_second=4,
+        # Rich would otherwise print what the process writes to sys.stdout (Airflow's task logs) above the
+        # table; here that output belongs in the log file.
+        redirect_stdout=False,
+        redirect_stderr=False,
     )
-    score, interval = promotion.get(f"{role}_macro_f1"), promotion.get(f"{role}_macro_f1_ci")
-    text = f"{family} v{version}"
+    return progress, live
+
+
+def run_pipeline_dag(settings: Settings) -> dict[str, Any]:
+    """One run of burnout_pipeline in this process with the demo's budget; the runner's summary of it."""
+    from burnout_dev.airflow_runner import load_dag, run_dag
+
+    log.info("running %s in-process (demo budget: %d trials per family)", PIPELINE_DAG, settings.demo_trials)
+    return run_dag(load_dag(PIPELINE_DAG), settings, conf={"trials": settings.demo_trials})
+
+
+def format_champion(champion: dict[str, Any], decision: str) -> str:
+    """`lightgbm v3, test macro-F1 0.873 (95% CI 0.862-0.884); promoted` from the pipeline summary's champion
+    (pipeline.summary.describe_champion) and promotion decision."""
+    text = f"{champion['family']} v{champion['version']}"
+    score, interval = champion.get("macro_f1_current_test"), champion.get("macro_f1_current_test_ci")
     if score is not None:
         text += f", test macro-F1 {score:.3f}"
         if interval:
             text += f" (95% CI {interval[0]:.3f}-{interval[1]:.3f})"
-    return text + f"; {promotion.get('decision', '')}"
+    return text + f"; {decision}"
 
 
 def describe_summary(summary: dict[str, Any]) -> str:
@@ -150,7 +159,7 @@ def describe_summary(summary: dict[str, Any]) -> str:
     )
     lines = [
         "",
-        f"Champion: {describe_champion(summary.get('promotion') or {})}",
+        f"Champion: {format_champion(summary['champion'], summary['promotion']['decision'])}",
         f"  models (test macro-F1): {models}",
         f"  data: dataset {dataset.get('dataset_version')}"
         + (" (reused)" if dataset.get("reused") else "")
@@ -163,9 +172,11 @@ def describe_summary(summary: dict[str, Any]) -> str:
 
 
 def summarize_pipeline(run: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """What the user wants to know from a pipeline run: the data, the models, the champion, the time."""
+    """What the user wants to know from a pipeline run: the data, the models, the champion, the time; read
+    from the summary the DAG's summarize task returns (the one `burnout pipeline` prints), beside the run's
+    state and each task's seconds."""
     outputs = run["outputs"]
-    dataset = outputs.get("run_etl", {})
+    pipeline = outputs["summarize"]
     steps: dict[str, float] = {}
     for task in run["tasks"]:
         steps[task["task_id"]] = round(steps.get(task["task_id"], 0.0) + (task["seconds"] or 0.0), 1)
@@ -178,31 +189,19 @@ def summarize_pipeline(run: dict[str, Any], settings: Settings) -> dict[str, Any
             "task_seconds": steps,
         },
         "raw_data": outputs.get("ingest"),
-        "dataset": {
-            key: dataset.get(key)
-            for key in (
-                "dataset_version",
-                "reused",
-                "rows_in",
-                "rows_quarantined",
-                "rows_kept",
-                "train_rows",
-                "test_rows",
-                "class_balance",
-                "published_to",
-            )
-        },
+        "dataset": {key: pipeline["etl"].get(key) for key in DATASET_KEYS},
         "models": [
             {
-                "family": r["family"],
-                "model_version": r["model_version"],
-                "reused": r.get("reused", False),
-                "test_macro_f1": r["test_metrics"].get("macro_f1"),
+                "family": family,
+                "model_version": model["model_version"],
+                "reused": model.get("reused", False),
+                "test_macro_f1": model["test_metrics"].get("macro_f1"),
             }
-            for r in [*outputs.get("train", []), *filter(None, [outputs.get("train_ensemble")])]
+            for family, model in pipeline["families"].items()
         ],
-        "promotion": outputs.get("promote"),
-        "api_reload": outputs.get("notify_api"),
+        "champion": pipeline["champion"],
+        "promotion": pipeline["promotion"],
+        "api_reload": pipeline["api_reload"],
         "home": str(settings.home),
         "mlflow_tracking_uri": settings.mlflow_tracking_uri,
         "registered_model": settings.registered_model_name,

@@ -8,7 +8,14 @@ import shlex
 
 import pytest
 
-from burnout_dev.demo import describe_stream, describe_usage, mlflow_ui_command, summarize_pipeline
+from burnout_dev.demo import (
+    describe_stream,
+    describe_summary,
+    describe_usage,
+    format_champion,
+    mlflow_ui_command,
+    summarize_pipeline,
+)
 
 
 def _payload(usage: str, command: str) -> str:
@@ -85,6 +92,7 @@ def test_mlflow_ui_command_points_at_the_local_store(make_settings):
 
 
 def test_summarize_pipeline_reports_data_models_and_champion(make_settings):
+    champion = {"family": "knn", "version": 2, "macro_f1_current_test": 0.8, "macro_f1_current_test_ci": None}
     run = {
         "dag_id": "burnout_pipeline",
         "run_id": "r1",
@@ -96,12 +104,19 @@ def test_summarize_pipeline_reports_data_models_and_champion(make_settings):
             {"task_id": "promote", "seconds": None},
         ],
         "outputs": {
-            "run_etl": {"dataset_version": "abc", "reused": True, "rows_in": 10},
-            "train": [
-                {"family": "knn", "model_version": 2, "test_metrics": {"macro_f1": 0.8}, "reused": False},
-                {"family": "svm", "model_version": 1, "test_metrics": {"macro_f1": 0.7}, "reused": True},
-            ],
-            "promote": {"decision": "kept", "champion_version": 1},
+            "ingest": {"uploaded": False},
+            "summarize": {  # the pipeline's summary, as `burnout pipeline` prints it
+                "dataset_version": "abc",
+                "champion": champion,
+                "promotion": {"decision": "kept", "current_champion_version": 2},
+                "families": {
+                    "knn": {"model_version": 2, "test_metrics": {"macro_f1": 0.8}, "reused": False},
+                    "svm": {"model_version": 1, "test_metrics": {"macro_f1": 0.7}, "reused": True},
+                },
+                "etl": {"dataset_version": "abc", "reused": True, "rows_in": 10},
+                "api_reload": {"status": "skipped"},
+                "seconds": {"etl": 1.0, "total": 12.0},
+            },
         },
     }
 
@@ -113,4 +128,14 @@ def test_summarize_pipeline_reports_data_models_and_champion(make_settings):
         {"family": "knn", "model_version": 2, "reused": False, "test_macro_f1": 0.8},
         {"family": "svm", "model_version": 1, "reused": True, "test_macro_f1": 0.7},
     ]
-    assert summary["promotion"]["decision"] == "kept"
+    assert summary["promotion"]["decision"] == "kept" and summary["champion"] == champion
+    assert "Champion: knn v2, test macro-F1 0.800; kept" in describe_summary(summary)
+
+
+def test_format_champion_gives_family_version_score_interval_and_decision():
+    champion = {"family": "lightgbm", "version": 3, "macro_f1_current_test": 0.8734}
+    champion["macro_f1_current_test_ci"] = [0.862, 0.884]
+
+    line = format_champion(champion, "promoted")
+
+    assert line == "lightgbm v3, test macro-F1 0.873 (95% CI 0.862-0.884); promoted"
