@@ -11,9 +11,10 @@ import mlflow
 import pytest
 
 from burnout_dev.airflow_runner import DagRunFailed, load_dag, require_success, run_dag
-from dag_helpers.defaults import PROCESSED_DATASET_ASSET
 from burnout_dev.processes import free_port
+from dag_helpers.defaults import PROCESSED_DATASET_ASSET
 from etl.ingest import ingest_raw_data
+from pipeline.run import run_pipeline
 
 pytestmark = pytest.mark.slow
 ROWS = 600
@@ -160,6 +161,11 @@ def test_run_pipeline_dag_end_to_end_then_reuse(airflow_home, lake_and_server):
     assert candidates[champion.tags["family"]]["test_metrics"]["macro_f1"] == best
     assert outputs["promote"]["decision"] == "promoted"
     assert rendered_map_indexes(first["run_id"], "train") == {"lightgbm", "knn", "svm"}  # named in the UI
+    summary = outputs["summarize"]  # what `burnout pipeline` prints
+    assert summary["champion"]["version"] == int(champion.version)
+    assert summary["champion"]["family"] == champion.tags["family"]
+    assert summary["families"]["ensemble"]["model_version"] == outputs["train_ensemble"]["model_version"]
+    assert summary["seconds"]["total"] >= summary["seconds"]["train_knn"] > 0
     versions_before = len(client.search_model_versions(f"name='{name}'"))
 
     again = run_dag(load_dag("burnout_pipeline"), settings)
@@ -170,6 +176,20 @@ def test_run_pipeline_dag_end_to_end_then_reuse(airflow_home, lake_and_server):
     assert published_versions(settings) == [version]
     assert len(client.search_model_versions(f"name='{name}'")) == versions_before
     assert client.get_model_version_by_alias(name, "champion").version == champion.version
+    # The same steps in this process (everything reused again): the DAG's summary has the same shape.
+    in_process = run_pipeline(settings)
+    assert summary_shape(again["outputs"]["summarize"]) == summary_shape(in_process)
+    assert in_process["champion"] == again["outputs"]["summarize"]["champion"]
+
+
+def summary_shape(summary: dict) -> dict:
+    """The keys of a pipeline summary, of its champion, of each family's entry and of its seconds."""
+    return {
+        "summary": set(summary),
+        "champion": set(summary["champion"]),
+        "families": {family: set(entry) for family, entry in summary["families"].items()},
+        "seconds": set(summary["seconds"]),
+    }
 
 
 def test_unreachable_lake_is_retried_then_fails_run_clearly(airflow_home, lake_and_server, caplog):

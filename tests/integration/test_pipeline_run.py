@@ -9,11 +9,11 @@ import json
 import mlflow
 import pytest
 
-from pipeline.run import run_pipeline
-from burnout_dev.processes import free_port
 from burnout_base.tracking import configure_mlflow
+from burnout_dev.processes import free_port
 from etl.synthetic import write_synthetic_csv
 from modeling.families import FAMILIES
+from pipeline.run import run_pipeline
 
 
 @pytest.mark.slow
@@ -25,6 +25,15 @@ def test_run_pipeline_promotes_the_best_family_then_a_rerun_keeps_it(settings, t
     first = run_pipeline(settings, input=str(path), trials=1)
 
     assert json.loads(json.dumps(first)) == first  # JSON-able as printed by the CLI
+    assert set(first) == {
+        "dataset_version",
+        "champion",
+        "promotion",
+        "families",
+        "etl",
+        "api_reload",
+        "seconds",
+    }
     assert set(first["families"]) == {*FAMILIES, "ensemble"}
     trained = {f"train_{f}" for f in (*FAMILIES, "ensemble")}
     assert set(first["seconds"]) == {"ingest", "etl", "promote", "total", *trained}
