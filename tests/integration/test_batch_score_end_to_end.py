@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from burnout_dev.airflow_runner import load_dag, run_dag
-from burnout_cli.app import app
 from burnout_base.settings import Settings, get_settings
+from burnout_cli.app import app
+from burnout_dev.airflow_runner import load_dag, run_dag
 from etl.contract import BY_NAME, CLASSES, FEATURES
 from etl.synthetic import write_synthetic_csv
 from modeling.model_io import load_model

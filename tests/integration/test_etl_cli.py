@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from burnout_cli.app import app
 from burnout_base.settings import get_settings
+from burnout_cli.app import app
 from etl.synthetic import generate_synthetic
 
 
