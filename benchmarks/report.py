@@ -148,7 +148,7 @@ def render_page(result: dict, notes: str = "") -> str:
             [
                 "# Benchmarks",
                 "",
-                "This page is written by `make bench` (`python -m benchmarks`, about 22 minutes on two cores; it",
+                "This page is written by `make bench` (`python -m benchmarks`, ~22 minutes on two cores; it",
                 "needs `wrk` and `h2load`, which `make bench` installs, and installs MLServer once into",
                 "`BURNOUT_HOME/bench/mlserver/`). Run it on a quiet machine to reproduce these figures; the",
                 "JSON, the same tables and a PNG chart of every run stay under `BURNOUT_HOME/bench/`",

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from burnout_dev.processes import free_port, stop_process_tree, wait_until_answers
 from burnout_base.settings import Settings
+from burnout_dev.processes import free_port, stop_process_tree, wait_until_answers
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATASET = REPO.parent / "shared" / "data" / "enriched_employee_dataset.csv"

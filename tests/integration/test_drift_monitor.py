@@ -15,9 +15,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from typer.testing import CliRunner
 
-from burnout_cli.app import app
 from burnout_base.settings import Settings, get_settings
 from burnout_base.tracking import configure_mlflow, ensure_experiment
+from burnout_cli.app import app
 from etl.contract import CLASSES, FEATURES
 from etl.lake import lake_from_settings
 from etl.synthetic import generate_synthetic

@@ -8,9 +8,9 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from burnout_dev.processes import free_port
 from burnout_api.main import create_app
 from burnout_api.schemas import EXAMPLE_RECORD
+from burnout_dev.processes import free_port
 from tests.integration.stream_support import cleaned, redis_client, stream_settings
 from tests.unit.api.conftest import FakeStore
 

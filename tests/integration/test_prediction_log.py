@@ -18,11 +18,11 @@ import pytest
 from pydantic import SecretStr
 from serving_support import isolated, register_synthetic_model, wait_for
 
-from burnout_dev.processes import free_port
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_base.settings import Settings
+from burnout_dev.processes import free_port
 from etl.contract import FEATURES
 from etl.lake import lake_from_settings
 from etl.synthetic import generate_synthetic

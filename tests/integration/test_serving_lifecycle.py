@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from serving_support import isolated, register_synthetic_model, wait_for
 
-from burnout_dev.processes import free_port
 from burnout_api.core import InferenceCore
 from burnout_api.main import create_app
 from burnout_api.schemas import EXAMPLE_RECORD
+from burnout_dev.processes import free_port
 
 pytestmark = pytest.mark.slow
 

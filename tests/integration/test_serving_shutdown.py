@@ -24,12 +24,12 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from serving_support import isolated, register_synthetic_model, wait_for
 
-from burnout_dev.processes import free_port
 from burnout_api.features import FEATURE_FIELDS
 from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_api.schemas import EXAMPLE_RECORD
 from burnout_base.settings import Settings
+from burnout_dev.processes import free_port
 from etl.lake import lake_from_settings
 from monitoring.prediction_log import read_predictions
 

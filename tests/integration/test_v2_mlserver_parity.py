@@ -20,8 +20,8 @@ from serving_support import fit_like_training, isolated, register_fitted_model
 from benchmarks.mlserver import MLServerInstallError, start_champion_mlserver
 from benchmarks.servers import start_service, stop_server
 from benchmarks.v2_messages import TEXT_INPUT
-from burnout_dev.processes import free_port
 from burnout_base.settings import Settings
+from burnout_dev.processes import free_port
 from etl.contract import BY_NAME, CLASSES, FEATURES
 
 pytestmark = pytest.mark.slow

@@ -16,11 +16,11 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from burnout.processes import free_port
 from burnout_api.core import InferenceCore
 from burnout_api.http_server import ExitDeadline, build_http_server
 from burnout_api.main import create_app
 from burnout_api.schemas import EXAMPLE_RECORD
+from burnout_dev.processes import free_port
 
 HEADER_TIMEOUT_S = 0.5
 BODY_TIMEOUT_S = 0.5
