@@ -12,16 +12,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from burnout_api.core.errors import StreamUnavailable
 from burnout_api.validation import validate_records
 from burnout_base.settings import Settings
 
 RECORD = "record"  # request entries: the record's JSON, in the dataset's column names
 REQUEST_ID = "id"  # result and dead-letter entries: the id of the request entry they answer
 CONNECT_TIMEOUT_S = 2.0
-
-
-class StreamUnavailable(RuntimeError):
-    """No Redis is configured, or the configured one does not answer."""
 
 
 def describe_url(url: str) -> str:

@@ -18,6 +18,6 @@ def queue_checked(settings: Settings, client: Callable[[], redis.Redis], records
     `client()` gives the Redis client (made on first use by the caller)."""
     try:
         return record_stream.queue_records(client(), settings, records)
-    except record_stream.StreamUnavailable as exc:
+    except StreamUnavailable as exc:  # said again with the stream's (password-free) address
         where = f" ({record_stream.describe_url(settings.redis_url)})" if settings.redis_url else ""
         raise StreamUnavailable(f"the record stream is unavailable{where}: {exc}") from None
