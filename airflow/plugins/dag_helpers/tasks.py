@@ -4,7 +4,7 @@ a step of pipeline.steps). DAG files import them and only wire them (`run_etl(in
 that needs Airflow.
 
 A task that runs a timed step of the pipeline also keeps its wall time beside its return value (XCom key
-`seconds`, {name: seconds}), where burnout_pipeline's summarize task reads it (`collect_seconds`)."""
+`step_seconds`, {name: seconds}), where burnout_pipeline's summarize task reads it (`collect_seconds`)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from airflow.sdk import Variable, task
 
 from dag_helpers.defaults import BUDGET_VARIABLES, ETL_TIMEOUT, TRAIN_TIMEOUT
 
-SECONDS_KEY = "seconds"
+# Not "seconds": a task returning a dict also pushes each of its keys as an XCom (multiple_outputs), and a
+# trained model's summary holds "seconds".
+SECONDS_KEY = "step_seconds"
 
 
 def run_timed_step(ti: Any, name: str, fn: Callable[..., Any], /, *args, **kwargs) -> Any:
     """`fn(*args, **kwargs)`, timed as run_pipeline times its steps, the seconds kept under `name` in this
-    task's XCom `seconds`."""
+    task's XCom `step_seconds`."""
     from pipeline.run import run_timed
 
     seconds: dict[str, float] = {}
@@ -31,7 +33,7 @@ def run_timed_step(ti: Any, name: str, fn: Callable[..., Any], /, *args, **kwarg
 
 
 def record_seconds(ti: Any, name: str, started: float) -> None:
-    """Keep the time since `started` (a time.time()) under `name` in this task's XCom `seconds`."""
+    """Keep the time since `started` (a time.time()) under `name` in this task's XCom `step_seconds`."""
     ti.xcom_push(key=SECONDS_KEY, value={name: round(time.time() - started, 1)})
 
 
