@@ -54,10 +54,10 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
         raise typer.Exit(2) from None
 
 
-def _run(fn, *args, **kwargs):
-    """Call a library function, turning user errors into one clear line instead of a traceback."""
+def _run(fn, *args, failures: tuple[type[Exception], ...] = (), **kwargs):
+    """Call a library function, turning user errors into one clear line instead of a traceback (exit 2), and
+    `failures` (a run that failed and logged why) into one line too (exit 1)."""
     from burnout_base.settings import SettingsError
-    from burnout_dev.airflow_runner import DagRunFailed
     from etl.errors import InputError
 
     try:
@@ -65,7 +65,7 @@ def _run(fn, *args, **kwargs):
     except (InputError, UserError, SettingsError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
-    except DagRunFailed as exc:  # the failed task's own log line, above, says why
+    except failures as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
 
@@ -233,9 +233,12 @@ def demo(
 ) -> None:
     """Run burnout_pipeline in-process with real Airflow behind a progress display, then serve the champion
     until Ctrl-C. Logs go to BURNOUT_HOME/logs/demo-<time>.log (printed first) unless --verbose."""
+    # Development tooling: imported by the commands that use it only, since no image ships it.
+    from burnout_dev.airflow_runner import DagRunFailed
     from burnout_dev.demo import run_demo
 
-    _run(run_demo, get_settings(), serve=serve, verbose=verbose)
+    # A failed task's own log line, above the error, says why.
+    _run(run_demo, get_settings(), serve=serve, verbose=verbose, failures=(DagRunFailed,))
 
 
 @local_app.command("up")
