@@ -271,7 +271,8 @@ class PredictionLogWriter:
 
 def answers_table(entries: list[LoggedAnswer], request_ids: list[str], replica: str | None) -> pa.Table:
     """Prediction log rows (`SCHEMA`): one per record, the raw record next to its answer and the name of the
-    `replica` that answered; the service's writer and the stream worker both build their rows here."""
+    `replica` that answered. Every protocol's rows, the stream worker's included, are built here by the
+    writer."""
     counts = np.fromiter((len(e.result.labels) for e in entries), dtype=np.int64, count=len(entries))
     stamps = np.array([int(e.logged_at * 1_000_000) for e in entries], dtype=np.int64)
     probabilities = np.vstack([e.result.probabilities for e in entries])
