@@ -452,10 +452,20 @@ def check_champion_explains(stack: Stack) -> str:
     return f"{body['explainer']['method']} adds up (gap {max(gaps):.1e}); {factor}; card and chart open"
 
 
-def check_api_restart(stack: Stack) -> str:
+def check_api_restart(stack: Stack, settle_s: float = 20) -> str:
     stack.compose("restart", "api")
     wait_healthy(stack, timeout=180, services={"api"})
-    return check_api_serves_champion(stack)
+    # Healthy to Docker is not yet UP in the balancer: each of its backends (HTTP, gRPC) re-resolves the
+    # replicas and needs two passing checks a second apart, so a call in that window gets 503. Every protocol
+    # must still answer once the balancer has caught up.
+    deadline = time.monotonic() + settle_s
+    while True:
+        try:
+            return check_api_serves_champion(stack)
+        except StepFailed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def check_prediction_log(stack: Stack) -> str:
