@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     raw_bucket: str = "raw"
     processed_bucket: str = "processed"
     predictions_bucket: str = Field(default="predictions", description="The prediction log (monitoring).")
+    feedback_bucket: str = Field(
+        default="feedback", description="Observed outcomes (POST /feedback), date-partitioned Parquet."
+    )
     raw_key: str = "enriched_employee_dataset.csv"
 
     # Tracking and registry.
@@ -90,6 +93,26 @@ class Settings(BaseSettings):
         gt=0,
         description="Retrain when the predicted classes' Jensen-Shannon distance to the training split's "
         "classes reaches this, however few features drift.",
+    )
+
+    # Live quality (monitoring.quality, issue 24): logged predictions joined with the outcomes posted later.
+    quality_window_days: int = Field(
+        default=30, ge=1, description="Days of logged predictions joined with their outcomes, today included."
+    )
+    quality_min_rows: int = Field(
+        default=200,
+        ge=1,
+        description="Labelled rows the champion needs before its live macro-F1 may request retraining (below "
+        "its TEST interval's lower bound).",
+    )
+    quality_bootstrap: int = Field(default=1_000, ge=100, description="Bootstrap resamples per interval.")
+    # Promotion on live evidence (off by default): the challenger takes the champion alias when its paired
+    # live macro-F1 difference is above zero with 95 % confidence on enough labelled shadow rows.
+    promote_on_live_evidence: bool = Field(
+        default=False, description="Promote the challenger on its paired live difference (shadow)."
+    )
+    live_promotion_min_rows: int = Field(
+        default=200, ge=1, description="Labelled shadow pairs the live promotion rule needs at least."
     )
 
     # Pipeline input and the embedded demo.
@@ -157,6 +180,21 @@ class Settings(BaseSettings):
     prediction_log_flush_s: float = Field(
         default=10.0, gt=0, description="Write at least this often while rows wait."
     )
+    prediction_log_employee_id: bool = Field(
+        default=True,
+        description="Write each record's Employee ID (when sent) to the prediction log; false leaves the "
+        "identifier out (feedback can then match by request id only).",
+    )
+    # Challengers on live traffic (issue 24). Shadow: a share of requests is also scored by another alias, off
+    # the request path, and logged with role "shadow"; the answer never waits for it nor changes. Canary: a
+    # stable hash (of the record's Employee ID, else of the request id) sends a percentage to another alias.
+    shadow_alias: str = Field(default="", description="Alias scored in shadow; empty: off.")
+    shadow_fraction: float = Field(default=1.0, ge=0, le=1, description="Share of requests shadowed.")
+    shadow_queue_rows: int = Field(
+        default=20_000, ge=1, description="Records waiting for the shadow model at most; past it, dropped."
+    )
+    canary_alias: str = Field(default="", description="Alias serving the canary share; empty: off.")
+    canary_percent: float = Field(default=0.0, ge=0, le=100, description="Percent of records to the canary.")
     # The bearer token of POST /reload. The service does not start without one (fail closed); `burnout demo`
     # and `burnout local up` make one up for their run when none is set (`with_session_token`).
     reload_token: SecretStr | None = None

@@ -29,6 +29,9 @@ ALIAS = "alias"
 MODEL_VERSION = "model_version"
 PREDICTED_CLASS = "predicted_class"
 REPLICA = "replica"
+EMPLOYEE_ID = "employee_id"
+ROLE = "role"  # "served": the answer the client got; "shadow": a challenger's, never sent
+SERVED, SHADOW = "served", "shadow"
 PROBABILITY_COLUMNS = tuple(f"proba_{c}" for c in CLASSES)
 
 
@@ -51,6 +54,8 @@ SCHEMA = pa.schema(
         *[(name, pa.float64()) for name in PROBABILITY_COLUMNS],
         *[(name, _feature_type(name)) for name in FEATURES],
         (REPLICA, pa.string()),  # issue 22: the API replica (or stream worker) that answered
+        (EMPLOYEE_ID, pa.string()),  # issue 24: the record's Employee ID, when sent (never a model input)
+        (ROLE, pa.string()),  # issue 24: served or shadow (null in earlier files: served)
     ]
 )
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/[^/]+\.parquet")

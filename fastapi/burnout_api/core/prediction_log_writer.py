@@ -27,6 +27,7 @@ from burnout_api.validation import RecordBatch
 from burnout_base.settings import Settings
 from monitoring.prediction_log import (
     ALIAS,
+    EMPLOYEE_ID,
     LOGGED_AT,
     MODEL_VERSION,
     PREDICTED_CLASS,
@@ -35,7 +36,9 @@ from monitoring.prediction_log import (
     RECORD_INDEX,
     REPLICA,
     REQUEST_ID,
+    ROLE,
     SCHEMA,
+    SERVED,
     write_predictions,
 )
 
@@ -295,4 +298,6 @@ def answers_table(entries: list[LoggedAnswer], request_ids: list[str], replica: 
     for i, column in enumerate(CATEGORICAL_COLUMNS):
         columns[column.name] = pa.array(categorical[i], pa.string())
     columns[REPLICA] = pa.array(np.full(len(probabilities), replica, dtype=object), pa.string())
+    columns[EMPLOYEE_ID] = pa.nulls(len(probabilities), pa.string())
+    columns[ROLE] = pa.array(np.full(len(probabilities), SERVED, dtype=object), pa.string())
     return pa.table([columns[name] for name in SCHEMA.names], schema=SCHEMA)

@@ -53,7 +53,8 @@ ISSUE_13_COLUMNS = [
     ("Recognition Frequency", pa.float64()),
 ]
 ISSUE_22_COLUMNS = [("replica", pa.string())]
-RELEASED_COLUMNS = ISSUE_13_COLUMNS + ISSUE_22_COLUMNS
+ISSUE_24_COLUMNS = [("employee_id", pa.string()), ("role", pa.string())]
+RELEASED_COLUMNS = ISSUE_13_COLUMNS + ISSUE_22_COLUMNS + ISSUE_24_COLUMNS
 DAY = date(2026, 3, 2)
 
 
@@ -110,7 +111,7 @@ def test_files_written_before_a_column_was_added_read_with_it_null(tmp_path):
 
 def test_a_file_from_a_newer_writer_reads_without_its_unknown_columns(tmp_path):
     lake = LocalLake(tmp_path)
-    newer = logged_traffic(5, seed=3).assign(replica="api-1")
+    newer = logged_traffic(5, seed=3).assign(replica="api-1", employee_id=None, role="served")
     table = pa.Table.from_pandas(newer[SCHEMA.names], schema=SCHEMA, preserve_index=False)
     table = table.append_column("a_later_column", pa.array(range(len(newer)), pa.int64()))
     buffer = io.BytesIO()
