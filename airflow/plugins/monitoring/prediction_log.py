@@ -1,7 +1,5 @@
-"""The prediction log: every answered prediction, one row per record, as date-partitioned Parquet in the lake.
-
-Layout: `<predictions_bucket>/date=YYYY-MM-DD/part-<UTC time>-<random>.parquet`, one file per flush and date,
-never rewritten, so writers (the API's background logger, stream workers, several replicas) never contend.
+"""The prediction log: every answered prediction, one row per record, as date-partitioned Parquet in the lake
+(`monitoring.daily_parquet`: one new file per flush and date, never rewritten, so writers never contend).
 The row schema is `SCHEMA`: who asked (request id, protocol, alias), what answered (model version, and the
 replica), the answer (class and the probability of each class) and the raw record in the dataset's own
 column names. Columns are only added, so every reader reads every file ever written.
@@ -9,17 +7,14 @@ column names. Columns are only added, so every reader reads every file ever writ
 
 from __future__ import annotations
 
-import io
-import re
-import secrets
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from etl.contract import BY_NAME, CLASSES, FEATURES
 from etl.lake import Lake
+from monitoring.daily_parquet import append_by_day, frame_to_table, read_days
 
 REQUEST_ID = "request_id"
 RECORD_INDEX = "record_index"
@@ -58,56 +53,17 @@ SCHEMA = pa.schema(
         (ROLE, pa.string()),  # issue 24: served or shadow (null in earlier files: served)
     ]
 )
-_PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/[^/]+\.parquet")
-
-
-def partition_key(day: date) -> str:
-    """A new, unique object key in the partition of `day`."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"date={day.isoformat()}/part-{stamp}-{secrets.token_hex(4)}.parquet"
 
 
 def write_predictions(lake: Lake, bucket: str, table: pa.Table | pd.DataFrame) -> list[str]:
     """Append rows in `SCHEMA` (a table or a frame with its columns; one it lacks is written null, as
     `conform` reads it) to the log: one new file per date present in `logged_at`. Returns the keys written."""
     if isinstance(table, pd.DataFrame):
-        present = pa.schema([field for field in SCHEMA if field.name in table.columns])
-        table = pa.Table.from_pandas(table[present.names], schema=present, preserve_index=False)
-    table = conform(table)
-    if table.num_rows == 0:
-        return []
-    days = pa.compute.strftime(table[LOGGED_AT], format="%Y-%m-%d")
-    keys = []
-    for day in sorted(set(days.to_pylist())):
-        part = table.filter(pa.compute.equal(days, day))
-        buffer = io.BytesIO()
-        pq.write_table(part, buffer)
-        key = partition_key(date.fromisoformat(day))
-        lake.write_bytes(bucket, key, buffer.getvalue())
-        keys.append(key)
-    return keys
-
-
-def conform(table: pa.Table) -> pa.Table:
-    """A logged file's table in `SCHEMA`: a column it lacks (written before the column was added) is null,
-    a column this reader does not know (written by a newer writer) is left out."""
-    columns = [
-        table[field.name].cast(field.type)
-        if field.name in table.column_names
-        else pa.nulls(table.num_rows, field.type)
-        for field in SCHEMA
-    ]
-    return pa.table(columns, schema=SCHEMA)
+        table = frame_to_table(table, SCHEMA)
+    return append_by_day(lake, bucket, table, SCHEMA, LOGGED_AT)
 
 
 def read_predictions(lake: Lake, bucket: str, start: date, end: date) -> pd.DataFrame:
     """Every logged row of the dates from `start` to `end` (both included), in `SCHEMA`'s columns, whatever
-    release wrote them (see `conform`)."""
-    tables = []
-    for key in sorted(lake.list_keys(bucket)):
-        match = _PARTITION.fullmatch(key)
-        if match and start <= date.fromisoformat(match.group(1)) <= end:
-            tables.append(conform(pq.read_table(io.BytesIO(lake.read_bytes(bucket, key)))))
-    if not tables:
-        return SCHEMA.empty_table().to_pandas()
-    return pa.concat_tables(tables).to_pandas()
+    release wrote them (see `daily_parquet.conform`)."""
+    return read_days(lake, bucket, SCHEMA, start, end)

@@ -16,11 +16,11 @@ from etl.contract import FEATURES, TARGET, burn_rate_to_class
 from etl.lake import LocalLake, lake_from_settings
 from etl.synthetic import generate_synthetic
 from monitoring import drift
+from monitoring.daily_parquet import partition_key
 from monitoring.prediction_log import (
     PREDICTED_CLASS,
     REPLICA,
     SCHEMA,
-    partition_key,
     read_predictions,
     write_predictions,
 )
