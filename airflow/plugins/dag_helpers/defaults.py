@@ -21,6 +21,9 @@ START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
 PROCESSED_DATASET_ASSET = "burnout_processed_dataset"
 # Drift past the thresholds: drift_monitor declares it as outlet, burnout_pipeline is scheduled on it.
 DRIFT_ASSET = "burnout_drift"
+# Live quality evidence worth acting on: model_quality declares it as outlet, burnout_pipeline is scheduled on
+# it too (either asset triggers a run).
+QUALITY_ASSET = "burnout_live_quality"
 # Airflow Variables that override the tuning budget of settings (the trigger form overrides both).
 BUDGET_VARIABLES = {
     "trials": "burnout_tuning_trials",
@@ -70,6 +73,7 @@ ETL_TIMEOUT = timedelta(hours=1)
 TRAIN_TIMEOUT = timedelta(hours=3)
 PIPELINE_TIMEOUT = timedelta(hours=4)
 DRIFT_TIMEOUT = timedelta(hours=1)
+QUALITY_TIMEOUT = timedelta(hours=1)
 
 
 def common_dag_arguments(timeout: timedelta) -> dict[str, Any]:
