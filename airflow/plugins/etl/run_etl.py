@@ -27,7 +27,7 @@ from etl.column_types import contract_types
 from etl.contract import BY_NAME, CATEGORICAL_FEATURES, CLASSES, FEATURES, TARGET
 from etl.describe import describe_features
 from etl.errors import InputError
-from etl.ingest import read_input
+from etl.labelled import read_etl_input
 from etl.lake import Lake, lake_from_settings
 from etl.memory import release_freed_memory, system_arrow_allocator
 from etl.mlflow_logging import etl_run, log_etl_details
@@ -54,12 +54,15 @@ log = logging.getLogger(__name__)
 
 def run_etl(input: str | Path | None, settings: Settings) -> dict:
     """Publish the dataset version of `input`: a local path, a file:// or s3:// URI, or None for the lake's
-    raw object. When that version is already published, nothing is recomputed or rewritten and the summary
-    says reused=True.
+    raw object followed by the labelled records under the raw bucket's labelled/ (etl.labelled: a new
+    labelled file makes a new version). When that version is already published, nothing is recomputed or
+    rewritten and the summary says reused=True.
     """
     started = time.monotonic()
     settings.ensure_home()
-    data, source = read_input(settings, input)
+    etl_input = read_etl_input(settings, input)
+    data, source, labelled = etl_input.data, etl_input.uri, etl_input.labelled
+    del etl_input  # `data` is let go after validation: no other reference may keep it
     params = {"seed": settings.seed, "test_size": settings.test_size, "etl_version": ETL_VERSION}
     version = compute_dataset_version(data, params)
     lake = lake_from_settings(settings)
@@ -69,6 +72,8 @@ def run_etl(input: str | Path | None, settings: Settings) -> dict:
         return summarize(existing, reused=True)
 
     described_input = {"uri": source, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    if labelled:
+        described_input["labelled"] = labelled  # which lines of the input came from which labelled file
     with system_arrow_allocator():
         validation = validate_csv(data)
     del data  # the rows are compact columns now: the input's bytes would only add to every later peak
