@@ -7,11 +7,13 @@ from typing import Any
 
 from airflow.sdk import Asset, Param, dag, task
 
+from burnout_base.settings import setting_default
 from dag_helpers.defaults import (
     BUDGET_PARAMS,
     DRIFT_ASSET,
     INPUT_PARAM,
     PIPELINE_TIMEOUT,
+    QUALITY_ASSET,
     TRAIN_TIMEOUT,
     common_dag_arguments,
 )
@@ -50,12 +52,12 @@ def train_ensemble(dataset: dict, trained: list[dict], params: dict | None = Non
 
 
 @task
-def promote(trained: list[dict], ensemble: dict, ti: Any = None) -> dict:
-    # promote reads the candidates from the registry aliases; the arguments only order this task.
+def promote(trained: list[dict], ensemble: dict, params: dict | None = None, ti: Any = None) -> dict:
+    # promote reads the candidates from the registry aliases; `trained` and `ensemble` only order this task.
     from burnout_base.settings import get_settings
     from pipeline import steps
 
-    return run_timed_step(ti, "promote", steps.promote, get_settings())
+    return run_timed_step(ti, "promote", steps.promote, get_settings(), params or {})
 
 
 @task
@@ -87,8 +89,9 @@ def summarize(
 
 @dag(
     dag_id="burnout_pipeline",
-    # By hand, and when drift_monitor finds drift: a retraining on the latest raw data.
-    schedule=[Asset(DRIFT_ASSET)],
+    # By hand, and when drift_monitor finds drift or model_quality finds live evidence worth acting on (either
+    # asset): a retraining on the latest raw data, then promotion (on live evidence first, when it is on).
+    schedule=Asset(DRIFT_ASSET) | Asset(QUALITY_ASSET),
     # Active from the start: an asset consumer left paused (the stack pauses new DAGs) would never retrain.
     is_paused_upon_creation=False,
     **common_dag_arguments(PIPELINE_TIMEOUT),
@@ -101,6 +104,14 @@ def summarize(
             type="boolean",
             title="Retrain",
             description="Train a family even if this dataset version already has a model of it.",
+        ),
+        "promote_on_live_evidence": Param(
+            None,
+            type=["null", "boolean"],
+            title="Promote on live evidence",
+            description="Before the offline rule, promote the challenger if the paired live evidence "
+            "(predictions with feedback) surely favours it; empty = BURNOUT_PROMOTE_ON_LIVE_EVIDENCE "
+            f"(default {setting_default('promote_on_live_evidence')}).",
         ),
     },
 )
@@ -121,8 +132,12 @@ def burnout_pipeline():
     4. **train_ensemble**: a weighted soft vote of the three registered models, its weights chosen on their
        out-of-fold probabilities on TRAIN, registered with alias `ensemble` (reused, unless **retrain** is
        set, while the families it votes with are unchanged).
-    5. **promote**: the best candidate (families and ensemble) takes alias `champion` only if it beats the
-       incumbent on TEST.
+    5. **promote**: with **promote_on_live_evidence** (empty = `BURNOUT_PROMOTE_ON_LIVE_EVIDENCE`), first
+       the live rule: the `challenger` takes `champion` when at least `BURNOUT_LIVE_PROMOTION_MIN_ROWS` paired
+       predictions with feedback back it and their difference's 95 % interval is above 0 (recorded as a
+       `promotion` run, rule "live evidence"). Otherwise the best candidate (families and ensemble) takes
+       alias `champion` only if it beats the incumbent on TEST, and the best candidate that is not the
+       champion takes `challenger`. The result's `live_evidence` says what the live rule saw and did.
     6. **notify_api**: asks the serving API to reload (skipped with a log line when it is not running; the
        API also polls the aliases on its own).
     7. **summarize**: the run's summary, in the shape `burnout pipeline` prints (dataset_version, champion,
@@ -130,8 +145,9 @@ def burnout_pipeline():
 
     The steps are pipeline.steps.STEPS: `burnout pipeline` runs the same ones in one process.
 
-    Runs when triggered by hand and when `drift_monitor` updates the asset `burnout_drift` (then with the
-    form's defaults: the raw data in the lake, families reused when that dataset version already has them).
+    Runs when triggered by hand and when `drift_monitor` updates the asset `burnout_drift` or `model_quality`
+    the asset `burnout_live_quality` (then with the form's defaults: the raw data in the lake, families reused
+    when that dataset version already has them).
 
     The tuning budget per family comes from the trigger form, else the Airflow Variables
     `burnout_tuning_trials` / `burnout_tuning_timeout_s` / `burnout_tuning_workers`, else settings

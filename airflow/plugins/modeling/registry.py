@@ -10,11 +10,17 @@ recorded as its own run named `promotion` in the training experiment (tags: deci
 dataset, within_noise; metrics: the scores, intervals and CV figures; artifact: the returned dict as
 promotion.json). A run per decision keeps the full history searchable in the MLflow UI, which model-version
 tags cannot (they only hold the latest value).
+
+After promote_best decides, the best candidate that did not become champion takes alias `challenger`
+(modeling.challenger), recorded as `challenger_version`. A decision carries the rule that made it (`rule`:
+"offline", this module's TEST comparison, or "live evidence", pipeline.live_promotion's paired comparison
+on served predictions, whose figures it records as `live_evidence`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +32,7 @@ from burnout_base.settings import Settings
 from burnout_base.tracking import NOTE_TAG, configure_mlflow, ensure_experiment
 from etl.dataset import ProcessedDataset, load_dataset
 from etl.errors import InputError
+from modeling.challenger import move_champion, take_challenger
 from modeling.families import FAMILIES
 from modeling.model_io import describe_version
 from modeling.promotion_evidence import (
@@ -66,7 +73,16 @@ def write_promotion_run(settings: Settings, decision: dict) -> str:
     """Write one `promotion` run (see the module docstring) and return its id."""
     client = mlflow.MlflowClient()
     experiment_id = ensure_experiment(settings, settings.training_experiment)
-    keys = ("decision", "reason", "forced", "candidate_version", "champion_version", "dataset_version")
+    keys = (
+        "decision",
+        "reason",
+        "forced",
+        "rule",
+        "candidate_version",
+        "champion_version",
+        "challenger_version",
+        "dataset_version",
+    )
     tags = {key: str(decision[key]) for key in (*keys, "within_noise")}
     note = describe_decision(decision, settings.registered_model_name)
     run = client.create_run(
@@ -87,6 +103,10 @@ def write_promotion_run(settings: Settings, decision: dict) -> str:
     for key in ("candidate_macro_f1_ci", "champion_macro_f1_ci", "macro_f1_difference_ci"):
         if decision[key] is not None:
             metrics[f"{key}_low"], metrics[f"{key}_high"] = decision[key]
+    live = decision.get("live_evidence") or {}
+    metrics["live_pairs"], metrics["live_difference"] = live.get("rows"), live.get("difference")
+    if live.get("ci"):
+        metrics["live_difference_ci_low"], metrics["live_difference_ci_high"] = live["ci"]
     for key, value in metrics.items():
         if value is not None:
             client.log_metric(run.info.run_id, key, value)
@@ -100,9 +120,13 @@ def describe_decision(decision: dict, model_name: str) -> str:
     champion = decision["champion_version"]
     against = "no champion" if champion is None else f"champion v{champion}"
     forced = " (forced)" if decision["forced"] else ""
+    on = f"dataset `{decision['dataset_version']}`"
+    if decision.get("live_evidence"):
+        start, end = decision["live_evidence"].get("window") or ("?", "?")
+        on = f"live evidence (window {start} to {end})"
     return (
-        f"Promotion of `{model_name}` v{decision['candidate_version']} against {against} on dataset "
-        f"`{decision['dataset_version']}`: **{decision['decision']}**{forced}. Why: {decision['reason']}."
+        f"Promotion of `{model_name}` v{decision['candidate_version']} against {against} on {on}: "
+        f"**{decision['decision']}**{forced}. Why: {decision['reason']}."
     )
 
 
@@ -121,6 +145,9 @@ class PromotionDecision:
     difference_ci: tuple[float, float] | None = None  # paired, candidate minus champion
     candidate_cv: tuple[float | None, float | None] = (None, None)  # training_cv
     champion_cv: tuple[float | None, float | None] = (None, None)
+    rule: str = "offline"  # or "live evidence" (pipeline.live_promotion)
+    challenger_version: int | None = None  # the version that took alias challenger with this decision
+    live_evidence: dict[str, Any] | None = None  # monitoring.quality.paired_live_difference's figures
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values, as recorded in MLflow and returned to callers."""
@@ -132,6 +159,7 @@ class PromotionDecision:
             "decision": self.decision,
             "reason": self.reason,
             "forced": self.forced,
+            "rule": self.rule,
             "candidate_version": int(self.candidate.version),
             "candidate_family": self.candidate.tags.get(FAMILY_TAG),
             "candidate_macro_f1": candidate.macro_f1 if candidate else None,
@@ -147,7 +175,9 @@ class PromotionDecision:
             "macro_f1_difference_ci": interval(self.difference_ci),
             "within_noise": None if self.difference_ci is None else within_noise(self.difference_ci),
             "current_champion_version": int(winner.version),
+            "challenger_version": self.challenger_version,
             "dataset_version": self.dataset_version,
+            "live_evidence": self.live_evidence,
         }
 
 
@@ -163,9 +193,15 @@ def dataset_of(settings: Settings, candidate: ModelVersion) -> ProcessedDataset:
 
 
 def move_champion_if_better(
-    settings: Settings, candidate: ModelVersion, dataset: ProcessedDataset, cache: dict
+    settings: Settings,
+    candidate: ModelVersion,
+    dataset: ProcessedDataset,
+    cache: dict,
+    ranked: Sequence[ModelVersion] | None = None,
 ) -> dict:
-    """Compare `candidate` with the champion on `dataset`, move the alias if it wins, record the decision."""
+    """Compare `candidate` with the champion on `dataset`, move the alias if it wins, record the decision.
+    With `ranked` (the candidates, best first) the best of them that is not the champion afterwards takes
+    alias `challenger`."""
     champion = find_champion(settings)
     candidate_score = score_version(settings, candidate, dataset, cache)
     champion_score = score_version(settings, champion, dataset, cache) if champion else None
@@ -175,9 +211,9 @@ def move_champion_if_better(
     promote, reason = judge_candidate(candidate, champion, candidate_score, champion_score)
     reason = f"{reason}: {state_evidence(candidate_score, champion_score, difference_ci)}"
     if promote:
-        mlflow.MlflowClient().set_registered_model_alias(
-            settings.registered_model_name, CHAMPION, candidate.version
-        )
+        move_champion(settings, candidate.version)
+    after = candidate if promote else champion
+    challenger = take_challenger(settings, ranked, int(after.version)) if ranked else None
     decision = PromotionDecision(
         decision="promoted" if promote else "kept",
         reason=reason,
@@ -190,6 +226,7 @@ def move_champion_if_better(
         difference_ci=difference_ci,
         candidate_cv=training_cv(candidate),
         champion_cv=training_cv(champion),
+        challenger_version=challenger,
     )
     return record_promotion(settings, decision)
 
@@ -251,9 +288,10 @@ def promote_best(settings: Settings) -> dict:
         raise InputError(f"model {name!r} has no version with a family alias: run `burnout train` first")
     dataset = dataset_of(settings, max(candidates.values(), key=lambda mv: int(mv.version)))
     scores = {family: score_version(settings, mv, dataset, cache) for family, mv in candidates.items()}
-    # On a tie, the first in (*FAMILIES, ENSEMBLE) order: a single family before the ensemble.
-    best = max(scores, key=lambda family: scores[family].macro_f1)
-    result = move_champion_if_better(settings, candidates[best], dataset, cache)
+    # Best first; on a tie, the first in (*FAMILIES, ENSEMBLE) order: a single family before the ensemble.
+    ranking = sorted(scores, key=lambda family: -scores[family].macro_f1)
+    ranked = [candidates[family] for family in ranking]
+    result = move_champion_if_better(settings, ranked[0], dataset, cache, ranked)
     result["candidates"] = {
         family: {
             "version": int(mv.version),
@@ -280,9 +318,7 @@ def set_champion(settings: Settings, version: int) -> dict:
     difference_ci = None
     if candidate_score and champion_score and champion.version != candidate.version:
         difference_ci = compare(settings, candidate_score, champion_score, dataset)
-    mlflow.MlflowClient().set_registered_model_alias(
-        settings.registered_model_name, CHAMPION, candidate.version
-    )
+    move_champion(settings, candidate.version)
     reason = "forced by operator"
     if candidate_score:
         reason += f": {state_evidence(candidate_score, champion_score, difference_ci)}"

@@ -5,7 +5,8 @@ each as the tasks named in its `dag_tasks`, the "train family" step spread over 
 then K tune tasks sharing the family's study, then train).
 
 The request is the DAG's trigger form: input (None = the lake's raw object), trials, timeout_s,
-tuning_workers (None = Airflow Variables, then settings) and retrain."""
+tuning_workers (None = Airflow Variables, then settings), retrain and promote_on_live_evidence (None =
+settings)."""
 
 from __future__ import annotations
 
@@ -65,13 +66,19 @@ def train_ensemble(settings: Settings, request: Request, dataset: dict) -> dict:
     )
 
 
-def promote(settings: Settings) -> dict:
-    """The best candidate (families and ensemble, read from their aliases) takes `champion` if it beats the
-    incumbent on TEST."""
+def promote(settings: Settings, request: Request) -> dict:
+    """First, when the request's promote_on_live_evidence (None = settings) says so, the challenger takes
+    `champion` if the live evidence surely favours it (pipeline.live_promotion); otherwise the best candidate
+    (families and ensemble, read from their aliases) takes it if it beats the incumbent on TEST, and the best
+    candidate that is not the champion takes `challenger`. The result holds `live_evidence` either way."""
     from burnout_base.plain import to_plain
     from modeling.registry import promote_best
+    from pipeline.live_promotion import promote_on_live_evidence
 
-    return to_plain(promote_best(settings))
+    promotion, live = promote_on_live_evidence(settings, request.get("promote_on_live_evidence"))
+    if promotion is None:
+        promotion = promote_best(settings)
+    return to_plain({**promotion, "live_evidence": live})
 
 
 def reload_api(settings: Settings) -> dict:
@@ -119,7 +126,7 @@ STEPS: tuple[Step, ...] = (
         ("train_ensemble",),
         timed_as="train_ensemble",
     ),
-    Step("promote", promote, (), "promotion", ("promote",), timed_as="promote"),
+    Step("promote", promote, ("request",), "promotion", ("promote",), timed_as="promote"),
     Step("reload_api", reload_api, (), "api_reload", ("notify_api",)),
     Step(
         "summarize",
