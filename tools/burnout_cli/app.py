@@ -16,6 +16,11 @@ from burnout_base.settings import describe_seconds, get_settings, setting_defaul
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 local_app = typer.Typer(no_args_is_help=True, help="Run the platform's services as local processes.")
 app.add_typer(local_app, name="local")
+challenger_app = typer.Typer(
+    no_args_is_help=True,
+    help="Set or clear alias `challenger`, the version the live evidence compares with the champion.",
+)
+app.add_typer(challenger_app, name="challenger")
 log = logging.getLogger("burnout")
 # --help states the settings' defaults, read from the settings model (not the environment).
 TRIALS_HELP = f"Optuna trials per family; default BURNOUT_TUNING_TRIALS ({setting_default('tuning_trials')})"
@@ -140,6 +145,22 @@ def promote(
         _emit(_run(promote_if_better, settings, candidate))
     else:
         _emit(_run(promote_best, settings))
+
+
+@challenger_app.command("set")
+def challenger_set(version: Annotated[int, typer.Argument(min=1, help="model version to challenge")]) -> None:
+    """Put alias `challenger` on VERSION (the champion's version is refused)."""
+    from modeling.challenger import set_challenger
+
+    _emit(_run(set_challenger, get_settings(), version))
+
+
+@challenger_app.command("clear")
+def challenger_clear() -> None:
+    """Remove alias `challenger` (promotion sets it again after its next decision)."""
+    from modeling.challenger import clear_challenger
+
+    _emit(_run(clear_challenger, get_settings()))
 
 
 @app.command()
