@@ -17,7 +17,7 @@ from burnout_api.core.model_store import MLFLOW_CLIENT_ENV
 from burnout_api.graphql_api.ide import mount_graphiql_assets
 from burnout_api.graphql_api.schema import build_graphql_router
 from burnout_api.http_server import build_http_server, client_gone
-from burnout_api.rest import health, models, predict, predict_stream, reload
+from burnout_api.rest import aliases, health, models, predict, predict_stream, reload
 from burnout_api.rest import metrics as metrics_route
 from burnout_api.rest.body_limit import BodySizeLimit
 from burnout_api.rest.docs import build_docs_router, describe_api, mount_docs_assets
@@ -60,6 +60,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         health.router,
         models.router,
         reload.router,
+        aliases.router,
         v2_rest.router,
     )
     for router in (*routers, metrics_route.router, build_docs_router(app.title)):

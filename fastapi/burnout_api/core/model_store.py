@@ -1,6 +1,6 @@
-"""The only code that talks to MLflow: which version each alias of the registered model points at, and loading
-a version with its metadata (family, run, dataset version, test metrics, links to the MLflow UI) and what it
-is explained against."""
+"""The only code that talks to MLflow: which version each alias of the registered model points at (and moving
+an alias on an operator's request), and loading a version with its metadata (family, run, dataset version,
+test metrics, links to the MLflow UI) and what it is explained against."""
 
 from __future__ import annotations
 
@@ -44,6 +44,37 @@ class ModelStore:
                 return {}
             raise
         return {alias: int(version) for alias, version in (model.aliases or {}).items()}
+
+    def set_alias(self, alias: str, version: int) -> dict[str, int]:
+        """Point `alias` at `version` and return the aliases after the change. An unknown version is
+        UnknownModel (404); the champion's version as `challenger` is InvalidInput naming `version` (422)."""
+        from mlflow.exceptions import MlflowException
+
+        from burnout_api.core.errors import FieldError, InvalidInput, UnknownModel
+        from modeling.registry_names import CHALLENGER, CHAMPION
+
+        client = self._mlflow()
+        try:
+            client.get_model_version(self.name, str(version))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            raise UnknownModel(f"registered model {self.name!r} has no version {version}") from None
+        aliases = self.fetch_aliases()
+        if alias == CHALLENGER and aliases.get(CHAMPION) == version:
+            message = f"version {version} is the champion: a challenger must be another version"
+            raise InvalidInput([FieldError(None, "version", "champion_version", message)])
+        client.set_registered_model_alias(self.name, alias, str(version))
+        log.info("alias %s set on version %s (was %s)", alias, version, aliases.get(alias))
+        return {**aliases, alias: version}
+
+    def delete_alias(self, alias: str) -> dict[str, int]:
+        """Remove `alias` (nothing to do when it is not set) and return the aliases after the change."""
+        aliases = self.fetch_aliases()
+        if aliases.pop(alias, None) is not None:
+            self._mlflow().delete_registered_model_alias(self.name, alias)
+            log.info("alias %s removed", alias)
+        return aliases
 
     def load_version(self, version: int) -> LoadedModel:
         """Load `models:/<name>/<version>` and what the registry and its training run say about it."""

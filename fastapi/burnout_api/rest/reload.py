@@ -15,22 +15,27 @@ router = APIRouter(tags=["models"])
 bearer = HTTPBearer(auto_error=False, description="The service's BURNOUT_RELOAD_TOKEN.")
 
 
+def require_token(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> None:
+    """The protected routes' check (a dependency): the bearer token must be BURNOUT_RELOAD_TOKEN; without a
+    configured token they are disabled (403), fail closed."""
+    operation = f"{request.method} {request.url.path}"
+    expected = request.app.state.settings.reload_token
+    if expected is None:  # fail closed: no token configured means nobody may call them
+        raise Forbidden(f"{operation} is disabled: the service was started without BURNOUT_RELOAD_TOKEN")
+    given = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise Unauthorized(f"{operation} needs header 'Authorization: Bearer <BURNOUT_RELOAD_TOKEN>'")
+
+
 @router.post(
     "/reload",
     summary="Reload the aliases from the registry now",
     responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    dependencies=[Depends(require_token)],
 )
-def reload(
-    request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-    core: InferenceCore = Depends(get_core),
-) -> dict:
-    expected = request.app.state.settings.reload_token
-    if expected is None:  # fail closed: no token configured means nobody may reload
-        raise Forbidden("POST /reload is disabled: the service was started without BURNOUT_RELOAD_TOKEN")
-    given = credentials.credentials if credentials else ""
-    if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
-        raise Unauthorized("POST /reload needs header 'Authorization: Bearer <BURNOUT_RELOAD_TOKEN>'")
+def reload(core: InferenceCore = Depends(get_core)) -> dict:
     snapshot = core.refresh()
     if snapshot.mlflow != "reachable":
         raise ModelUnavailable(f"MLflow unreachable, still serving the loaded models: {snapshot.last_error}")
