@@ -43,6 +43,7 @@ RECORD_WITH_MISSING_VALUE: dict[str, object] = {
 
 # POST /predict with [COMPLETE_RECORD, RECORD_WITH_MISSING_VALUE].
 PREDICT_ANSWER: dict[str, object] = {
+    "request_id": "0f6c2a1e9b7d-2a",
     "model": {"alias": "champion", "version": 3, "family": "lightgbm"},
     "predictions": [
         {
@@ -68,6 +69,7 @@ PREDICT_ANSWER: dict[str, object] = {
 
 # POST /predict?explain=true with [COMPLETE_RECORD] (TreeSHAP, on the log-odds).
 PREDICT_EXPLAINED_ANSWER: dict[str, object] = {
+    "request_id": "0f6c2a1e9b7d-2b",
     "model": {"alias": "champion", "version": 3, "family": "lightgbm"},
     "predictions": [
         {

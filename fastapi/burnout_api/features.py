@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from burnout_api.examples import COMPLETE_RECORD
-from etl.contract import BY_NAME, CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, Column
+from etl.contract import BY_NAME, CATEGORICAL_FEATURES, FEATURES, IDENTIFIER, NUMERIC_FEATURES, Column
 
 
 @dataclass(frozen=True)
@@ -37,3 +37,8 @@ FIELD_BY_KEY: dict[str, FeatureField] = {f.key: f for f in FEATURE_FIELDS}
 # The hot path keeps numeric and categorical inputs apart, in the contract's order.
 NUMERIC_COLUMNS: tuple[Column, ...] = tuple(BY_NAME[n] for n in NUMERIC_FEATURES)
 CATEGORICAL_COLUMNS: tuple[Column, ...] = tuple(BY_NAME[n] for n in CATEGORICAL_FEATURES)
+# Who a record is about (optional, any protocol): logged with its answer and hashed by the canary split,
+# never a model input. gRPC and GraphQL spell it employee_id / employeeId.
+EMPLOYEE_ID = IDENTIFIER
+EMPLOYEE_ID_KEY = identifier_of(IDENTIFIER)
+MAX_EMPLOYEE_ID_CHARS = 128

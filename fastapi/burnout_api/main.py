@@ -22,6 +22,7 @@ from burnout_api.rest import metrics as metrics_route
 from burnout_api.rest.body_limit import BodySizeLimit
 from burnout_api.rest.docs import build_docs_router, describe_api, mount_docs_assets
 from burnout_api.rest.errors import install_error_handlers
+from burnout_api.rest.request_id import RequestId
 from burnout_api.v2 import rest as v2_rest
 from burnout_base.settings import Settings
 from fastapi import FastAPI
@@ -50,6 +51,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
     )
     app.state.core, app.state.settings = core, settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestId)  # added last: outermost, so that a 413 carries the id too
     install_error_handlers(app)
     app.add_exception_handler(ClientDisconnect, client_gone)
     # /predict first: routes are matched in order and it is the hot one.

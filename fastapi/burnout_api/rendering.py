@@ -2,31 +2,42 @@
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import msgspec
 
-from burnout_api.core import BatchPrediction
+from burnout_api.core import CHAMPION, BatchPrediction
 from etl.contract import CLASSES
 from modeling.explain import top_factors
 
 _encode = msgspec.json.Encoder().encode
 
 
-def build_prediction_payload(result: BatchPrediction, alias: str) -> dict:
-    """{"model": {alias, version, family}, "predictions": [{class, probabilities, model_version}, ...]}; when
-    explained, also "explainer" {method, exact, scale} and an "explanation" per prediction (see
-    `build_explanations`)."""
+def build_prediction_payload(
+    result: BatchPrediction, alias: str | None, request_id: str | None = None
+) -> dict:
+    """{"request_id", "model": {alias, version, family}, "predictions": [{class, probabilities,
+    model_version}, ...]}; when explained, also "explainer" {method, exact, scale} and an "explanation" per
+    prediction (see `build_explanations`). `model` names the alias asked for (None: the champion) or, when
+    the canary served the whole request, the canary; each prediction names the version that answered it."""
     version = result.model.version
     low, medium, high = CLASSES  # a dict display per record: twice as fast as dict(zip(...)) on large batches
+    versions = result.versions or repeat(version)
     predictions = [
         {
             "class": label,
             "probabilities": {low: p_low, medium: p_medium, high: p_high},
-            "model_version": version,
+            "model_version": served,
         }
-        for label, (p_low, p_medium, p_high) in zip(result.labels, result.probabilities.tolist(), strict=True)
+        for label, (p_low, p_medium, p_high), served in zip(
+            result.labels, result.probabilities.tolist(), versions, strict=False
+        )
     ]
+    if result.aliases is not None and len(set(result.aliases)) == 1:
+        alias = result.aliases[0]  # the canary took the whole request
     payload = {
-        "model": {"alias": alias, "version": version, "family": result.model.family},
+        "request_id": request_id,
+        "model": {"alias": alias or CHAMPION, "version": version, "family": result.model.family},
         "predictions": predictions,
     }
     if result.explanations is not None:
@@ -67,7 +78,9 @@ def build_explanations(result: BatchPrediction) -> list[dict]:
     return answers
 
 
-def render_prediction_json(result: BatchPrediction, alias: str) -> bytes:
+def render_prediction_json(
+    result: BatchPrediction, alias: str | None, request_id: str | None = None
+) -> bytes:
     # msgspec writes each float in its shortest exact form (as repr() does) ten times faster than the standard
     # library: REST, GraphQL and gRPC clients all read the very same probabilities.
-    return _encode(build_prediction_payload(result, alias))
+    return _encode(build_prediction_payload(result, alias, request_id))

@@ -16,7 +16,13 @@ from burnout_api.examples import (
     READY,
     RECORD_WITH_MISSING_VALUE,
 )
-from burnout_api.features import FEATURE_FIELDS, build_example_record
+from burnout_api.features import (
+    EMPLOYEE_ID,
+    EMPLOYEE_ID_KEY,
+    FEATURE_FIELDS,
+    MAX_EMPLOYEE_ID_CHARS,
+    build_example_record,
+)
 from etl.contract import BY_NAME, CLASS_UPPER_BOUNDS, CLASSES, TARGET
 
 EXAMPLE_RECORD = build_example_record()
@@ -60,6 +66,19 @@ def build_record_model() -> type[BaseModel]:
             kind,
             Field(default, alias=feature.name, description=column.description or None, **bounds),
         )
+    fields[EMPLOYEE_ID_KEY] = (
+        str | None,
+        Field(
+            None,
+            alias=EMPLOYEE_ID,
+            min_length=1,
+            max_length=MAX_EMPLOYEE_ID_CHARS,
+            description="Optional: who the record is about. Never a model input; written to the prediction "
+            "log (unless BURNOUT_PREDICTION_LOG_EMPLOYEE_ID=false), so that outcomes posted later to "
+            "/feedback can be matched by employee, and hashed by the canary split so that an employee always "
+            "gets the same model.",
+        ),
+    )
     config = ConfigDict(
         extra="forbid",
         strict=True,
@@ -134,6 +153,10 @@ class ServedModel(BaseModel):
 class PredictResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [PREDICT_ANSWER, PREDICT_EXPLAINED_ANSWER]})
 
+    request_id: str = Field(
+        description="This request's id: the X-Request-ID sent, else one made on arrival (also in the "
+        "X-Request-ID answer header). Quote it, with a prediction's index, in POST /feedback."
+    )
     model: ServedModel
     predictions: list[Prediction]
     explainer: Explainer | None = Field(default=None, description="With explain=true only.")

@@ -23,14 +23,23 @@ import numpy as np
 from msgspec import Meta
 
 from burnout_api.error_codes import ErrorCode
-from burnout_api.features import CATEGORICAL_COLUMNS, FEATURE_FIELDS, NUMERIC_COLUMNS, identifier_of
+from burnout_api.features import (
+    CATEGORICAL_COLUMNS,
+    EMPLOYEE_ID,
+    EMPLOYEE_ID_KEY,
+    FEATURE_FIELDS,
+    MAX_EMPLOYEE_ID_CHARS,
+    NUMERIC_COLUMNS,
+    identifier_of,
+)
 
 MAX_REPORTED_ERRORS = 20
 MAX_ALIAS_LENGTH = 255  # MLflow's own limit
 _ALIAS = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ALIAS_LENGTH}}}")
 _MISSING = object()
 _FEATURE_NAMES = frozenset(f.name for f in FEATURE_FIELDS)
-_EXPECTED = ", ".join(repr(f.name) for f in FEATURE_FIELDS)
+_ACCEPTED_NAMES = _FEATURE_NAMES | {EMPLOYEE_ID}
+_EXPECTED = ", ".join(repr(f.name) for f in FEATURE_FIELDS) + f" (and, optionally, {EMPLOYEE_ID!r})"
 # (name, minimum, maximum, must be integral, nullable) per numeric column, in the contract's order.
 _NUMERIC_SPECS = tuple(
     (c.name, c.minimum, c.maximum, c.kind == "integer", c.nullable) for c in NUMERIC_COLUMNS
@@ -69,13 +78,21 @@ class InvalidInput(ValueError):
 
 @dataclass(frozen=True)
 class RecordBatch:
-    """Validated records as arrays: numeric columns (NaN = missing, to be imputed) and categorical values."""
+    """Validated records as arrays: numeric columns (NaN = missing, to be imputed) and categorical values;
+    `employee_ids`: each record's Employee ID (None: not sent), or None when no record had one."""
 
     numeric: np.ndarray
     categorical: list[tuple[str, ...]]
+    employee_ids: list[str | None] | None = None
 
     def __len__(self) -> int:
         return len(self.categorical)
+
+    def select(self, mask: np.ndarray) -> RecordBatch:
+        """The records where `mask` is True, in order."""
+        rows = np.flatnonzero(mask)
+        ids = None if self.employee_ids is None else [self.employee_ids[i] for i in rows]
+        return RecordBatch(self.numeric[rows], [self.categorical[i] for i in rows], ids)
 
 
 class MalformedBody(InvalidInput):
@@ -122,6 +139,8 @@ def _typed_record() -> type[msgspec.Struct]:
         fields.append(
             (identifier_of(column.name), Literal[column.categories], msgspec.field(name=column.name))
         )
+    employee_id = Annotated[str, Meta(min_length=1, max_length=MAX_EMPLOYEE_ID_CHARS)] | None
+    fields.append((EMPLOYEE_ID_KEY, employee_id, msgspec.field(name=EMPLOYEE_ID, default=None)))
     fields.sort(key=lambda f: f[2].default is not msgspec.NODEFAULT)  # fields with defaults come last
     return msgspec.defstruct("Record", fields, forbid_unknown_fields=True)
 
@@ -129,6 +148,7 @@ def _typed_record() -> type[msgspec.Struct]:
 _decode_typed = msgspec.json.Decoder(list[_typed_record()]).decode
 _numeric_of = attrgetter(*(identifier_of(c.name) for c in NUMERIC_COLUMNS))
 _categories_of = attrgetter(*(identifier_of(c.name) for c in CATEGORICAL_COLUMNS))
+_employee_id_of = attrgetter(EMPLOYEE_ID_KEY)
 
 
 def parse_records(body: bytes, max_batch: int) -> RecordBatch:
@@ -142,8 +162,15 @@ def parse_records(body: bytes, max_batch: int) -> RecordBatch:
         return validate_records(decode_json(body), max_batch)
     numeric = np.array(list(map(_numeric_of, records)), dtype=np.float64)  # None -> NaN
     return RecordBatch(
-        numeric.reshape(len(records), len(NUMERIC_COLUMNS)), list(map(_categories_of, records))
+        numeric.reshape(len(records), len(NUMERIC_COLUMNS)),
+        list(map(_categories_of, records)),
+        _known_ids(list(map(_employee_id_of, records))),
     )
+
+
+def _known_ids(ids: list[str | None]) -> list[str | None] | None:
+    """The records' Employee IDs, or None when none was sent (the common case costs nothing downstream)."""
+    return ids if any(ids) else None
 
 
 def check_columns(columns: dict[str, list]) -> RecordBatch | None:
@@ -173,9 +200,18 @@ def check_columns(columns: dict[str, list]) -> RecordBatch | None:
         for values, (_, allowed, _) in zip(categorical, _CATEGORY_SPECS, strict=True):
             if not set(values) <= allowed or not set(map(type, values)) <= {str}:
                 return None
+        employee_ids = columns.get(EMPLOYEE_ID)
+        if employee_ids is not None:
+            if len(employee_ids) != count or not all(map(_is_employee_id, employee_ids)):
+                return None
+            employee_ids = _known_ids(list(employee_ids))
     except (OverflowError, TypeError, ValueError):  # an int too large for a float, an unhashable value, ...
         return None
-    return RecordBatch(numeric, list(zip(*categorical, strict=True)))
+    return RecordBatch(numeric, list(zip(*categorical, strict=True)), employee_ids)
+
+
+def _is_employee_id(value: object) -> bool:
+    return value is None or (type(value) is str and 0 < len(value) <= MAX_EMPLOYEE_ID_CHARS)
 
 
 def check_alias(alias: str) -> None:
@@ -253,6 +289,7 @@ def validate_records(records: object, max_batch: int) -> RecordBatch:
     errors: list[FieldError] = []
     numeric_rows: list[list[float]] = []
     categorical_rows: list[tuple[str, ...]] = []
+    employee_ids: list[str | None] = []
     for index, record in enumerate(records):
         if type(record) is not dict:
             errors.append(FieldError(index, None, "not_a_record", "expected an object of feature columns"))
@@ -261,11 +298,26 @@ def validate_records(records: object, max_batch: int) -> RecordBatch:
             categorical_rows.append(_check_categorical(record, index, errors))
             if record.keys() - _FEATURE_NAMES:
                 _report_unknown(record, index, errors)
+                employee_ids.append(_check_employee_id(record.get(EMPLOYEE_ID), index, errors))
+            else:
+                employee_ids.append(None)
         if len(errors) >= MAX_REPORTED_ERRORS:
             break
     if errors:
         raise InvalidInput(errors[:MAX_REPORTED_ERRORS])
-    return RecordBatch(np.array(numeric_rows, dtype=np.float64), categorical_rows)
+    return RecordBatch(np.array(numeric_rows, dtype=np.float64), categorical_rows, _known_ids(employee_ids))
+
+
+def _check_employee_id(value: object, index: int, errors: list[FieldError]) -> str | None:
+    """An optional Employee ID: a non-empty string of at most MAX_EMPLOYEE_ID_CHARS characters, or null."""
+    if value is None or _is_employee_id(value):
+        return value
+    if type(value) is not str:
+        message = f"must be a string (or null), got {_json_type(value)} {value!r}"[:200]
+    else:
+        message = f"must be 1 to {MAX_EMPLOYEE_ID_CHARS} characters, got {len(value)}"
+    errors.append(FieldError(index, EMPLOYEE_ID, "invalid_employee_id", message))
+    return None
 
 
 def _check_numeric(record: dict, index: int, errors: list[FieldError]) -> list[float]:
@@ -334,7 +386,7 @@ def _check_categorical(record: dict, index: int, errors: list[FieldError]) -> tu
 
 def _report_unknown(record: dict, index: int, errors: list[FieldError]) -> None:
     for name in record:
-        if name not in _FEATURE_NAMES:
+        if name not in _ACCEPTED_NAMES:
             errors.append(
                 FieldError(
                     index, str(name), "unknown_column", f"is not a model input; the inputs are {_EXPECTED}"

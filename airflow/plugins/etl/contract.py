@@ -169,6 +169,7 @@ COLUMNS: tuple[Column, ...] = (
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 RAW_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 TARGET: str = next(c.name for c in COLUMNS if c.role == "target")
+IDENTIFIER: str = next(c.name for c in COLUMNS if c.role == "id")  # "Employee ID": never a model input
 FEATURES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.role == "feature")
 DROPPED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.role in ("id", "dropped"))
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(

@@ -11,17 +11,23 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import anyio
+import numpy as np
 
+from burnout_api.core.canary import canary_mask, share_of
 from burnout_api.core.errors import ModelUnavailable, NoModelYet, UnknownAlias, error_code
 from burnout_api.core.loaded_model import BatchPrediction, LoadedModel
 from burnout_api.core.metrics import ServiceMetrics
 from burnout_api.core.model_store import ModelStore
 from burnout_api.core.poller import Poller
 from burnout_api.core.prediction_log_writer import PredictionLogWriter
+from burnout_api.core.request_ids import new_request_id
+from burnout_api.core.shadow import ShadowScorer
 from burnout_api.core.snapshot import (
     CHAMPION,
     Snapshot,
@@ -47,6 +53,7 @@ INLINE_RECORDS, INLINE_BYTES = 32, 16_384
 # At stop, the prediction log gets this long to write what is queued: the drain's exit deadline leaves
 # EXIT_MARGIN_S (5 s) after the grace, of which the HTTP server may use 1 s to settle cut requests.
 LOG_FLUSH_ON_STOP_S = 3.0
+SHADOW_DRAIN_ON_STOP_S = 1.0  # shadow answers are evidence, not answers: a second, out of that margin
 
 
 class InferenceCore:
@@ -73,6 +80,7 @@ class InferenceCore:
         self._poller: Poller | None = None
         self._draining = False
         self.prediction_log: PredictionLogWriter | None = None  # made at start() when enabled
+        self.shadow: ShadowScorer | None = None  # made at start() when a shadow alias is set (and the log on)
 
     # Lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -84,6 +92,19 @@ class InferenceCore:
             if self.prediction_log is None:
                 self.prediction_log = PredictionLogWriter.from_settings(self.settings, self.metrics)
             self.prediction_log.start()
+            if self.settings.shadow_alias and self.shadow is None:
+                self.shadow = ShadowScorer(
+                    self.settings.shadow_alias,
+                    self.settings.shadow_fraction,
+                    self.settings.shadow_queue_rows,
+                    self.snapshot_model,
+                    self.prediction_log,
+                    self.metrics,
+                )
+            if self.shadow is not None:
+                self.shadow.start()
+        elif self.settings.shadow_alias:
+            log.warning("BURNOUT_SHADOW_ALIAS is set but the prediction log is off: shadow scoring is off")
 
     def stop(self) -> None:
         """Stop polling and write the queued prediction log (bounded). Safe to call again: a later call
@@ -91,6 +112,8 @@ class InferenceCore:
         if self._poller is not None:
             self._poller.stop()
             self._poller = None
+        if self.shadow is not None:  # its answers go to the log: first
+            self.shadow.stop(SHADOW_DRAIN_ON_STOP_S)
         if self.prediction_log is not None:
             self.prediction_log.stop(LOG_FLUSH_ON_STOP_S)
 
@@ -114,17 +137,25 @@ class InferenceCore:
     def predict(
         self,
         records: object,
-        alias: str = CHAMPION,
+        alias: str | None = None,
         protocol: str = "rest",
         request_id: str | list[str] | None = None,
         explain: bool = False,
+        split_per_request: bool = False,
     ) -> BatchPrediction:
         """Validate and score records (dicts keyed by dataset column names, the JSON text of a list of
         them, or a RecordBatch its adapter checked) with the model behind `alias`; with `explain`, explain
-        them too (bounded, see `check_explainable`). The answer is queued for the prediction log without its
-        explanations (`request_id`: the client's, else one is made up; a list names each record, the stream's
-        way, where every record is a request of its own)."""
+        them too (bounded, see `check_explainable`).
+
+        No alias (None): the champion, except for the canary's share (`core.canary`), split per record, or
+        per request with `split_per_request` (V2, whose answer names one version) and when explaining. The
+        answer is queued for the prediction log without its explanations, and offered to the shadow model.
+        `request_id`: the adapter's (made on arrival), else one is made; a list names each record, the
+        stream's way, where every record is a request of its own."""
         started = time.perf_counter()
+        asked = CHAMPION if alias is None else alias
+        if request_id is None:
+            request_id = new_request_id()
         try:
             if isinstance(records, bytes):
                 batch = parse_records(records, self.settings.max_batch)
@@ -132,41 +163,93 @@ class InferenceCore:
                 batch = records
             else:
                 batch = validate_records(records, self.settings.max_batch)
-            model = self.snapshot.models.get(alias) or self.ensure_alias(alias)
+            model = self.snapshot.models.get(asked) or self.ensure_alias(asked)
+            canary = None if alias is not None else self._canary()
+            if canary is not None and (explain or split_per_request or len(batch) == 1):
+                key = request_id if isinstance(request_id, str) else request_id[0]
+                if batch.employee_ids is not None and len(batch) == 1:
+                    key = batch.employee_ids[0] or key
+                if share_of(key) < self.settings.canary_percent:
+                    asked, model = canary
+                canary = None
             if explain:
                 self.check_explainable(model, len(batch))
-            result = model.predict(batch, explain)
+            if canary is None:
+                result = model.predict(batch, explain)
+            else:
+                result = self._predict_split(batch, model, canary, request_id)
         except Exception as exc:
-            label = alias if alias in self.snapshot.registry else "<unknown>"
+            label = asked if asked in self.snapshot.registry else "<unknown>"
             self.metrics.observe_error(protocol, label, error_code(exc) or "internal")
             raise
-        self.metrics.observe_success(
-            protocol, alias, result.model.version, len(batch), time.perf_counter() - started
-        )
+        seconds = time.perf_counter() - started
+        if result.versions is None:
+            self.metrics.observe_success(protocol, asked, result.model.version, len(batch), seconds)
+        else:
+            for (served, version), count in Counter(
+                zip(result.aliases, result.versions, strict=True)
+            ).items():
+                self.metrics.observe_success(protocol, served, version, count, seconds)
         if self.prediction_log is not None:
-            if isinstance(request_id, list):
-                for one, answer in zip(request_id, _each_record(batch, result), strict=True):
-                    self.prediction_log.append(*answer, alias, protocol, one)
-            else:
-                self.prediction_log.append(batch, result, alias, protocol, request_id)
+            self.prediction_log.append(batch, result, asked, protocol, request_id)
+            if self.shadow is not None:
+                self.shadow.offer(batch, protocol, request_id, result.model.version)
         return result
+
+    def _canary(self) -> tuple[str, LoadedModel] | None:
+        """(alias, model) of the canary when one is set, has a share and is loaded; else None."""
+        alias = self.settings.canary_alias
+        if not alias or self.settings.canary_percent <= 0:
+            return None
+        model = self.snapshot.models.get(alias)
+        return None if model is None else (alias, model)
+
+    def _predict_split(
+        self,
+        batch: RecordBatch,
+        model: LoadedModel,
+        canary: tuple[str, LoadedModel],
+        request_id: str | list[str],
+    ) -> BatchPrediction:
+        """Score the canary's share of `batch` with the canary and the rest with `model`, in the batch's
+        order; each record names its version and alias."""
+        mask = canary_mask(len(batch), self.settings.canary_percent, request_id, batch.employee_ids)
+        if not mask.any():
+            return model.predict(batch)
+        canary_alias, canary_model = canary
+        if mask.all():
+            whole = canary_model.predict(batch)
+            return replace(
+                whole, versions=[whole.model.version] * len(batch), aliases=[canary_alias] * len(batch)
+            )
+        main, side = model.predict(batch.select(~mask)), canary_model.predict(batch.select(mask))
+        labels = np.empty(len(batch), dtype=object)
+        labels[~mask], labels[mask] = main.labels, side.labels
+        probabilities = np.empty((len(batch), main.probabilities.shape[1]))
+        probabilities[~mask], probabilities[mask] = main.probabilities, side.probabilities
+        versions = np.where(mask, side.model.version, main.model.version).tolist()
+        aliases = np.where(mask, canary_alias, CHAMPION).tolist()
+        return BatchPrediction(main.model, labels.tolist(), probabilities, versions=versions, aliases=aliases)
 
     async def predict_async(
         self,
         records: object,
-        alias: str = CHAMPION,
+        alias: str | None = None,
         protocol: str = "rest",
         request_id: str | None = None,
         explain: bool = False,
+        split_per_request: bool = False,
     ) -> BatchPrediction:
         """`predict` from an event loop: inline when it is quick, in a worker thread when it may load a model,
         score a large batch or explain (a thread hop costs more than scoring one record, far less than
         explaining one with a non-tree model)."""
         size = len(records) if isinstance(records, (list, bytes, RecordBatch)) else 0
         limit = INLINE_BYTES if isinstance(records, bytes) else INLINE_RECORDS
-        if not explain and self.is_loaded(alias) and size <= limit:
-            return self.predict(records, alias, protocol, request_id)
-        return await anyio.to_thread.run_sync(self.predict, records, alias, protocol, request_id, explain)
+        if not explain and self.is_loaded(CHAMPION if alias is None else alias) and size <= limit:
+            return self.predict(records, alias, protocol, request_id, False, split_per_request)
+        return await anyio.to_thread.run_sync(
+            self.predict, records, alias, protocol, request_id, explain, split_per_request
+        )
 
     def check_explainable(self, model: LoadedModel, count: int) -> None:
         """Refuse explanations before any work: of a model without an explainer, and of more records than its
@@ -181,6 +264,10 @@ class InferenceCore:
 
     def is_loaded(self, alias: str) -> bool:
         return alias in self.snapshot.models
+
+    def snapshot_model(self, alias: str) -> LoadedModel | None:
+        """The model serving `alias` now, if loaded (never loads: the shadow must not wait for MLflow)."""
+        return self.snapshot.models.get(alias)
 
     def ensure_alias(self, alias: str) -> LoadedModel:
         """The model behind `alias`, loading it if needed (blocking: call it off the event loop)."""
@@ -319,13 +406,6 @@ class InferenceCore:
         """Metadata of the model behind `alias`, loading it if needed (blocking)."""
         self.ensure_alias(alias)
         return describe_alias(alias, self.snapshot)
-
-
-def _each_record(batch: RecordBatch, result: BatchPrediction) -> Iterator[tuple]:
-    """(record, its answer) one record at a time, for logging each under its own request id."""
-    for i in range(len(batch)):
-        one = RecordBatch(batch.numeric[i : i + 1], batch.categorical[i : i + 1])
-        yield one, BatchPrediction(result.model, result.labels[i : i + 1], result.probabilities[i : i + 1])
 
 
 def _settle_heap() -> None:

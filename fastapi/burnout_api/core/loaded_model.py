@@ -52,14 +52,22 @@ class ModelMetadata:
 
 @dataclass(frozen=True)
 class BatchPrediction:
-    """Per record: the class and the probabilities of `CLASSES`, in that order; `model` answered them. With
-    explanations: `explanations` and the `records` they explain (the top factors quote their values)."""
+    """Per record: the class and the probabilities of `CLASSES`, in that order; `model` answered them (all,
+    or those the canary did not: see `versions`). With explanations: `explanations` and the `records` they
+    explain (the top factors quote their values)."""
 
     model: ModelMetadata
     labels: list[str]
     probabilities: np.ndarray = field(repr=False)
     explanations: Explanations | None = field(default=None, repr=False)
     records: RecordBatch | None = field(default=None, repr=False)
+    # Set when a canary served some of the records (see `core.canary`): each record's version and alias;
+    # None: `model` answered them all.
+    versions: list[int] | None = None
+    aliases: list[str] | None = None
+
+    def version_of(self, index: int) -> int:
+        return self.model.version if self.versions is None else self.versions[index]
 
 
 class LoadedModel:

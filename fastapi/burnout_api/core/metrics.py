@@ -64,6 +64,29 @@ class ServiceMetrics:
         )
         self._children: dict[tuple[str, str, int], tuple] = {}
         self._add_prediction_log_metrics()
+        self._add_shadow_metrics()
+
+    def _add_shadow_metrics(self) -> None:
+        """Shadow scoring (issue 24): records a challenger scored off the request path, and those it could
+        not (queue_full: the shadow queue was full; not_loaded: the alias went away; failed: the model
+        raised)."""
+        self._shadow_scored = Counter(
+            "burnout_shadow_records_total",
+            "Records scored in shadow (never answered to a client).",
+            ("alias", "version"),
+            registry=self.registry,
+        )
+        self._shadow_dropped = Counter(
+            "burnout_shadow_dropped_records_total",
+            "Records not scored in shadow, by reason.",
+            ("reason",),
+            registry=self.registry,
+        )
+        for reason in ("queue_full", "not_loaded", "failed"):  # shown at 0 from the start
+            self._shadow_dropped.labels(reason)
+        self._shadow_queue = Gauge(
+            "burnout_shadow_queue_records", "Records waiting for the shadow model.", registry=self.registry
+        )
 
     def _add_prediction_log_metrics(self) -> None:
         """The prediction log (issue 13): rows written to the lake, and rows lost, never silently."""
@@ -127,6 +150,15 @@ class ServiceMetrics:
     def watch_prediction_log_queue(self, rows: Callable[[], int]) -> None:
         """The queue gauge reads `rows()` when scraped: nothing to update on the hot path."""
         self._log_queue.set_function(rows)
+
+    def observe_shadow_scored(self, alias: str, version: int, records: int) -> None:
+        self._shadow_scored.labels(alias, str(version)).inc(records)
+
+    def observe_shadow_dropped(self, records: int, reason: str) -> None:
+        self._shadow_dropped.labels(reason).inc(records)
+
+    def watch_shadow_queue(self, records: Callable[[], int]) -> None:
+        self._shadow_queue.set_function(records)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -12,7 +12,6 @@ import itertools
 import logging
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import NamedTuple
@@ -22,6 +21,7 @@ import pyarrow as pa
 
 from burnout_api.core.loaded_model import BatchPrediction
 from burnout_api.core.metrics import ServiceMetrics
+from burnout_api.core.request_ids import MAX_REQUEST_ID_CHARS, new_request_id
 from burnout_api.features import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
 from burnout_api.validation import RecordBatch
 from burnout_base.settings import Settings
@@ -47,18 +47,19 @@ log = logging.getLogger(__name__)
 # rows are counted as dropped.
 WRITE_ATTEMPTS = 3
 RETRY_WAIT_S = 1.0
-MAX_REQUEST_ID_CHARS = 128
 
 
 class LoggedAnswer(NamedTuple):
-    """One answered request, as the writer reads it (the hot path queues a plain tuple: 30 times cheaper)."""
+    """One answered request, as the writer reads it (the hot path queues a plain tuple: 30 times cheaper).
+    `request_id`: the request's, or one per record (the stream's, where every record is a request)."""
 
     batch: RecordBatch
     result: BatchPrediction
     alias: str
     protocol: str
-    request_id: str | None
+    request_id: str | list[str] | None
     logged_at: float  # time.time()
+    role: str  # SERVED, or SHADOW: a challenger's answer the client never saw
 
 
 class PredictionLogWriter:
@@ -76,9 +77,11 @@ class PredictionLogWriter:
         flush_s: float = 10.0,
         retry_wait_s: float = RETRY_WAIT_S,
         replica: str | None = None,
+        employee_ids: bool = True,
     ) -> None:
         self._write, self._metrics = write, metrics
         self.replica = replica  # written on every row: which replica answered
+        self.employee_ids = employee_ids  # False: the records' Employee IDs are left out of the log
         self.queue_rows, self.flush_s = queue_rows, flush_s
         self.flush_rows = max(1, min(flush_rows, queue_rows))
         self._retry_wait_s = retry_wait_s
@@ -94,9 +97,6 @@ class PredictionLogWriter:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._write_lock = threading.Lock()  # one writer at a time: the thread, or flush() without it
-        # Requests that bring no id get one: unique across processes (a random prefix) and cheap (a counter).
-        self._id_prefix = uuid.uuid4().hex[:12]
-        self._ids = itertools.count()
         metrics.watch_prediction_log_queue(lambda: self._pending)
 
     @classmethod
@@ -119,6 +119,7 @@ class PredictionLogWriter:
             flush_rows=settings.prediction_log_flush_rows,
             flush_s=settings.prediction_log_flush_s,
             replica=settings.replica_name,
+            employee_ids=settings.prediction_log_employee_id,
         )
 
     @property
@@ -132,7 +133,8 @@ class PredictionLogWriter:
         result: BatchPrediction,
         alias: str,
         protocol: str,
-        request_id: str | None = None,
+        request_id: str | list[str] | None = None,
+        role: str = SERVED,
     ) -> bool:
         """Queue one answered request; False (and counted) when the queue has no room for its rows."""
         rows, wake = len(result.labels), False
@@ -146,7 +148,7 @@ class PredictionLogWriter:
                 self._pending += rows
                 self._queued += rows
                 self._appended += 1
-                self._queue.append((batch, result, alias, protocol, request_id, time.time()))
+                self._queue.append((batch, result, alias, protocol, request_id, time.time(), role))
                 wake = self._queued >= self.flush_rows
         if full:
             self._metrics.observe_log_dropped(rows, "queue_full")
@@ -264,31 +266,41 @@ class PredictionLogWriter:
                 return
 
     def build_table(self, entries: list[LoggedAnswer]) -> pa.Table:
-        """The rows of `entries` in `SCHEMA`; requests without an id get one of this process's."""
-        request_ids = [
-            e.request_id[:MAX_REQUEST_ID_CHARS] if e.request_id else f"{self._id_prefix}-{next(self._ids):x}"
-            for e in entries
-        ]
-        return answers_table(entries, request_ids, self.replica)
+        """The rows of `entries` in `SCHEMA`."""
+        return answers_table(entries, self.replica, self.employee_ids)
 
 
-def answers_table(entries: list[LoggedAnswer], request_ids: list[str], replica: str | None) -> pa.Table:
-    """Prediction log rows (`SCHEMA`): one per record, the raw record next to its answer and the name of the
-    `replica` that answered. Every protocol's rows, the stream worker's included, are built here by the
-    writer."""
+def answers_table(entries: list[LoggedAnswer], replica: str | None, employee_ids: bool = True) -> pa.Table:
+    """Prediction log rows (`SCHEMA`): one per record, keyed by (request id, record index), the raw record
+    (and its Employee ID unless `employee_ids` is False) next to its answer, the alias and version that
+    answered it, its role and the name of the `replica`. Every protocol's rows, the stream worker's and the
+    shadow's included, are built here by the writer."""
     counts = np.fromiter((len(e.result.labels) for e in entries), dtype=np.int64, count=len(entries))
     stamps = np.array([int(e.logged_at * 1_000_000) for e in entries], dtype=np.int64)
     probabilities = np.vstack([e.result.probabilities for e in entries])
     numeric = np.vstack([e.batch.numeric for e in entries])
     records = itertools.chain.from_iterable(e.batch.categorical for e in entries)
     categorical = list(zip(*records, strict=True))
+    request_ids: list[str] = []
+    indexes: list[np.ndarray] = []
+    for entry, count in zip(entries, counts.tolist(), strict=True):
+        ids = entry.request_id or new_request_id()
+        if isinstance(ids, str):  # one request: its records are numbered
+            request_ids.extend([ids[:MAX_REQUEST_ID_CHARS]] * count)
+            indexes.append(np.arange(count, dtype=np.int32))
+        else:  # one request per record (the stream)
+            request_ids.extend(one[:MAX_REQUEST_ID_CHARS] for one in ids)
+            indexes.append(np.zeros(count, dtype=np.int32))
     columns: dict[str, pa.Array] = {
-        REQUEST_ID: pa.array(np.repeat(np.array(request_ids, dtype=object), counts), pa.string()),
-        RECORD_INDEX: pa.array(np.concatenate([np.arange(n, dtype=np.int32) for n in counts])),
+        REQUEST_ID: pa.array(request_ids, pa.string()),
+        RECORD_INDEX: pa.array(np.concatenate(indexes)),
         LOGGED_AT: pa.array(np.repeat(stamps, counts), pa.timestamp("us", tz="UTC")),
         PROTOCOL: pa.array(np.repeat(np.array([e.protocol for e in entries], dtype=object), counts)),
-        ALIAS: pa.array(np.repeat(np.array([e.alias for e in entries], dtype=object), counts)),
-        MODEL_VERSION: pa.array(np.repeat([e.result.model.version for e in entries], counts), pa.int64()),
+        ALIAS: pa.array(_per_record(entries, counts, lambda e: e.alias, lambda e: e.result.aliases)),
+        MODEL_VERSION: pa.array(
+            _per_record(entries, counts, lambda e: e.result.model.version, lambda e: e.result.versions),
+            pa.int64(),
+        ),
         PREDICTED_CLASS: pa.array(list(itertools.chain.from_iterable(e.result.labels for e in entries))),
     }
     for i, name in enumerate(PROBABILITY_COLUMNS):
@@ -298,6 +310,19 @@ def answers_table(entries: list[LoggedAnswer], request_ids: list[str], replica: 
     for i, column in enumerate(CATEGORICAL_COLUMNS):
         columns[column.name] = pa.array(categorical[i], pa.string())
     columns[REPLICA] = pa.array(np.full(len(probabilities), replica, dtype=object), pa.string())
-    columns[EMPLOYEE_ID] = pa.nulls(len(probabilities), pa.string())
-    columns[ROLE] = pa.array(np.full(len(probabilities), SERVED, dtype=object), pa.string())
+    if employee_ids and any(e.batch.employee_ids for e in entries):
+        ids = itertools.chain.from_iterable(e.batch.employee_ids or [None] * len(e.batch) for e in entries)
+        columns[EMPLOYEE_ID] = pa.array(list(ids), pa.string())
+    else:
+        columns[EMPLOYEE_ID] = pa.nulls(len(probabilities), pa.string())
+    columns[ROLE] = pa.array(np.repeat(np.array([e.role for e in entries], dtype=object), counts))
     return pa.table([columns[name] for name in SCHEMA.names], schema=SCHEMA)
+
+
+def _per_record(entries: list[LoggedAnswer], counts: np.ndarray, whole, each) -> list:
+    """A column whose value is the entry's (`whole`), unless a canary split it (`each`: one per record)."""
+    values: list = []
+    for entry, count in zip(entries, counts.tolist(), strict=True):
+        split = each(entry)
+        values.extend(split if split is not None else [whole(entry)] * count)
+    return values

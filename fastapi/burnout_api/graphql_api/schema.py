@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from burnout_api.core import CHAMPION, InferenceCore
-from burnout_api.features import FEATURE_FIELDS
+from burnout_api.features import EMPLOYEE_ID, EMPLOYEE_ID_KEY, FEATURE_FIELDS
 from burnout_api.graphql_api.errors import CoreErrors, is_expected
 from burnout_api.graphql_api.router import OffLoopGraphQLRouter
 from burnout_api.graphql_api.types import (
@@ -37,6 +37,7 @@ from burnout_api.graphql_api.types import (
 )
 from burnout_api.rendering import build_prediction_payload
 from burnout_base.settings import Settings
+from fastapi import Request
 
 log = logging.getLogger(__name__)
 LOGGED_MESSAGE_CHARS = 300
@@ -70,18 +71,21 @@ class Query:
         return _model_info(_core(info).describe_model(alias or CHAMPION))
 
     @strawberry.field(
-        description="Risk class and probabilities per record, from the model behind `model` (empty: "
-        "champion). Selecting `predictions { explanation }` explains each record too. One predict per "
-        "request; send the records as a variable."
+        description="Risk class and probabilities per record, from the model behind `model` (null or empty: "
+        "the champion, or the canary for its share of records when one is set). Selecting "
+        "`predictions { explanation }` explains each record too. One predict per request; send the records "
+        "as a variable."
     )
-    def predict(self, info: Info, records: list[EmployeeInput], model: str = CHAMPION) -> PredictResult:  # type: ignore[valid-type]
-        alias = model or CHAMPION
+    def predict(self, info: Info, records: list[EmployeeInput], model: str | None = None) -> PredictResult:  # type: ignore[valid-type]
+        alias = model or None
         rows = [_as_record(r) for r in records]
         explain = _selects(info, "predictions", "explanation")
-        result = _core(info).predict(rows, alias, "graphql", explain=explain)
-        payload = build_prediction_payload(result, alias)
+        request_id = info.context["request_id"]
+        result = _core(info).predict(rows, alias, "graphql", request_id, explain=explain)
+        payload = build_prediction_payload(result, alias, request_id)
         explainer = payload.get("explainer")
         return PredictResult(
+            request_id=request_id,
             model=ServedModel(**payload["model"]),
             predictions=[
                 Prediction(
@@ -142,7 +146,18 @@ def _model_info(described: dict) -> ModelInfo:
 def _as_record(employee: object) -> dict:
     """GraphQL input -> the dataset-named record the core checks; a null optional column means missing."""
     values = ((f.name, getattr(employee, f.key)) for f in FEATURE_FIELDS)
-    return {name: value for name, value in values if value is not None}
+    record = {name: value for name, value in values if value is not None}
+    employee_id = getattr(employee, EMPLOYEE_ID_KEY)
+    if employee_id is not None:
+        record[EMPLOYEE_ID] = employee_id
+    return record
+
+
+def _context_of(core: InferenceCore):
+    def context(request: Request) -> dict:
+        return {"core": core, "request_id": request.state.request_id}  # made on arrival (rest.request_id)
+
+    return context
 
 
 class OnePredictPerRequest(ValidationRule):
@@ -188,7 +203,7 @@ def build_graphql_router(core: InferenceCore) -> OffLoopGraphQLRouter:
     return OffLoopGraphQLRouter(
         build_schema(core.settings),
         core.settings,
-        context_getter=lambda: {"core": core},
+        context_getter=_context_of(core),
         # GET serves GraphiQL only: every operation comes by POST, which runs off the event loop.
         allow_queries_via_get=False,
         tags=["graphql"],

@@ -8,7 +8,7 @@ import types as pytypes
 import strawberry
 from strawberry.scalars import JSON
 
-from burnout_api.features import FEATURE_FIELDS
+from burnout_api.features import EMPLOYEE_ID_KEY, FEATURE_FIELDS
 from burnout_api.schemas import CLASSES_DESCRIPTION
 from etl.contract import CLASSES
 
@@ -43,7 +43,17 @@ def _input_field(feature) -> tuple[object, object]:
 
 EmployeeInput = _build_strawberry_type(
     "EmployeeInput",
-    {f.key: _input_field(f) for f in FEATURE_FIELDS},
+    {
+        **{f.key: _input_field(f) for f in FEATURE_FIELDS},
+        EMPLOYEE_ID_KEY: (
+            str | None,
+            strawberry.field(
+                default=None,
+                description="Optional: who the record is about (dataset column 'Employee ID'). Never a model "
+                "input; logged with the answer, and hashed by the canary split.",
+            ),
+        ),
+    },
     "One raw employee record (the dataset's feature columns, in snake_case).",
     is_input=True,
 )
@@ -111,6 +121,10 @@ class ServedModel:
 
 @strawberry.type
 class PredictResult:
+    request_id: str = strawberry.field(
+        description="This request's id (the X-Request-ID sent, else one made on arrival): quote it, with a "
+        "prediction's index, in POST /feedback."
+    )
     model: ServedModel
     predictions: list[Prediction]
     explainer: Explainer | None = strawberry.field(

@@ -34,7 +34,9 @@ def _document_inputs(settings: Settings) -> dict:
         "name": "model",
         "in": "query",
         "required": False,
-        "description": "Alias: champion, lightgbm, knn, svm.",
+        "description": "Alias: champion, challenger, lightgbm, knn, svm, ensemble. Unset: the champion, or "
+        "the canary for its share of records when BURNOUT_CANARY_ALIAS is set (each prediction names its "
+        "`model_version`).",
         "schema": {"type": "string", "default": CHAMPION},
     }
     explain = {
@@ -153,10 +155,10 @@ async def predict(request: Request) -> Response:
     media_type = content_type.partition(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise HTTPException(415, f"POST /predict takes application/json, got {content_type[:100]!r}")
-    alias = request.query_params.get("model") or CHAMPION  # empty means the champion, as on gRPC
+    alias = request.query_params.get("model") or None  # none (or empty, as on gRPC): the champion or canary
     explain = request.query_params.get("explain")
     explain = explain is not None and parse_flag(explain, "explain")
-    request_id = request.headers.get("x-request-id")  # logged with the answer (the prediction log)
+    request_id = request.state.request_id  # made on arrival (rest.request_id); keys the prediction log
     core = request.app.state.core
     result = await core.predict_async(await request.body(), alias, "rest", request_id, explain)
-    return Response(render_prediction_json(result, alias), media_type="application/json")
+    return Response(render_prediction_json(result, alias, request_id), media_type="application/json")

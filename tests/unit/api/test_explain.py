@@ -37,6 +37,7 @@ EXPLANATION = """
 GRAPHQL_EXPLAIN = f"""
 query($records: [EmployeeInput!]!, $model: String!) {{
   predict(records: $records, model: $model) {{
+    request_id
     model {{ alias version family }}
     predictions {{ class probabilities {{ Low Medium High }} model_version {EXPLANATION} }}
     explainer {{ method exact scale }}
@@ -81,7 +82,9 @@ def records(raw_records) -> list[dict]:
 
 
 def explain_rest(client: TestClient, records: list[dict], alias: str) -> dict:
-    answer = client.post("/predict", params={"model": alias, "explain": "true"}, json=records)
+    answer = client.post(
+        "/predict", params={"model": alias, "explain": "true"}, json=records, headers={"X-Request-ID": alias}
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -123,7 +126,9 @@ def test_explanations_add_up_to_what_the_model_answered_on_every_protocol(servic
     check_adds_up(rest, EXPLAINERS[family])
     inputs = [as_input(r) for r in records]
     graphql = client.post(
-        "/graphql", json={"query": GRAPHQL_EXPLAIN, "variables": {"records": inputs, "model": family}}
+        "/graphql",
+        json={"query": GRAPHQL_EXPLAIN, "variables": {"records": inputs, "model": family}},
+        headers={"X-Request-ID": family},
     )
     assert graphql.json() == {"data": {"predict": rest}}
     answer = stub.Predict(
@@ -171,7 +176,8 @@ def test_without_explain_the_answer_and_the_work_are_unchanged(service, records,
     plain = client.post("/predict", json=records)
     model = core.snapshot.models["champion"]
     monkeypatch.setattr(model.explainer, "explain", lambda *_: pytest.fail("explained without being asked"))
-    assert client.post("/predict?explain=false", json=records).content == plain.content
+    plain_again = client.post("/predict?explain=false", json=records, headers={"X-Request-ID": "again"})
+    assert plain_again.json() == {**plain.json(), "request_id": "again"}
     assert b"explanation" not in plain.content and b"explainer" not in plain.content
     answer = stub.Predict(pb.PredictRequest(records=[as_message(r) for r in records]))
     assert not answer.HasField("explainer") and not answer.predictions[0].HasField("explanation")

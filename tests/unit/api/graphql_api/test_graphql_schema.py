@@ -16,6 +16,7 @@ from burnout_api.schemas import EXAMPLE_RECORD
 PREDICT = """
 query Predict($records: [EmployeeInput!]!, $model: String! = "champion") {
   predict(records: $records, model: $model) {
+    request_id
     model { alias version family }
     predictions { class probabilities { Low Medium High } model_version }
   }
@@ -47,8 +48,8 @@ def client_with(make_settings, make_store, lightgbm_pipeline, knn_pipeline):
     return build
 
 
-def graphql(client: TestClient, query: str, **variables) -> dict:
-    answer = client.post("/graphql", json={"query": query, "variables": variables})
+def graphql(client: TestClient, query: str, headers: dict | None = None, **variables) -> dict:
+    answer = client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
     assert answer.status_code == 200
     return answer.json()
 
@@ -57,9 +58,10 @@ def test_predict_answers_what_rest_answers(client):
     incomplete = {k: v for k, v in EXAMPLE_RECORD.items() if k != "Resource Allocation"}
     records = [EXAMPLE_RECORD, incomplete]
     for alias in ("champion", "knn"):
-        rest = client.post(f"/predict?model={alias}", json=records).json()
-        answer = graphql(client, PREDICT, records=[as_input(r) for r in records], model=alias)
-        assert answer["data"]["predict"] == rest
+        headers = {"X-Request-ID": f"same-{alias}"}
+        rest = client.post(f"/predict?model={alias}", json=records, headers=headers).json()
+        answer = graphql(client, PREDICT, headers, records=[as_input(r) for r in records], model=alias)
+        assert answer["data"]["predict"] == rest and rest["request_id"] == f"same-{alias}"
 
 
 def test_health_models_and_model(client):
