@@ -28,6 +28,7 @@ def test_import_dags_without_errors(dagbag):
         "burnout_pipeline",
         "batch_score",
         "drift_monitor",
+        "model_quality",
         *FAMILY_DAGS,
     }
 
@@ -48,6 +49,7 @@ def test_build_training_dags_from_families(dagbag):
         ("train_svm", {"burnout", "training", "svm"}),
         ("batch_score", {"burnout", "scoring"}),
         ("drift_monitor", {"burnout", "monitoring", "drift"}),
+        ("model_quality", {"burnout", "monitoring", "quality"}),
     ],
 )
 def test_describe_dag_with_tags_owner_docs_and_timeout(dagbag, dag_id, tags):
@@ -76,6 +78,20 @@ def test_schedule_pipeline_on_drift_asset_and_drift_monitor_daily(dagbag):
     assert monitor.get_task("request_retraining").upstream_task_ids == {"check_drift"}
 
 
+def test_model_quality_runs_daily_unpaused_and_requests_retraining_after_its_check(dagbag):
+    from burnout_base.settings import Settings
+
+    dag = dagbag.get_dag("model_quality")
+    assert dag.schedule == "45 23 * * *"
+    assert dag.is_paused_upon_creation is False
+    assert set(dag.params.keys()) == {"end", "days"}
+    assert dag.params["end"] is None and dag.params["days"] is None
+    assert dag.get_task("request_retraining").upstream_task_ids == {"check_quality"}
+    days = dag.params.get_param("days").description
+    default = Settings.model_fields["quality_window_days"].default
+    assert f"BURNOUT_QUALITY_WINDOW_DAYS (default {default})" in days
+
+
 def test_schedule_training_on_processed_dataset_asset(dagbag):
     for dag_id in FAMILY_DAGS:
         dag = dagbag.get_dag(dag_id)
@@ -98,6 +114,7 @@ def test_announce_processed_dataset_from_etl_only(dagbag):
     assert outlets == {
         ("etl_mlflow", "announce_dataset"): [PROCESSED_DATASET_ASSET],
         ("drift_monitor", "request_retraining"): [DRIFT_ASSET],
+        ("model_quality", "request_retraining"): [QUALITY_ASSET],
     }
 
 
