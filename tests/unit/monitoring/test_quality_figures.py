@@ -186,3 +186,36 @@ def test_versions_and_shadow_pairs_are_grouped_by_version_and_role():
         abs=1e-6,
     )
     assert pair["ci"][1] < 0  # the shadow model is clearly worse
+
+
+def test_champion_test_floor_reads_the_logged_bound_else_scores_the_champion(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from burnout_base.settings import Settings
+    from modeling import model_io, promotion_evidence, registry
+    from monitoring.quality import champion_test_floor
+
+    settings = Settings(_env_file=None, home=tmp_path)
+    champion = SimpleNamespace(version="4", tags={})
+    logged = {"macro_f1": 0.91, "macro_f1_ci_low": 0.89}
+    monkeypatch.setattr(registry, "find_champion", lambda _settings: champion)
+    monkeypatch.setattr(registry, "dataset_of", lambda _settings, _version: "dataset")
+    monkeypatch.setattr(
+        model_io,
+        "describe_version",
+        lambda _client, _name, version: {"dataset_version": "d7", "test_metrics": dict(logged)},
+    )
+    scored = promotion_evidence.Score(0.8, (0.75, 0.85), np.array([]))
+    monkeypatch.setattr(promotion_evidence, "score_version", lambda *_args: scored)
+
+    assert champion_test_floor(settings) == {
+        "version": 4,
+        "dataset_version": "d7",
+        "test_macro_f1": 0.91,
+        "test_macro_f1_low": 0.89,
+    }
+    logged.clear()  # a run that logged no interval: scored now on its dataset's TEST split
+    assert champion_test_floor(settings)["test_macro_f1_low"] == 0.75
+
+    monkeypatch.setattr(registry, "find_champion", lambda _settings: None)
+    assert champion_test_floor(settings) is None
