@@ -129,13 +129,6 @@ def test_a_bad_labelled_row_is_quarantined_and_traced_to_its_file(tmp_path):
     assert holder["uri"] == second and line - holder["line_offset"] == 5
 
 
-@pytest.mark.xfail(
-    reason="the contract requires Employee ID, Date of Joining and Years in Company, which model_quality's "
-    "records lack (written empty), so they are quarantined; they reach the dataset once the contract "
-    "lets these unused columns be empty",
-    raises=AssertionError,
-    strict=False,
-)
 def test_records_with_only_features_and_burn_rate_reach_the_dataset(tmp_path):
     settings = lake_with_raw(tmp_path, rows=200)
     records = matched_records(20, seed=8)[["Employee ID", *FEATURES, TARGET]]

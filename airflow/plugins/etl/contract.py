@@ -36,8 +36,16 @@ class Column:
 # HackerEarth data, generated to correlate with Burn Rate: they describe no measured employee behaviour.
 _SYNTHETIC = "Synthetic (the dataset's enrichment, not measured)"
 COLUMNS: tuple[Column, ...] = (
-    Column("Employee ID", "id", "id", description="Opaque employee identifier."),
-    Column("Date of Joining", "date", "dropped", description="ISO date (YYYY-MM-DD) the employee joined."),
+    # The identifier and the dropped columns may be empty: records labelled from live feedback (etl.labelled)
+    # have only what the service logged, and none of these is a model input.
+    Column("Employee ID", "id", "id", description="Opaque employee identifier.", nullable=True),
+    Column(
+        "Date of Joining",
+        "date",
+        "dropped",
+        description="ISO date (YYYY-MM-DD) the employee joined.",
+        nullable=True,
+    ),
     Column(
         "Gender",
         "category",
@@ -100,7 +108,9 @@ COLUMNS: tuple[Column, ...] = (
         description="Burnout rate, 0 (none) to 1 (burnt out). The risk class comes from it: below 0.33 "
         "Low, below 0.66 Medium, else High.",
     ),
-    Column("Years in Company", "integer", "dropped", 0, 60, description="Near-constant in the data."),
+    Column(
+        "Years in Company", "integer", "dropped", 0, 60, description="Near-constant in the data.", nullable=True
+    ),
     Column(
         "Work Hours per Week",
         "integer",
