@@ -2,11 +2,12 @@
 
 When it is on (BURNOUT_PROMOTE_ON_LIVE_EVIDENCE, or the trigger form's `promote_on_live_evidence`) and the
 registry has both a champion and a challenger, monitoring.quality.paired_live_difference compares them on
-the same served requests that got feedback (challenger minus champion). The challenger takes `champion`
-when at least BURNOUT_LIVE_PROMOTION_MIN_ROWS pairs back it and the lower bound of the difference's interval
-is above 0; the decision is recorded as a `promotion` run (modeling.registry's recorder, rule "live
-evidence", the evidence beside it) and the offline rule does not run. Otherwise nothing is recorded here and
-the offline rule runs as before.
+the same served requests that got feedback (macro-F1 of the challenger's shadow answers minus the
+champion's served ones). The challenger takes `champion` when at least BURNOUT_LIVE_PROMOTION_MIN_ROWS pairs
+back it and the lower bound of the difference's interval is above 0; the decision is recorded as a
+`promotion` run (modeling.registry's recorder, rule "live evidence", the evidence beside it), alias
+`challenger` is dropped (its version is the champion now) and the offline rule does not run. Otherwise
+nothing is recorded here and the offline rule runs as before.
 
 Either way the step reports a `live_evidence` entry: status ("promoted", "kept" or "off"), why, and the
 evidence's figures (rows, difference, ci, window, the two versions; None when there was none)."""
@@ -77,8 +78,8 @@ def judge_live(evidence: dict, min_rows: int) -> tuple[bool, str]:
         return False, f"{versions}: {rows} pairs but no interval for their difference"
     figures = f"difference {difference:+.4f}, 95 % interval [{ci[0]:.4f}, {ci[1]:.4f}] on {rows} pairs"
     if ci[0] > 0:
-        return True, f"{versions}: the challenger is better on live feedback ({figures})"
-    return False, f"{versions}: not surely better on live feedback ({figures}; the interval reaches 0)"
+        return True, f"{versions}: the challenger is better on live feedback (macro-F1 {figures})"
+    return False, f"{versions}: not surely better on live feedback (macro-F1 {figures}; interval reaches 0)"
 
 
 def record_live_promotion(

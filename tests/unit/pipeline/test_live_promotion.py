@@ -121,7 +121,7 @@ def test_the_setting_turns_it_on_and_the_request_can_turn_it_off(registry, live)
     [
         (_evidence(rows=199), "199 paired predictions with feedback, fewer than the 200 needed"),
         (_evidence(ci=(0.0, 0.05)), "not surely better"),
-        (_evidence(difference=-0.02, ci=(-0.05, 0.01)), "the interval reaches 0"),
+        (_evidence(difference=-0.02, ci=(-0.05, 0.01)), "interval reaches 0"),
         (_evidence(difference=None, ci=None), "no interval"),
     ],
 )
