@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     STREAM_UNAVAILABLE = "stream_unavailable"  # no Redis configured, or it does not answer
+    LAKE_UNAVAILABLE = "lake_unavailable"  # the lake refused a write the answer depends on (feedback)
 
 
 def error_code(exc: BaseException | None) -> ErrorCode | None:

@@ -14,10 +14,11 @@ from starlette.requests import ClientDisconnect
 
 from burnout_api.core import InferenceCore
 from burnout_api.core.model_store import MLFLOW_CLIENT_ENV
+from burnout_api.feedback import FeedbackStore
 from burnout_api.graphql_api.ide import mount_graphiql_assets
 from burnout_api.graphql_api.schema import build_graphql_router
 from burnout_api.http_server import build_http_server, client_gone
-from burnout_api.rest import aliases, health, models, predict, predict_stream, reload
+from burnout_api.rest import aliases, feedback, health, models, predict, predict_stream, reload
 from burnout_api.rest import metrics as metrics_route
 from burnout_api.rest.body_limit import BodySizeLimit
 from burnout_api.rest.docs import build_docs_router, describe_api, mount_docs_assets
@@ -50,6 +51,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         description=describe_api(settings),
     )
     app.state.core, app.state.settings = core, settings
+    app.state.feedback = FeedbackStore(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestId)  # added last: outermost, so that a 413 carries the id too
     install_error_handlers(app)
@@ -59,6 +61,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         predict.build_predict_router(settings),
         v2_rest.infer_router,
         predict_stream.router,
+        feedback.router,
         health.router,
         models.router,
         reload.router,

@@ -187,7 +187,7 @@ class StreamWorker:
         while readable:
             ids, records = [entry_id for entry_id, _ in readable], [record for _, record in readable]
             try:
-                prediction = self.core.predict(records, CHAMPION, "stream", request_id=ids)
+                prediction = self.core.predict(records, None, "stream", request_id=ids)  # champion or canary
             except InvalidInput as exc:
                 refused = _reasons_by_record(exc.errors, len(readable))
                 dead.update((readable[i][0], reason) for i, reason in refused.items())
@@ -198,11 +198,10 @@ class StreamWorker:
             except Exception as exc:
                 log.warning("a batch of %d records failed, scoring them one by one: %s", len(ids), exc)
                 return self._score_one_by_one(readable, dead)
-            version = prediction.model.version
             return [
-                Answer(entry_id, label, probabilities, version)
-                for entry_id, label, probabilities in zip(
-                    ids, prediction.labels, prediction.probabilities.tolist(), strict=True
+                Answer(entry_id, label, probabilities, prediction.version_of(i))
+                for i, (entry_id, label, probabilities) in enumerate(
+                    zip(ids, prediction.labels, prediction.probabilities.tolist(), strict=True)
                 )
             ]
         return []
@@ -211,14 +210,14 @@ class StreamWorker:
         answers = []
         for entry_id, record in readable:
             try:
-                prediction = self.core.predict([record], CHAMPION, "stream", request_id=[entry_id])
+                prediction = self.core.predict([record], None, "stream", request_id=[entry_id])
             except (NoModelYet, ModelUnavailable):
                 raise
             except Exception as exc:
                 dead[entry_id] = f"the model could not score it: {type(exc).__name__}: {exc}"[:1000]
                 continue
             label, probabilities = prediction.labels[0], prediction.probabilities[0].tolist()
-            answers.append(Answer(entry_id, label, probabilities, prediction.model.version))
+            answers.append(Answer(entry_id, label, probabilities, prediction.version_of(0)))
         return answers
 
     def _leave_pending(self, entries: list[Entry], why: str) -> Outcome:

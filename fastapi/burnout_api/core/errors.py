@@ -101,6 +101,12 @@ class StreamUnavailable(RuntimeError):
     code = ErrorCode.STREAM_UNAVAILABLE
 
 
+class LakeUnavailable(RuntimeError):
+    """The lake did not take a write the answer depends on (POST /feedback stores before it answers)."""
+
+    code = ErrorCode.LAKE_UNAVAILABLE
+
+
 # Every class of the vocabulary (a transport that registers handlers by class registers these).
 SERVICE_ERRORS = (
     InvalidInput,
@@ -113,4 +119,5 @@ SERVICE_ERRORS = (
     Unauthorized,
     Forbidden,
     StreamUnavailable,
+    LakeUnavailable,
 )

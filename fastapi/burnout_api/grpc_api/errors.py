@@ -24,6 +24,7 @@ STATUS = {
     ErrorCode.NO_MODEL_YET: grpc.StatusCode.UNAVAILABLE,
     ErrorCode.MODEL_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     ErrorCode.STREAM_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    ErrorCode.LAKE_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     ErrorCode.UNAUTHORIZED: grpc.StatusCode.UNAUTHENTICATED,
     ErrorCode.FORBIDDEN: grpc.StatusCode.PERMISSION_DENIED,
 }

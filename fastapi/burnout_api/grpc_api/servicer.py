@@ -10,9 +10,12 @@ from collections.abc import AsyncIterator
 import anyio
 import grpc
 
-from burnout_api.core import CHAMPION, InferenceCore
-from burnout_api.features import FIELD_BY_KEY
+from burnout_api import feedback
+from burnout_api.core import InferenceCore
+from burnout_api.features import EMPLOYEE_ID, EMPLOYEE_ID_KEY, FIELD_BY_KEY
+from burnout_api.feedback import FeedbackStore
 from burnout_api.grpc_api.errors import Malformed, abort_for, lenient, refuse_malformed
+from burnout_api.grpc_api.request_ids import request_id_of, return_request_id
 from burnout_api.grpc_gen import burnout_pb2 as pb
 from burnout_api.grpc_gen import burnout_pb2_grpc as pb_grpc
 from burnout_api.record_stream import connect
@@ -20,6 +23,7 @@ from burnout_api.rendering import build_prediction_payload
 from burnout_api.stream_queue import queue_checked
 from burnout_api.validation import check_batch_size
 from burnout_base.settings import Settings
+from etl.contract import TARGET
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BurnoutRisk"].full_name
@@ -119,21 +123,43 @@ def add_burnout_risk(core: InferenceCore, server: grpc.aio.Server, trailer: Meta
     add_service(server, service, pb, BurnoutRiskServicer(core), trailer=trailer)
 
 
+# Employee field -> the dataset's column name (the core's record keys).
+RECORD_KEYS = {**{key: field.name for key, field in FIELD_BY_KEY.items()}, EMPLOYEE_ID_KEY: EMPLOYEE_ID}
+# Outcome field -> POST /feedback's field name (`burnout_api.feedback` checks both the same way).
+OUTCOME_KEYS = {
+    "request_id": feedback.REQUEST_ID,
+    "record_index": feedback.RECORD_INDEX,
+    "employee_id": EMPLOYEE_ID,
+    "window_from": feedback.WINDOW_FROM,
+    "window_to": feedback.WINDOW_TO,
+    "burn_rate": TARGET,
+    "class_name": feedback.CLASS,
+}
+
+
 def as_record(employee: pb.Employee) -> dict:
     """An Employee message -> the dataset-named record the core checks; unset fields are missing."""
-    return {FIELD_BY_KEY[field.name].name: value for field, value in employee.ListFields()}
+    return {RECORD_KEYS[field.name]: value for field, value in employee.ListFields()}
 
 
-async def build_response(request: pb.PredictRequest | Malformed, core: InferenceCore) -> pb.PredictResponse:
+def as_outcome(outcome: pb.Outcome) -> dict:
+    """An Outcome message -> the outcome POST /feedback takes; unset (and empty) fields are absent."""
+    return {OUTCOME_KEYS[field.name]: value for field, value in outcome.ListFields()}
+
+
+async def build_response(
+    request: pb.PredictRequest | Malformed, core: InferenceCore, request_id: str
+) -> pb.PredictResponse:
     refuse_malformed(request)
-    alias = request.model or CHAMPION  # proto3 cannot tell an unset string from an empty one
+    alias = request.model or None  # proto3 cannot tell unset from empty: the champion, or the canary
     check_batch_size(len(request.records), core.settings.max_batch)
     records = [as_record(e) for e in request.records]
-    result = await core.predict_async(records, alias, "grpc", explain=request.explain)
-    payload = build_prediction_payload(result, alias)
+    result = await core.predict_async(records, alias, "grpc", request_id, request.explain)
+    payload = build_prediction_payload(result, alias, request_id)
     model = payload["model"]
     response = pb.PredictResponse(
-        model=pb.ServedModel(alias=alias, version=model["version"], family=model["family"] or ""),
+        request_id=request_id,
+        model=pb.ServedModel(alias=model["alias"], version=model["version"], family=model["family"] or ""),
         predictions=[
             pb.Prediction(
                 class_name=p["class"], probabilities=p["probabilities"], model_version=p["model_version"]
@@ -180,25 +206,42 @@ class BurnoutRiskServicer(pb_grpc.BurnoutRiskServicer):
     def __init__(self, core: InferenceCore):
         self._core = core
         self._redis = None  # the stream's client, made on the first Enqueue
+        self._trailer = replica_trailer(core.settings)
+        self._feedback = FeedbackStore(core.settings)
 
     async def Predict(  # noqa: N802
         self, request: pb.PredictRequest, context: grpc.aio.ServicerContext
     ) -> pb.PredictResponse:
+        request_id = request_id_of(context)
+        return_request_id(context, request_id, self._trailer)
         try:
-            return await build_response(request, self._core)
+            return await build_response(request, self._core, request_id)
         except Exception as exc:
             await abort_for(context, exc)
 
     async def PredictStream(  # noqa: N802
         self, requests: AsyncIterator[pb.PredictRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.PredictResponse]:
+        call_id = request_id_of(context)
+        return_request_id(context, call_id, self._trailer)
         index = 0
         async for request in requests:
             try:
-                yield await build_response(request, self._core)
+                yield await build_response(request, self._core, f"{call_id}-{index}")
             except Exception as exc:
                 await abort_for(context, exc, f"stream message {index}: ")
             index += 1
+
+    async def Feedback(  # noqa: N802
+        self, request: pb.FeedbackRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FeedbackResponse:
+        try:
+            check_batch_size(len(request.outcomes), self._core.settings.max_batch)
+            outcomes = [as_outcome(o) for o in request.outcomes]
+            stored = await anyio.to_thread.run_sync(self._feedback.accept, outcomes)
+        except Exception as exc:
+            await abort_for(context, exc)
+        return pb.FeedbackResponse(accepted=stored["accepted"], feedback_id=stored["feedback_id"])
 
     async def ListModels(  # noqa: N802
         self, request: pb.ListModelsRequest | Malformed, context: grpc.aio.ServicerContext

@@ -28,6 +28,7 @@ STATUS = {
     ErrorCode.NO_MODEL_YET: 503,
     ErrorCode.MODEL_UNAVAILABLE: 503,
     ErrorCode.STREAM_UNAVAILABLE: 503,
+    ErrorCode.LAKE_UNAVAILABLE: 503,
 }
 
 

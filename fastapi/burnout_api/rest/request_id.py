@@ -21,12 +21,12 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         sent = next((value for name, value in scope["headers"] if name == _HEADER), None)
-        request_id = request_id_from(None if sent is None else sent.decode("latin-1"))
-        scope.setdefault("state", {})["request_id"] = request_id
-        header = (_HEADER, request_id.encode())
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id_from(None if sent is None else sent.decode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start":  # read now: a route may name it (V2's body `id`)
+                header = (_HEADER, state["request_id"].encode("latin-1"))
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 

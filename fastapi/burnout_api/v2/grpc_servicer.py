@@ -19,6 +19,8 @@ from tritonclient.grpc import service_pb2 as v2
 
 from burnout_api.core import InferenceCore
 from burnout_api.grpc_api.errors import abort_for
+from burnout_api.grpc_api.request_ids import request_id_of, return_request_id
+from burnout_api.grpc_api.servicer import replica_trailer
 from burnout_api.v2.models import model_metadata, resolve_alias, server_metadata
 from burnout_api.v2.tensors import (
     InputTensor,
@@ -126,6 +128,7 @@ class InferenceServicer:
 
     def __init__(self, core: InferenceCore):
         self._core = core
+        self._trailer = replica_trailer(core.settings)
 
     async def ServerLive(self, request, context) -> v2.ServerLiveResponse:  # noqa: N802
         return v2.ServerLiveResponse(live=True)
@@ -163,13 +166,19 @@ class InferenceServicer:
         core = self._core
         try:
             alias = resolve_alias(core, request.model_name, request.model_version)
+            if not request.model_version:  # the champion, or the canary for this request
+                alias = None
             options = read_options(read_parameters(request.parameters), [o.name for o in request.outputs])
             records = records_from_inputs(decode_inputs(request), core.settings.max_batch)
-            result = await core.predict_async(records, alias, "v2-grpc", request.id or None, options.explain)
+            request_id = request_id_of(context, request.id)
+            result = await core.predict_async(
+                records, alias, "v2-grpc", request_id, options.explain, split_per_request=True
+            )
         except Exception as exc:
             await abort_for(context, exc)
+        return_request_id(context, request_id, self._trailer)
         response = v2.ModelInferResponse(
-            model_name=request.model_name, model_version=str(result.model.version), id=request.id
+            model_name=request.model_name, model_version=str(result.model.version), id=request_id
         )
         for tensor in build_outputs(result, options):
             output = response.outputs.add(name=tensor.name, datatype=tensor.datatype, shape=tensor.shape)

@@ -13,6 +13,7 @@ import msgspec
 from fastapi.routing import APIRoute
 
 from burnout_api.core import CHAMPION, BatchPrediction, InferenceCore, MalformedBody
+from burnout_api.core.request_ids import HEADER, request_id_from
 from burnout_api.rest.deps import get_core
 from burnout_api.v2.errors import error_response
 from burnout_api.v2.models import model_metadata, resolve_alias, server_metadata
@@ -173,13 +174,20 @@ async def infer(request: Request) -> Response:
             "binary tensor data (Triton's extension) is not supported: send the data as JSON "
             "(tritonclient: set_data_from_numpy(..., binary_data=False))",
         )
-    alias = resolve_alias(core, name, version)
+    alias = resolve_alias(core, name, version)  # refuses a name this service does not serve
+    if not version:  # the champion, or the canary for this request (V2's answer names one version)
+        alias = None
     body = _read_request(await request.body())
     options = read_options(body.parameters or {}, [output.name for output in body.outputs or ()])
     tensors = [InputTensor(i.name, i.datatype, tuple(i.shape), _flat(i.data)) for i in body.inputs]
     records = records_from_inputs(tensors, core.settings.max_batch)
-    request_id = body.id or request.headers.get("x-request-id")
-    result = await core.predict_async(records, alias, "v2-rest", request_id, options.explain)
+    # The request id: X-Request-ID when sent, else the body's `id` (the protocol's), else a new one.
+    if body.id and HEADER not in request.headers:
+        request.state.request_id = request_id_from(body.id)
+    request_id = request.state.request_id
+    result = await core.predict_async(
+        records, alias, "v2-rest", request_id, options.explain, split_per_request=True
+    )
     return Response(render_infer_json(name, result, options, body.id), media_type="application/json")
 
 

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from burnout_api.core import BatchPrediction, InvalidInput
-from burnout_api.features import FEATURE_FIELDS
+from burnout_api.features import EMPLOYEE_ID, FEATURE_FIELDS
 from burnout_api.validation import FieldError, RecordBatch, check_batch_size, check_columns
 from etl.contract import CLASSES, FEATURES
 from modeling.explain import top_factors
@@ -55,7 +55,8 @@ def _input_datatype(kind: str) -> str:
 
 
 INPUTS = tuple(TensorSpec(f.name, _input_datatype(f.column.kind), (-1,)) for f in FEATURE_FIELDS)
-_CATEGORICAL = frozenset(f.name for f in FEATURE_FIELDS if f.column.kind == "category")
+# Text inputs: the categories, and the optional Employee ID (not a model input: logged, hashed by the canary).
+_CATEGORICAL = frozenset(f.name for f in FEATURE_FIELDS if f.column.kind == "category") | {EMPLOYEE_ID}
 _INPUT_NAMES = ", ".join(repr(spec.name) for spec in INPUTS)
 CLASS, PROBABILITIES = "class", "probabilities"
 CONTRIBUTIONS, CONTRIBUTION_BASE, FACTORS = "contributions", "contribution_base", "top_factors"
@@ -147,23 +148,26 @@ def records_from_inputs(inputs: list[InputTensor], max_batch: int) -> RecordBatc
         if tensor.name in by_name:
             raise refuse(tensor.name, "duplicate_input", "is sent twice")
         by_name[tensor.name] = tensor
-    unknown = [name for name in by_name if name not in FEATURES]
+    unknown = [name for name in by_name if name not in FEATURES and name != EMPLOYEE_ID]
     if unknown:
         raise refuse(unknown[0], "unknown_input", f"is not a model input; the inputs are {_INPUT_NAMES}")
     missing = [name for name in FEATURES if name not in by_name]
     if missing:
         raise refuse(missing[0], "missing_input", f"is required (missing inputs: {', '.join(missing)})")
+    names = [*FEATURES, EMPLOYEE_ID] if EMPLOYEE_ID in by_name else FEATURES  # the id is optional
     count = _rows(inputs[0])
-    for name in FEATURES:
+    for name in names:
         _check_tensor(by_name[name], count)
     check_batch_size(count, max_batch)
     if count == 0:
         raise refuse("inputs", "empty_batch", "the batch is empty: send at least one record")
-    columns = {name: _column_values(by_name[name]) for name in FEATURES}
+    columns = {name: _column_values(by_name[name]) for name in names}
+    if EMPLOYEE_ID in columns:  # a tensor has no null: an empty string is a record without an id
+        columns[EMPLOYEE_ID] = [value or None for value in columns[EMPLOYEE_ID]]
     batch = check_columns(columns) if count >= CHECK_AS_COLUMNS_FROM else None
     if batch is not None:
         return batch
-    return [dict(zip(FEATURES, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def _rows(tensor: InputTensor) -> int:

@@ -147,7 +147,8 @@ def test_reflection_lists_the_services(served):
 
 def test_the_employee_message_mirrors_the_contract():
     fields = {f.name: f for f in pb.Employee.DESCRIPTOR.fields}
-    assert list(fields) == [f.key for f in FEATURE_FIELDS]
+    assert list(fields) == [*(f.key for f in FEATURE_FIELDS), "employee_id"]  # the id: not a model input
+    assert fields["employee_id"].type == 9 and fields["employee_id"].has_presence
     kinds = {"category": "string", "integer": "int64", "float": "double"}
     proto_kinds = {9: "string", 3: "int64", 1: "double"}  # FieldDescriptor.TYPE_*
     for feature in FEATURE_FIELDS:
