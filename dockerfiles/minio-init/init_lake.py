@@ -1,7 +1,8 @@
 """Prepare MinIO for the platform (the `minio-init` one-shot service of docker-compose.yaml).
 
-Creates the lake buckets (BURNOUT_RAW_BUCKET, BURNOUT_PROCESSED_BUCKET, and BURNOUT_PREDICTIONS_BUCKET where
-the API logs every prediction) and any extra bucket given with
+Creates the lake buckets (BURNOUT_RAW_BUCKET, BURNOUT_PROCESSED_BUCKET, BURNOUT_PREDICTIONS_BUCKET where
+the API logs every prediction, BURNOUT_FEEDBACK_BUCKET where POST /feedback stores outcomes) and any extra
+bucket given with
 `--bucket` (MLflow's artifacts), then uploads every `*.csv` of `--data-dir` to the raw bucket under its file
 name (a lone CSV also as BURNOUT_RAW_KEY, the object the ETL reads). When the folder holds no CSV,
 `burnout generate-data` writes the synthetic dataset first, as BURNOUT_RAW_KEY. Safe to run again: existing
@@ -32,7 +33,13 @@ def init_lake(
     if settings.lake_backend != "s3":
         raise SystemExit("init_lake needs BURNOUT_LAKE_BACKEND=s3 and the BURNOUT_S3_* variables")
     lake = s3_lake_from_settings(settings)
-    buckets = [settings.raw_bucket, settings.processed_bucket, settings.predictions_bucket, *extra_buckets]
+    buckets = [
+        settings.raw_bucket,
+        settings.processed_bucket,
+        settings.predictions_bucket,
+        settings.feedback_bucket,
+        *extra_buckets,
+    ]
     created = [bucket for bucket in dict.fromkeys(buckets) if lake.ensure_bucket(bucket)]
     csvs = sorted(data_dir.glob("*.csv"))
     generated = None

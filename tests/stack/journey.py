@@ -607,6 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     # scale_out imports this module by name: run as a script, this module is __main__, and a second copy
     # under the name `journey` would have its own StepFailed class.
     sys.modules.setdefault("journey", sys.modules[__name__])
+    import live_evidence
     import scale_out
 
     steps = [
@@ -648,6 +649,10 @@ def main(argv: list[str] | None = None) -> int:
             lambda: scale_out.check_batch_score_partitions(stack),
         ),
         ("drift_monitor runs on the prediction log", lambda: check_drift_monitor(stack)),
+        (
+            "shadow, feedback, model_quality: live figures = offline",
+            lambda: live_evidence.check_live_evidence(stack),
+        ),
         ("a broken api is reported by name", lambda: check_broken_api_is_named(stack)),
     ]
     # A run that was killed leaves containers and volumes behind: start from nothing, as a new user does.

@@ -215,17 +215,41 @@ def drift(
     """drift_monitor's check in this process: the window's logged predictions against the champion's training
     split, the report logged to MLflow (`burnout-monitoring`); `drift: true` is where the DAG asks for
     retraining (asset `burnout_drift`). Too few logged rows: `status: skipped`, exit 0."""
-    from datetime import date
-
     from monitoring.drift import check_drift
 
-    def day(text: str | None) -> date | None:
-        try:
-            return date.fromisoformat(text) if text else None
-        except ValueError:
-            raise UserError(f"not a date (YYYY-MM-DD): {text!r}") from None
+    _emit(_run(lambda: check_drift(get_settings(), start=_day(start), end=_day(end), days=days)))
 
-    _emit(_run(lambda: check_drift(get_settings(), start=day(start), end=day(end), days=days)))
+
+@app.command()
+def quality(
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="days of logged predictions joined with their outcomes, today included "
+            f"(default BURNOUT_QUALITY_WINDOW_DAYS, {setting_default('quality_window_days')})",
+        ),
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD (default: today, UTC)")] = None,
+) -> None:
+    """model_quality's check in this process: the window's predictions (served and shadow) joined with the
+    outcomes posted to /feedback; live macro-F1, recall and calibration per version with bootstrap intervals,
+    label coverage and delay, the shadow's paired difference, logged to MLflow (`burnout-monitoring`); the
+    labelled records become a training file in the raw bucket. `degraded: true` is where the DAG asks for
+    retraining (asset `burnout_live_quality`). No logged predictions: `status: skipped`, exit 0."""
+    from monitoring.quality import check_quality
+
+    _emit(_run(lambda: check_quality(get_settings(), days=days, end=_day(end))))
+
+
+def _day(text: str | None):
+    """A YYYY-MM-DD option as a date (None when unset)."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise UserError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 @app.command()

@@ -212,7 +212,7 @@ def describe_usage(settings: Settings) -> str:
     """Ready-to-paste calls of the three APIs with a valid record from the data contract, how to open the
     MLflow UI, and the line that says the service is serving."""
     from burnout_api.features import FEATURE_FIELDS, build_example_record
-    from etl.contract import CLASSES
+    from etl.contract import CLASSES, TARGET
 
     rest = f"http://localhost:{settings.api_port}"
     record = build_example_record()
@@ -231,9 +231,12 @@ def describe_usage(settings: Settings) -> str:
         f"  MLflow UI           {mlflow_ui_command(settings)}",
         "",
         "Try it (another terminal):",
-        "  # REST",
-        f"  curl -s -X POST {rest}/predict -H 'Content-Type: application/json' \\",
+        "  # REST (the answer's request_id is the X-Request-ID sent, else a new one)",
+        f"  curl -s -X POST {rest}/predict -H 'Content-Type: application/json' -H 'X-Request-ID: demo-1' \\",
         f"    -d '{json.dumps([record])}'",
+        "  # ...and, once known, what really happened to that employee: model_quality joins the two",
+        f"  curl -s -X POST {rest}/feedback -H 'Content-Type: application/json' \\",
+        f"    -d '{json.dumps([{'request_id': 'demo-1', 'record_index': 0, TARGET: 0.52}])}'",
         "  # REST, with each feature's contribution to each class's score",
         f"  curl -s -X POST '{rest}/predict?explain=true' -H 'Content-Type: application/json' \\",
         f"    -d '{json.dumps([record])}'",
