@@ -8,6 +8,7 @@ import logging
 import math
 from pathlib import Path
 
+from benchmarks.shadow_cost import describe_shadow_cost
 from benchmarks.tuning_spread import describe_tuning_spread
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,8 @@ def render_markdown(result: dict, machine: bool = True) -> str:
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
         note = f" ({t['note']})" if t["note"] else ""
         out.append(f"| {t['target']} | {t['goal']} | {_number(t['measured'])} | {met}{note} |")
+    if result.get("shadow_cost"):
+        out += describe_shadow_cost(result["shadow_cost"])
     pipeline = result.get("pipeline")
     if pipeline:
         out += [

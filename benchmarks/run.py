@@ -24,6 +24,7 @@ from benchmarks.records import SINGLE_RECORDS, load_sample_records, missing_shar
 from benchmarks.report import format_table, save_report
 from benchmarks.score_memory import run_score_memory_bench, score_memory_targets
 from benchmarks.serving import measure_servers, warmup_seconds
+from benchmarks.shadow_cost import measure_shadow_cost, shadow_targets
 from benchmarks.tuning_spread import run_tuning_spread_bench
 from burnout_base.settings import Settings
 from etl.errors import InputError
@@ -68,6 +69,7 @@ def run_bench(
     measurements += measure_balancer_cost(
         settings, records, seconds, warmup_seconds(seconds), folder / "work"
     )
+    shadow_figures = measure_shadow_cost(settings, records, seconds, warmup_seconds(seconds), folder / "work")
     measurements += measure_in_process(model, records, seconds / 4)
     lightgbm = model if champion["family"] == "lightgbm" else load_registered_lightgbm(settings)
     if lightgbm is None:
@@ -95,8 +97,10 @@ def run_bench(
         "answers": checks,
         "rows": rows,
         "targets": (memory_targets(etl_figures) + score_memory_targets(score_figures) if etl else [])
-        + evaluate_targets(rows, pipeline_figures),
+        + evaluate_targets(rows, pipeline_figures)
+        + shadow_targets(shadow_figures),
         "pipeline": pipeline_figures,
+        "shadow_cost": shadow_figures,
         "tuning_spread": tuning_figures,
         "etl_memory": etl_figures,
         "score_memory": score_figures,

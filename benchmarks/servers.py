@@ -141,7 +141,14 @@ def start_server(
 def count_service_errors(server: Server) -> float:
     """The prediction requests our service has refused or failed so far, all protocols (its /metrics): a
     gRPC error still answers HTTP 200, so the load generator alone would not see it."""
-    text = httpx.get(server.url + "/metrics", timeout=10).text
-    return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(ERRORS_METRIC + "{")
-    )
+    return service_metric_totals(server, ERRORS_METRIC)[ERRORS_METRIC]
+
+
+def service_metric_totals(server: Server, *names: str) -> dict[str, float]:
+    """Each of the metrics `names` in our service's /metrics, summed over its labels (0 when absent)."""
+    totals = dict.fromkeys(names, 0.0)
+    for line in httpx.get(server.url + "/metrics", timeout=10).text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in totals:
+            totals[name] += float(line.rsplit(" ", 1)[1])
+    return totals
