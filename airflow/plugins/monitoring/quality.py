@@ -128,11 +128,12 @@ def join_outcomes(predictions: pd.DataFrame, feedback: pd.DataFrame) -> tuple[pd
 
 def _interval(samples: np.ndarray) -> list[float] | None:
     samples = samples[np.isfinite(samples)]
-    return None if len(samples) == 0 else [round(v, 6) for v in percentile_interval(samples)]
+    return None if len(samples) == 0 else [float(v) for v in percentile_interval(samples)]
 
 
 def _value(number: float) -> float | None:
-    return None if number is None or not np.isfinite(number) else round(float(number), 6)
+    # Unrounded: the figures must equal what anyone computes from the same rows (the stack test does).
+    return None if number is None or not np.isfinite(number) else float(number)
 
 
 def classification_figures(

@@ -135,8 +135,11 @@ class PredictionLogWriter:
         protocol: str,
         request_id: str | list[str] | None = None,
         role: str = SERVED,
+        logged_at: float | None = None,
     ) -> bool:
-        """Queue one answered request; False (and counted) when the queue has no room for its rows."""
+        """Queue one answered request; False (and counted) when the queue has no room for its rows.
+        `logged_at` (time.time()): when the request was answered, by default now; the shadow passes the
+        served answer's time, so that both rows fall in the same windows."""
         rows, wake = len(result.labels), False
         if not rows:
             return True
@@ -148,7 +151,9 @@ class PredictionLogWriter:
                 self._pending += rows
                 self._queued += rows
                 self._appended += 1
-                self._queue.append((batch, result, alias, protocol, request_id, time.time(), role))
+                self._queue.append(
+                    (batch, result, alias, protocol, request_id, logged_at or time.time(), role)
+                )
                 wake = self._queued >= self.flush_rows
         if full:
             self._metrics.observe_log_dropped(rows, "queue_full")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -63,7 +64,7 @@ class ShadowScorer:
             full = self._pending + records > self.queue_records
             if not full:
                 self._pending += records
-                self._queue.append((batch, protocol, request_id))
+                self._queue.append((batch, protocol, request_id, time.time()))
                 self._idle.clear()
         if full:
             self._metrics.observe_shadow_dropped(records, "queue_full")
@@ -94,14 +95,16 @@ class ShadowScorer:
                     if not self._queue:
                         self._idle.set()
                         break
-                    batch, protocol, request_id = self._queue.popleft()
+                    batch, protocol, request_id, answered_at = self._queue.popleft()
                 try:
-                    self._score(batch, protocol, request_id)
+                    self._score(batch, protocol, request_id, answered_at)
                 finally:
                     with self._lock:
                         self._pending -= len(batch)
 
-    def _score(self, batch: RecordBatch, protocol: str, request_id: str | list[str]) -> None:
+    def _score(
+        self, batch: RecordBatch, protocol: str, request_id: str | list[str], answered_at: float
+    ) -> None:
         model = self._model_of(self.alias)
         if model is None:  # the alias went away since the request was queued
             self._metrics.observe_shadow_dropped(len(batch), "not_loaded")
@@ -113,4 +116,5 @@ class ShadowScorer:
             self._metrics.observe_shadow_dropped(len(batch), "failed")
             return
         self._metrics.observe_shadow_scored(self.alias, result.model.version, len(batch))
-        self._log.append(batch, result, self.alias, protocol, request_id, SHADOW)
+        # Logged at the served answer's time: the pair falls in the same windows (feedback's, the DAG's day).
+        self._log.append(batch, result, self.alias, protocol, request_id, SHADOW, answered_at)
