@@ -167,8 +167,8 @@ class InferenceCore:
             canary = None if alias is not None else self._canary()
             if canary is not None and (explain or split_per_request or len(batch) == 1):
                 key = request_id if isinstance(request_id, str) else request_id[0]
-                if batch.employee_ids is not None and len(batch) == 1:
-                    key = batch.employee_ids[0] or key
+                if batch.employee_ids is not None and not (explain or split_per_request):
+                    key = batch.employee_ids[0] or key  # one record: split per record, as always
                 if share_of(key) < self.settings.canary_percent:
                     asked, model = canary
                 canary = None
