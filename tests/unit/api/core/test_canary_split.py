@@ -176,6 +176,9 @@ def test_split_per_request_serves_a_whole_request_with_one_version(canary_core):
         assert result.versions is None or set(result.versions) == {want}
         assert result.model.version == want and set(versions_of(result)) == {want}
         served.add(want)
+        # One record, with an Employee ID: still the request id's (V2 names one version per request).
+        single = core.predict(with_ids(employees[:1]), request_id=request_id, split_per_request=True)
+        assert versions_of(single) == [want]
     assert served == {CHAMPION_VERSION, CANARY_VERSION}
 
 
