@@ -63,9 +63,12 @@ def written(monkeypatch) -> list[pd.DataFrame]:
     return frames
 
 
-def log_traffic(settings: Settings, rows: int, served_accuracy: float, seed: int) -> pd.DataFrame:
+def log_traffic(
+    settings: Settings, rows: int, served_accuracy: float, seed: int, anonymous: int = 0
+) -> pd.DataFrame:
     """`rows` records logged by the champion (v1, right with probability `served_accuracy`) and shadowed by
-    v2 (always right); returns the records with their true Burn Rate and request ids."""
+    v2 (always right), the last `anonymous` without an Employee ID; returns the records with their true Burn
+    Rate and request ids."""
     rng = np.random.default_rng(seed)
     records = generate_synthetic(rows * 2, seed)
     records = records[records[TARGET].notna()].head(rows).reset_index(drop=True)
@@ -84,7 +87,7 @@ def log_traffic(settings: Settings, rows: int, served_accuracy: float, seed: int
         for name in CLASSES:
             frame[f"proba_{name}"] = np.where(answers == name, 0.8, 0.1)
         frame["replica"] = "test"
-        frame["employee_id"] = [f"E{seed}-{i}" for i in range(rows)]
+        frame["employee_id"] = [f"E{seed}-{i}" if i < rows - anonymous else None for i in range(rows)]
         frame["role"] = role
         frames.append(frame)
     write_predictions(
@@ -124,7 +127,7 @@ def post_outcomes(settings: Settings, records: pd.DataFrame, by_employee: int = 
 
 
 def test_degraded_champion_is_reported_logged_and_its_records_written(settings, written):
-    records = log_traffic(settings, rows=300, served_accuracy=0.5, seed=1)
+    records = log_traffic(settings, rows=300, served_accuracy=0.5, seed=1, anonymous=60)
     post_outcomes(settings, records, by_employee=40)
 
     summary = quality.check_quality(settings, days=2)
@@ -164,6 +167,8 @@ def test_degraded_champion_is_reported_logged_and_its_records_written(settings, 
     [frame] = written
     assert list(frame.columns) == ["Employee ID", *FEATURES, TARGET]
     assert len(frame) == 300 and summary["labelled_records"] == 300
+    # Records served without an Employee ID are training data too, written with an empty id.
+    assert list(frame["Employee ID"]) == [f"E1-{i}" for i in range(240)] + [""] * 60
     assert sorted(frame[TARGET]) == pytest.approx(sorted(records[TARGET]))
     assert summary["labelled_uri"]
 

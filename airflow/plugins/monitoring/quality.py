@@ -1,14 +1,5 @@
-"""Live quality: the logged predictions of a window joined with the outcomes posted later
-(monitoring.feedback), and what they say about each model version on live traffic.
-
-`join_outcomes` matches an outcome to prediction rows by (request_id, record_index) when it names a request (a
-missing record index is 0), else by employee_id with logged_at within [window_start, window_end]. The same
-outcome posted twice (same match key, same observed class and Burn Rate) counts once; a prediction row keeps
-one outcome, the latest received when several differ. Served and shadow rows are labelled alike (a null role
-is served). Per model version and role: macro-F1, per-class recall and the top-label expected calibration
-error (10 bins, with the reliability curve), each with a 95 % percentile bootstrap interval; the label
-coverage of served rows and the delay from prediction to outcome; and for shadow pairs (the same request and
-record labelled as served and as shadow) the paired difference macro-F1(shadow) - macro-F1(served).
+"""Live quality: the logged predictions and the outcomes of a window read from the lake, joined
+(monitoring.outcome_join) and scored per model version (monitoring.live_figures).
 
 `check_quality` (the `model_quality` DAG) logs it all to an MLflow run of `burnout-monitoring`
 (monitoring.quality_report), flags the champion as degraded when its live macro-F1 on at least
@@ -21,7 +12,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -29,259 +19,22 @@ import numpy as np
 import pandas as pd
 
 from burnout_base.settings import Settings
-from etl.contract import BY_NAME, CLASSES, FEATURES, IDENTIFIER, TARGET
+from etl.contract import BY_NAME, FEATURES, IDENTIFIER, TARGET
 from etl.lake import lake_from_settings
-from modeling.uncertainty import (
-    encode_labels,
-    expected_calibration_error,
-    iter_resamples,
-    macro_f1_from_confusion,
-    percentile_interval,
-    reliability_bins,
-)
 from monitoring import feedback as fb
 from monitoring.drift import resolve_window
-from monitoring.prediction_log import (
-    EMPLOYEE_ID,
-    LOGGED_AT,
-    MODEL_VERSION,
-    PREDICTED_CLASS,
-    PROBABILITY_COLUMNS,
-    RECORD_INDEX,
-    REQUEST_ID,
-    ROLE,
-    SERVED,
-    SHADOW,
-    read_predictions,
+from monitoring.live_figures import (
+    coverage_and_delay,
+    figure_value,
+    paired_difference,
+    paired_rows,
+    shadow_pairs,
+    version_figures,
 )
+from monitoring.outcome_join import DELAY_S, join_outcomes
+from monitoring.prediction_log import EMPLOYEE_ID, MODEL_VERSION, ROLE, SERVED, SHADOW, read_predictions
 
 log = logging.getLogger(__name__)
-
-DELAY_S = "delay_s"
-BINS = 10
-PAIR_KEY = [REQUEST_ID, RECORD_INDEX]
-_OUTCOME = "_outcome"  # an outcome's position among the deduplicated feedback rows
-_ROW = "_row"  # a prediction row's position in the window
-_DEDUP_KEY = [
-    REQUEST_ID,
-    RECORD_INDEX,
-    EMPLOYEE_ID,
-    fb.WINDOW_START,
-    fb.WINDOW_END,
-    fb.OBSERVED_CLASS,
-    fb.BURN_RATE,
-]
-_OUTCOME_COLUMNS = [fb.FEEDBACK_ID, fb.RECEIVED_AT, fb.OBSERVED_CLASS, fb.BURN_RATE]
-
-
-# --- the join -------------------------------------------------------------------------------------------
-
-
-def join_outcomes(predictions: pd.DataFrame, feedback: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(labelled prediction rows, unmatched outcomes); see the module docstring for the rules. A labelled row
-    keeps the prediction's columns (role filled: served) plus feedback_id, received_at, observed_class,
-    burn_rate and delay_s (received_at - logged_at, seconds), in the predictions' order."""
-    predictions = predictions.reset_index(drop=True).copy()
-    predictions[ROLE] = predictions[ROLE].fillna(SERVED)
-    predictions[_ROW] = np.arange(len(predictions))
-    outcomes = feedback.reset_index(drop=True).copy()
-    by_request = outcomes[REQUEST_ID].notna()
-    index = pd.to_numeric(outcomes[RECORD_INDEX]).astype("float64")
-    outcomes[RECORD_INDEX] = index.fillna(0).where(by_request)
-    # Only the columns of its match key count: an outcome by request ignores any employee it names.
-    outcomes[EMPLOYEE_ID] = outcomes[EMPLOYEE_ID].where(~by_request)
-    for name in (fb.WINDOW_START, fb.WINDOW_END):
-        outcomes[name] = outcomes[name].where(~by_request)
-    outcomes = outcomes.sort_values(fb.RECEIVED_AT, kind="stable")
-    outcomes = outcomes.drop_duplicates(_DEDUP_KEY, keep="first").reset_index(drop=True)
-    outcomes[_OUTCOME] = np.arange(len(outcomes))
-
-    requested = outcomes[outcomes[REQUEST_ID].notna()].astype({RECORD_INDEX: "int64"})
-    by_id = requested[[REQUEST_ID, RECORD_INDEX, _OUTCOME]].merge(
-        predictions[[REQUEST_ID, RECORD_INDEX, _ROW]].astype({RECORD_INDEX: "int64"}),
-        on=[REQUEST_ID, RECORD_INDEX],
-    )
-    windowed = outcomes[outcomes[REQUEST_ID].isna() & outcomes[EMPLOYEE_ID].notna()]
-    by_employee = windowed[[EMPLOYEE_ID, fb.WINDOW_START, fb.WINDOW_END, _OUTCOME]].merge(
-        predictions.loc[predictions[EMPLOYEE_ID].notna(), [EMPLOYEE_ID, LOGGED_AT, _ROW]], on=EMPLOYEE_ID
-    )
-    inside = (by_employee[LOGGED_AT] >= by_employee[fb.WINDOW_START]) & (
-        by_employee[LOGGED_AT] <= by_employee[fb.WINDOW_END]
-    )
-    matches = pd.concat([by_id[[_ROW, _OUTCOME]], by_employee.loc[inside, [_ROW, _OUTCOME]]])
-    matches = matches.merge(outcomes[[_OUTCOME, *_OUTCOME_COLUMNS]], on=_OUTCOME)
-    # The latest received outcome wins (the later post among ties).
-    matches = matches.sort_values([fb.RECEIVED_AT, _OUTCOME], kind="stable").drop_duplicates(
-        _ROW, keep="last"
-    )
-
-    labelled = predictions.merge(matches.drop(columns=_OUTCOME), on=_ROW).sort_values(_ROW)
-    labelled[DELAY_S] = (labelled[fb.RECEIVED_AT] - labelled[LOGGED_AT]).dt.total_seconds()
-    labelled = labelled.drop(columns=_ROW).reset_index(drop=True)
-    matched = set(by_id[_OUTCOME]) | set(by_employee.loc[inside, _OUTCOME])
-    unmatched = outcomes[~outcomes[_OUTCOME].isin(matched)].drop(columns=_OUTCOME).reset_index(drop=True)
-    return labelled, unmatched
-
-
-# --- the figures ----------------------------------------------------------------------------------------
-
-
-def _interval(samples: np.ndarray) -> list[float] | None:
-    samples = samples[np.isfinite(samples)]
-    return None if len(samples) == 0 else [float(v) for v in percentile_interval(samples)]
-
-
-def _value(number: float) -> float | None:
-    # Unrounded: the figures must equal what anyone computes from the same rows (the stack test does).
-    return None if number is None or not np.isfinite(number) else float(number)
-
-
-def classification_figures(
-    observed: Sequence, predicted: Sequence, proba: np.ndarray | None, rounds: int, seed: int
-) -> dict[str, Any]:
-    """Macro-F1, per-class recall (None for a class never observed) and, when `proba` (rows x CLASSES) is
-    given, the top-label ECE over 10 bins with its reliability curve, each with a 95 % percentile bootstrap
-    interval over `rounds` resamples of the rows (the same resamples for every figure)."""
-    true_codes, [predicted_codes], k = encode_labels(observed, [predicted], list(CLASSES))
-    n, side = len(true_codes), k + 1
-    if n == 0:
-        raise ValueError("no labelled rows to score")
-    confusion = np.bincount(true_codes * side + predicted_codes, minlength=side * side).reshape(side, side)
-    observed_counts = confusion.sum(axis=1)[:k]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.diagonal(confusion)[:k] / observed_counts
-    figures: dict[str, Any] = {
-        "rows": n,
-        "macro_f1": _value(macro_f1_from_confusion(confusion, k)),
-        "recall": {name: _value(recall[i]) for i, name in enumerate(CLASSES)},
-        "observed": {name: int(observed_counts[i]) for i, name in enumerate(CLASSES)},
-    }
-    calibrated = proba is not None and bool(np.isfinite(proba).all(axis=1).any())
-    if calibrated:
-        valid = np.isfinite(proba).all(axis=1)
-        clean = np.where(valid[:, None], proba, 0.0)
-        confidence = clean.max(axis=1)
-        correct = (np.asarray(CLASSES)[clean.argmax(axis=1)] == np.asarray(observed)) & valid
-        which = np.clip(np.ceil(confidence * BINS).astype(int) - 1, 0, BINS - 1)
-        reliability = reliability_bins(np.asarray(observed)[valid], proba[valid], CLASSES, bins=BINS)
-        figures["ece"] = _value(expected_calibration_error(reliability))
-        figures["reliability"] = reliability
-
-    macro, recalls, eces = [], [], []
-    for rows in iter_resamples(n, rounds, seed):
-        chunk = len(rows)
-        offsets = (np.arange(chunk) * side * side)[:, None]
-        cells = offsets + true_codes[rows] * side + predicted_codes[rows]
-        confusions = np.bincount(cells.ravel(), minlength=chunk * side * side).reshape(chunk, side, side)
-        macro.append(macro_f1_from_confusion(confusions, k))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            recalls.append(np.diagonal(confusions, axis1=1, axis2=2)[:, :k] / confusions.sum(axis=2)[:, :k])
-        if calibrated:
-            # ECE = sum over bins of |sum of confidences - sum of hits| / rows: one bincount per sum.
-            bins = ((np.arange(chunk) * BINS)[:, None] + which[rows]).ravel()
-            size = chunk * BINS
-            conf = np.bincount(bins, weights=(confidence * valid)[rows].ravel(), minlength=size)
-            hits = np.bincount(bins, weights=correct[rows].ravel().astype(float), minlength=size)
-            gap = np.abs(conf - hits).reshape(chunk, BINS).sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                eces.append(gap / valid[rows].sum(axis=1))
-    figures["macro_f1_ci"] = _interval(np.concatenate(macro))
-    recall_samples = np.concatenate(recalls)
-    figures["recall_ci"] = {name: _interval(recall_samples[:, i]) for i, name in enumerate(CLASSES)}
-    if calibrated:
-        figures["ece_ci"] = _interval(np.concatenate(eces))
-    return figures
-
-
-def _proba(frame: pd.DataFrame) -> np.ndarray:
-    return frame[list(PROBABILITY_COLUMNS)].to_numpy(dtype=float)
-
-
-def version_figures(labelled: pd.DataFrame, rounds: int, seed: int) -> list[dict[str, Any]]:
-    """`classification_figures` of each (model_version, role) among the labelled rows, served first."""
-    figures = []
-    for (version, role), group in labelled.groupby([MODEL_VERSION, ROLE], sort=True, dropna=False):
-        scored = classification_figures(
-            group[fb.OBSERVED_CLASS].to_numpy(),
-            group[PREDICTED_CLASS].to_numpy(),
-            _proba(group),
-            rounds,
-            seed,
-        )
-        figures.append({"model_version": None if pd.isna(version) else int(version), "role": role, **scored})
-    return sorted(figures, key=lambda f: (f["role"] != SERVED, f["role"], f["model_version"] or 0))
-
-
-def paired_rows(labelled: pd.DataFrame) -> pd.DataFrame:
-    """One row per (request_id, record_index) labelled both as served and as shadow: the served row's columns
-    with the suffix _served, the shadow row's with _shadow."""
-    served = labelled[labelled[ROLE] == SERVED].drop_duplicates(PAIR_KEY)
-    shadow = labelled[labelled[ROLE] == SHADOW].drop_duplicates(PAIR_KEY)
-    return served.merge(shadow, on=PAIR_KEY, suffixes=("_served", "_shadow"))
-
-
-def paired_difference(pairs: pd.DataFrame, rounds: int, seed: int) -> dict[str, Any]:
-    """macro-F1(shadow) - macro-F1(served) on the pairs (truth: the served row's outcome) with its paired 95 %
-    bootstrap interval: both scored on the same resampled pairs."""
-    observed = pairs[f"{fb.OBSERVED_CLASS}_served"].to_numpy()
-    true_codes, codes, k = encode_labels(
-        observed,
-        [pairs[f"{PREDICTED_CLASS}_shadow"].to_numpy(), pairs[f"{PREDICTED_CLASS}_served"].to_numpy()],
-        list(CLASSES),
-    )
-    side, n = k + 1, len(true_codes)
-    point = [
-        macro_f1_from_confusion(
-            np.bincount(true_codes * side + c, minlength=side * side).reshape(side, side), k
-        )
-        for c in codes
-    ]
-    differences = []
-    for rows in iter_resamples(n, rounds, seed):
-        chunk = len(rows)
-        offsets = (np.arange(chunk) * side * side)[:, None]
-        scores = [
-            macro_f1_from_confusion(
-                np.bincount(
-                    (offsets + true_codes[rows] * side + c[rows]).ravel(), minlength=chunk * side * side
-                ).reshape(chunk, side, side),
-                k,
-            )
-            for c in codes
-        ]
-        differences.append(scores[0] - scores[1])
-    return {
-        "rows": n,
-        "shadow_macro_f1": _value(point[0]),
-        "served_macro_f1": _value(point[1]),
-        "difference": _value(point[0] - point[1]),
-        "ci": _interval(np.concatenate(differences)),
-    }
-
-
-def shadow_pairs(labelled: pd.DataFrame, rounds: int, seed: int) -> list[dict[str, Any]]:
-    """`paired_difference` of each (served version, shadow version) among the labelled pairs."""
-    pairs = paired_rows(labelled)
-    found = []
-    keys = [f"{MODEL_VERSION}_served", f"{MODEL_VERSION}_shadow"]
-    for (served, shadow), group in pairs.groupby(keys, sort=True):
-        found.append(
-            {"served_version": int(served), "shadow_version": int(shadow)}
-            | paired_difference(group, rounds, seed)
-        )
-    return found
-
-
-def coverage_and_delay(predictions: pd.DataFrame, labelled: pd.DataFrame) -> tuple[float | None, dict]:
-    """(labelled served rows / served rows, or None without served rows; the served rows' delay from
-    prediction to outcome in hours: median and 90th percentile, None without labelled rows)."""
-    served = int((predictions[ROLE].fillna(SERVED) == SERVED).sum())
-    delays = labelled.loc[labelled[ROLE] == SERVED, DELAY_S].to_numpy(dtype=float) / 3600
-    coverage = None if served == 0 else round(len(delays) / served, 6)
-    if len(delays) == 0:
-        return coverage, {"rows": 0, "median_h": None, "p90_h": None}
-    median, p90 = np.percentile(delays, [50, 90])
-    return coverage, {"rows": len(delays), "median_h": _value(median), "p90_h": _value(p90)}
 
 
 # --- reading the lake -----------------------------------------------------------------------------------
@@ -347,8 +100,8 @@ def champion_test_floor(settings: Settings) -> dict[str, Any] | None:
     return {
         "version": int(champion.version),
         "dataset_version": described["dataset_version"],
-        "test_macro_f1": _value(macro_f1),
-        "test_macro_f1_low": _value(low),
+        "test_macro_f1": figure_value(macro_f1),
+        "test_macro_f1_low": figure_value(low),
     }
 
 
@@ -356,12 +109,11 @@ def champion_test_floor(settings: Settings) -> dict[str, Any] | None:
 
 
 def training_records(labelled: pd.DataFrame) -> pd.DataFrame:
-    """The labelled served rows with an observed Burn Rate and an Employee ID (the contract requires one), as
-    raw records: Employee ID, the features (whole-number columns as integers), Burn Rate."""
-    rows = labelled[
-        (labelled[ROLE] == SERVED) & labelled[fb.BURN_RATE].notna() & labelled[EMPLOYEE_ID].notna()
-    ]
-    records = pd.DataFrame({IDENTIFIER: rows[EMPLOYEE_ID].astype(str)})
+    """The labelled served rows with an observed Burn Rate, as raw records: Employee ID (empty for a row
+    logged without one; the contract allows it), the features (whole-number columns as integers), Burn
+    Rate."""
+    rows = labelled[(labelled[ROLE] == SERVED) & labelled[fb.BURN_RATE].notna()]
+    records = pd.DataFrame({IDENTIFIER: rows[EMPLOYEE_ID].astype(object).fillna("").astype(str)})
     for name in FEATURES:
         values = rows[name]
         if BY_NAME[name].kind == "integer":

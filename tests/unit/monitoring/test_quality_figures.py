@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import f1_score, recall_score
 
 from etl.contract import CLASSES
-from monitoring.quality import (
+from monitoring.live_figures import (
     classification_figures,
     paired_difference,
     shadow_pairs,

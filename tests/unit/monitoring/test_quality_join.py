@@ -1,5 +1,5 @@
-"""monitoring.quality.join_outcomes against a join written here independently, with plain loops over dicts:
-request-id and employee-window matches, outcomes posted twice, conflicting outcomes (the latest wins),
+"""monitoring.outcome_join.join_outcomes against a join written here independently, with plain loops over
+dicts: request-id and employee-window matches, outcomes posted twice, conflicting outcomes (the latest wins),
 unmatched outcomes, shadow rows and rows of older files without a role."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 
 from monitoring import feedback as fb
 from monitoring import prediction_log as pl
-from monitoring.quality import DELAY_S, coverage_and_delay, join_outcomes, paired_rows
+from monitoring.live_figures import coverage_and_delay, paired_rows
+from monitoring.outcome_join import DELAY_S, join_outcomes
 
 T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
