@@ -88,6 +88,15 @@ class RecordBatch:
     def __len__(self) -> int:
         return len(self.categorical)
 
+    @staticmethod
+    def concat(batches: list[RecordBatch]) -> RecordBatch:
+        """The records of `batches`, in order, as one batch."""
+        ids = None
+        if any(b.employee_ids is not None for b in batches):
+            ids = [i for b in batches for i in (b.employee_ids or [None] * len(b))]
+        categorical = [row for b in batches for row in b.categorical]
+        return RecordBatch(np.vstack([b.numeric for b in batches]), categorical, ids)
+
     def select(self, mask: np.ndarray) -> RecordBatch:
         """The records where `mask` is True, in order."""
         rows = np.flatnonzero(mask)

@@ -193,7 +193,7 @@ class InferenceCore:
         if self.prediction_log is not None:
             self.prediction_log.append(batch, result, asked, protocol, request_id)
             if self.shadow is not None:
-                self.shadow.offer(batch, protocol, request_id, result.model.version)
+                self.shadow.offer(batch, protocol, request_id, result)
         return result
 
     def _canary(self) -> tuple[str, LoadedModel] | None:

@@ -60,6 +60,7 @@ class LoggedAnswer(NamedTuple):
     request_id: str | list[str] | None
     logged_at: float  # time.time()
     role: str  # SERVED, or SHADOW: a challenger's answer the client never saw
+    record_indexes: np.ndarray | None  # each record's place in its request; None: 0, 1, 2, ...
 
 
 class PredictionLogWriter:
@@ -136,10 +137,12 @@ class PredictionLogWriter:
         request_id: str | list[str] | None = None,
         role: str = SERVED,
         logged_at: float | None = None,
+        record_indexes: np.ndarray | None = None,
     ) -> bool:
         """Queue one answered request; False (and counted) when the queue has no room for its rows.
-        `logged_at` (time.time()): when the request was answered, by default now; the shadow passes the
-        served answer's time, so that both rows fall in the same windows."""
+        `logged_at` (time.time()): when the request was answered, by default now; `record_indexes`: the
+        records' places in the request, by default 0, 1, 2, ... The shadow passes the served answer's, so
+        that both rows of a pair have the same key and fall in the same windows."""
         rows, wake = len(result.labels), False
         if not rows:
             return True
@@ -152,7 +155,16 @@ class PredictionLogWriter:
                 self._queued += rows
                 self._appended += 1
                 self._queue.append(
-                    (batch, result, alias, protocol, request_id, logged_at or time.time(), role)
+                    (
+                        batch,
+                        result,
+                        alias,
+                        protocol,
+                        request_id,
+                        logged_at or time.time(),
+                        role,
+                        record_indexes,
+                    )
                 )
                 wake = self._queued >= self.flush_rows
         if full:
@@ -292,7 +304,8 @@ def answers_table(entries: list[LoggedAnswer], replica: str | None, employee_ids
         ids = entry.request_id or new_request_id()
         if isinstance(ids, str):  # one request: its records are numbered
             request_ids.extend([ids[:MAX_REQUEST_ID_CHARS]] * count)
-            indexes.append(np.arange(count, dtype=np.int32))
+            numbered = entry.record_indexes
+            indexes.append(np.arange(count, dtype=np.int32) if numbered is None else numbered)
         else:  # one request per record (the stream)
             request_ids.extend(one[:MAX_REQUEST_ID_CHARS] for one in ids)
             indexes.append(np.zeros(count, dtype=np.int32))

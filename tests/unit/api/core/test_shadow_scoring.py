@@ -199,12 +199,6 @@ def test_a_request_served_by_the_shadow_alias_is_not_shadowed(service, records):
     assert shadowed == {"by-champion"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/inference.py InferenceCore.predict offers a canary-split batch to the shadow with "
-    "result.model.version (the champion's), so records the canary already answered with the shadow "
-    "alias's own version are scored again and logged as shadow rows of that same version",
-)
 def test_records_the_canary_served_with_the_shadow_version_are_not_shadowed(service, records):
     # Canary and shadow on one alias: the records the canary answered have nothing to compare.
     with service(
