@@ -109,7 +109,13 @@ COLUMNS: tuple[Column, ...] = (
         "Low, below 0.66 Medium, else High.",
     ),
     Column(
-        "Years in Company", "integer", "dropped", 0, 60, description="Near-constant in the data.", nullable=True
+        "Years in Company",
+        "integer",
+        "dropped",
+        0,
+        60,
+        description="Near-constant in the data.",
+        nullable=True,
     ),
     Column(
         "Work Hours per Week",

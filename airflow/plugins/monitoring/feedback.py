@@ -4,7 +4,8 @@
 An outcome names what it is about in one of two ways: the prediction's request id (and record index), or an
 Employee ID with a time window (every prediction for that employee logged within it). It carries the observed
 Burn Rate or only the class. Nothing is matched at post time (the log is buffered, replicas are separate):
-`monitoring.quality` joins outcomes with predictions, removes duplicates and reports what matched nothing.
+`monitoring.outcome_join` joins outcomes with predictions, removes duplicates and reports what matched
+nothing.
 """
 
 from __future__ import annotations
