@@ -23,7 +23,7 @@ from etl.lake import lake_from_settings
 from etl.synthetic import generate_synthetic
 from modeling.registry_names import CHAMPION
 from monitoring.drift import check_drift
-from monitoring.prediction_log import SCHEMA, write_predictions
+from monitoring.prediction_log import write_predictions
 
 pytestmark = pytest.mark.slow
 DAY = date(2026, 11, 30)
@@ -81,7 +81,7 @@ def log_traffic(settings: Settings, rows: int, seed: int, fatigue_shift: float =
     order = list(pipeline.classes_)
     for name in CLASSES:
         frame[f"proba_{name}"] = probabilities[:, order.index(name)]
-    write_predictions(lake_from_settings(settings), settings.predictions_bucket, frame[SCHEMA.names])
+    write_predictions(lake_from_settings(settings), settings.predictions_bucket, frame)
 
 
 @pytest.fixture

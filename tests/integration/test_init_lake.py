@@ -43,6 +43,7 @@ def fresh_settings(make_settings, s3_endpoint):
         raw_bucket=f"raw-{suffix}",
         processed_bucket=f"processed-{suffix}",
         predictions_bucket=f"predictions-{suffix}",
+        feedback_bucket=f"feedback-{suffix}",
     )
 
 
@@ -59,6 +60,7 @@ def test_init_lake_creates_buckets_and_uploads_csvs(init_lake_module, fresh_sett
         fresh_settings.raw_bucket,
         fresh_settings.processed_bucket,
         fresh_settings.predictions_bucket,
+        fresh_settings.feedback_bucket,
         artifacts,
     ]
     assert sorted(summary["uploaded"]) == sorted([fresh_settings.raw_key, "extra.csv"])

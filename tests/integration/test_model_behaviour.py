@@ -26,7 +26,7 @@ import json
 import numpy as np
 import pytest
 
-from burnout_api.validation import InvalidInput, parse_records
+from burnout_api.validation import parse_records
 from burnout_base.settings import Settings
 from etl.contract import BY_NAME, FEATURES
 from etl.dataset import load_dataset
@@ -134,12 +134,15 @@ def test_model_ignores_the_employee_id(model):
     assert np.array_equal(model.pipeline.predict_proba(other_ids), expected)
 
 
-def test_api_refuses_a_record_with_an_employee_id(model):
+def test_the_api_takes_the_employee_id_apart_from_the_model_inputs(model):
     record = json.loads(model.holdout_records.dropna().head(1).to_json(orient="records"))[0]
-    assert len(parse_records(json.dumps([record]).encode(), max_batch=1)) == 1  # valid without the id
-    with pytest.raises(InvalidInput) as refusal:
-        parse_records(json.dumps([{**record, ID_COLUMN: "fffe32003000"}]).encode(), max_batch=1)
-    assert [(e.field, e.type) for e in refusal.value.errors] == [(ID_COLUMN, "unknown_column")]
+    plain = parse_records(json.dumps([record]).encode(), max_batch=1)
+    named = parse_records(json.dumps([{**record, ID_COLUMN: "fffe32003000"}]).encode(), max_batch=1)
+    assert named.employee_ids == ["fffe32003000"] and plain.employee_ids is None
+    assert (
+        np.array_equal(named.numeric, plain.numeric, equal_nan=True)
+        and named.categorical == plain.categorical
+    )
 
 
 @pytest.mark.parametrize(("name", "record", "expected"), CLEAR_CUT_CASES, ids=[c[0] for c in CLEAR_CUT_CASES])

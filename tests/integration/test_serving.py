@@ -32,10 +32,13 @@ MAX_BATCH = 50
 GRAPHQL_PREDICT = """
 query($records: [EmployeeInput!]!, $model: String!) {
   predict(records: $records, model: $model) {
+    request_id
     model { alias version family }
     predictions { class probabilities { Low Medium High } model_version }
   }
 }"""
+# Every protocol is sent the same request id, which its answer returns: answers then compare whole.
+SAME_ID = {"x-request-id": "same-request"}
 
 
 class Service:
@@ -128,13 +131,16 @@ def as_proto(record: dict) -> pb.Employee:
 
 
 def predict_rest(service: Service, records: list, alias: str = "champion") -> httpx.Response:
-    return httpx.post(f"{service.url}/predict", params={"model": alias}, json=records, timeout=30)
+    return httpx.post(
+        f"{service.url}/predict", params={"model": alias}, json=records, headers=SAME_ID, timeout=30
+    )
 
 
 def predict_graphql(service: Service, records: list, alias: str = "champion") -> dict:
     answer = httpx.post(
         f"{service.url}/graphql",
         timeout=30,
+        headers=SAME_ID,
         json={
             "query": GRAPHQL_PREDICT,
             "variables": {"records": [as_graphql(r) for r in records], "model": alias},
@@ -144,8 +150,12 @@ def predict_graphql(service: Service, records: list, alias: str = "champion") ->
 
 
 def predict_grpc(service: Service, records: list, alias: str = "champion") -> dict:
-    response = service.stub.Predict(pb.PredictRequest(records=[as_proto(r) for r in records], model=alias))
+    response = service.stub.Predict(
+        pb.PredictRequest(records=[as_proto(r) for r in records], model=alias),
+        metadata=tuple(SAME_ID.items()),
+    )
     return {
+        "request_id": response.request_id,
         "model": {
             "alias": response.model.alias,
             "version": response.model.version,

@@ -41,6 +41,7 @@ MODEL_CARD = "# burnout-risk\n\nA LightGBM trained for the explanation tests.\n"
 GRAPHQL = """
 query($records: [EmployeeInput!]!, $model: String!) {
   predict(records: $records, model: $model) {
+    request_id
     model { alias version family }
     predictions {
       class probabilities { Low Medium High } model_version
@@ -152,6 +153,7 @@ def grpc_payload(response: pb.PredictResponse) -> dict:
         }
 
     return {
+        "request_id": response.request_id,
         "model": {
             "alias": response.model.alias,
             "version": response.model.version,
@@ -186,7 +188,10 @@ def test_explanations_add_up_to_the_models_answers_on_real_test_records_over_eve
     served, records, family
 ):
     client, stub, _, versions = served
-    answer = client.post("/predict", params={"model": family, "explain": "true"}, json=records)
+    same_id = {"x-request-id": f"explained-{family}"}  # every protocol answers it: answers compare whole
+    answer = client.post(
+        "/predict", params={"model": family, "explain": "true"}, json=records, headers=same_id
+    )
     assert answer.status_code == 200, answer.text
     rest = answer.json()
     exact = family == "lightgbm"
@@ -210,6 +215,7 @@ def test_explanations_add_up_to_the_models_answers_on_real_test_records_over_eve
         assert [f["class"] for f in explanation["top_factors"]] == [prediction["class"]] * 3
     graphql = client.post(
         "/graphql",
+        headers=same_id,
         json={
             "query": GRAPHQL,
             "variables": {
@@ -220,7 +226,8 @@ def test_explanations_add_up_to_the_models_answers_on_real_test_records_over_eve
     )
     assert graphql.json() == {"data": {"predict": rest}}
     response = stub.Predict(
-        pb.PredictRequest(records=[as_message(r) for r in records], model=family, explain=True)
+        pb.PredictRequest(records=[as_message(r) for r in records], model=family, explain=True),
+        metadata=tuple(same_id.items()),
     )
     assert grpc_payload(response) == rest
     assert rest["model"]["version"] == versions[family]
