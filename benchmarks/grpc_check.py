@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grpc
 
-from benchmarks.h2load import GrpcCall
+from benchmarks.h2load import BENCH_REQUEST_ID, GrpcCall
 
 TIMEOUT_S = 30.0
 
@@ -15,7 +15,7 @@ def call_unary(target: str, path: str, request: bytes) -> bytes:
     the serialized answer, or raise grpc.RpcError when the status is not OK."""
     with grpc.insecure_channel(target) as channel:
         method = channel.unary_unary(path)  # no (de)serializers: bytes in, bytes out
-        return method(request, timeout=TIMEOUT_S)
+        return method(request, timeout=TIMEOUT_S, metadata=(("x-request-id", BENCH_REQUEST_ID),))
 
 
 def checked_call(target: str, path: str, request) -> GrpcCall:
