@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import anyio
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
-from burnout_api.rest.predict import DirectRoute
+from burnout_api.rest.predict import DirectRoute, require_json
 from burnout_api.schemas import ErrorResponse
 from burnout_api.validation import decode_json
 from fastapi import APIRouter, Request, Response
@@ -75,9 +74,7 @@ _STORED = {
     },
 )
 async def feedback(request: Request) -> Response:
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise HTTPException(415, f"POST /feedback takes application/json, got {media_type[:100]!r}")
+    require_json(request)
     body = await request.body()
     store = request.app.state.feedback
     stored = await anyio.to_thread.run_sync(lambda: store.accept(decode_json(body)))

@@ -150,11 +150,18 @@ def build_predict_router(settings: Settings) -> APIRouter:
     return router
 
 
-async def predict(request: Request) -> Response:
+def require_json(request: Request) -> None:
+    """Refuse (415) a body that is not JSON (application/json or any +json type) before reading it; the
+    routes that read their body themselves (DirectRoute) call it first."""
     content_type = request.headers.get("content-type", "")
     media_type = content_type.partition(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
-        raise HTTPException(415, f"POST /predict takes application/json, got {content_type[:100]!r}")
+        route = f"{request.method} {request.url.path}"
+        raise HTTPException(415, f"{route} takes application/json, got {content_type[:100]!r}")
+
+
+async def predict(request: Request) -> Response:
+    require_json(request)
     alias = request.query_params.get("model") or None  # none (or empty, as on gRPC): the champion or canary
     explain = request.query_params.get("explain")
     explain = explain is not None and parse_flag(explain, "explain")

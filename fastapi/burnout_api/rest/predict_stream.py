@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import anyio
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from burnout_api.record_stream import connect
-from burnout_api.rest.predict import RECORDS_EXAMPLES, DirectRoute
+from burnout_api.rest.predict import RECORDS_EXAMPLES, DirectRoute, require_json
 from burnout_api.schemas import EmployeeRecord, ErrorResponse
 from burnout_api.stream_queue import queue_checked
 from burnout_api.validation import decode_json
@@ -57,9 +56,7 @@ _ACCEPTED = {
     },
 )
 async def predict_stream(request: Request) -> Response:
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise HTTPException(415, f"POST /predict_stream takes application/json, got {media_type[:100]!r}")
+    require_json(request)
     settings, body = request.app.state.settings, await request.body()
     ids = await anyio.to_thread.run_sync(_check_and_enqueue, request, body)
     body = {
