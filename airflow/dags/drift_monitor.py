@@ -7,13 +7,9 @@ from airflow.sdk import Asset, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from burnout_base.settings import setting_default
-from dag_helpers.defaults import DRIFT_ASSET, DRIFT_TIMEOUT, common_dag_arguments
+from dag_helpers.defaults import DRIFT_ASSET, DRIFT_TIMEOUT, common_dag_arguments, date_param
 
 DRIFT = Asset(DRIFT_ASSET)
-
-
-def _date_param(title: str, description: str) -> Param:
-    return Param(None, type=["null", "string"], format="date", title=title, description=description)
 
 
 @dag(
@@ -25,8 +21,8 @@ def _date_param(title: str, description: str) -> Param:
     **common_dag_arguments(DRIFT_TIMEOUT),
     tags=["burnout", "monitoring", "drift"],
     params={
-        "start": _date_param("First day", "YYYY-MM-DD; empty = the window's days before the last day."),
-        "end": _date_param("Last day", "YYYY-MM-DD; empty = the run's day (UTC)."),
+        "start": date_param("First day", "YYYY-MM-DD; empty = the window's days before the last day."),
+        "end": date_param("Last day", "YYYY-MM-DD; empty = the run's day (UTC)."),
         "days": Param(
             None,
             type=["null", "integer"],

@@ -8,7 +8,7 @@ from airflow.sdk import Asset, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from burnout_base.settings import setting_default
-from dag_helpers.defaults import QUALITY_ASSET, QUALITY_TIMEOUT, common_dag_arguments
+from dag_helpers.defaults import QUALITY_ASSET, QUALITY_TIMEOUT, common_dag_arguments, date_param
 
 QUALITY = Asset(QUALITY_ASSET)
 
@@ -22,13 +22,7 @@ QUALITY = Asset(QUALITY_ASSET)
     **common_dag_arguments(QUALITY_TIMEOUT),
     tags=["burnout", "monitoring", "quality"],
     params={
-        "end": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Last day",
-            description="YYYY-MM-DD; empty = the run's day (UTC).",
-        ),
+        "end": date_param("Last day", "YYYY-MM-DD; empty = the run's day (UTC)."),
         "days": Param(
             None,
             type=["null", "integer"],

@@ -76,6 +76,13 @@ DRIFT_TIMEOUT = timedelta(hours=1)
 QUALITY_TIMEOUT = timedelta(hours=1)
 
 
+def date_param(title: str, description: str):
+    """An optional YYYY-MM-DD trigger-form parameter (the monitors' window ends)."""
+    from airflow.sdk import Param
+
+    return Param(None, type=["null", "string"], format="date", title=title, description=description)
+
+
 def common_dag_arguments(timeout: timedelta) -> dict[str, Any]:
     """The `dag(...)` arguments every DAG of the project shares: one run at a time, no catch-up, a timeout."""
     return {
