@@ -129,6 +129,25 @@ class Settings(BaseSettings):
     airflow_port: int = 8080
     mlflow_port: int = 5001
     alias_poll_s: float = Field(default=10.0, gt=0)
+    # Every core (issue 25): one process answers on one core, so the service starts this many, sharing both
+    # ports (see burnout_api.workers).
+    api_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Processes serving HTTP and gRPC, sharing the ports; default the CPUs this process may "
+        "use (CPU affinity and the cgroup quota, see burnout_base.cpus). `burnout demo` runs 1.",
+    )
+    # Compiled trees (issue 25): a LightGBM version is compiled to native code in the background at load time
+    # and answers through LightGBM until then; the compiled library is cached here, never in the artifact
+    # store.
+    compiled_trees: bool = Field(
+        default=True, description="Compile LightGBM versions to native code (lleaves) after loading them."
+    )
+    compiled_cache_dir: Path | None = Field(
+        default=None,
+        description="Cache of compiled models, one per version, compiler and CPU; default <home>/compiled.",
+    )
     max_batch: int = Field(default=10_000, ge=1)
     # A batch of max_batch records takes about 4 MB of JSON; bigger bodies are refused (413) as they arrive.
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
@@ -251,6 +270,8 @@ class Settings(BaseSettings):
         self.home = self.home.expanduser().resolve()
         if self.lake_root is None:
             self.lake_root = self.home / "lake"
+        if self.compiled_cache_dir is None:
+            self.compiled_cache_dir = self.home / "compiled"
         if self.mlflow_tracking_uri is None:
             self.mlflow_tracking_uri = f"sqlite:///{self.home / 'mlflow.db'}"
         if self.mlflow_artifact_root is None and self.mlflow_tracking_uri.startswith("sqlite:"):
