@@ -1,0 +1,3 @@
+CREATE DATABASE mlflow;
+CREATE DATABASE airflow;
+CREATE DATABASE optuna;
