@@ -2,9 +2,10 @@
 virtualenv, the pipeline exported as its scikit-learn runtime expects, and `mlserver start` as a subprocess.
 
 MLServer runs as a user would configure it: the sklearn runtime (`mlserver_sklearn.SKLearnModel`) on a
-joblib file, and MLServer's defaults otherwise: one parallel inference worker process beside the server
-process, adaptive batching off, REST and gRPC both on. Only the ports and the host are set (its defaults
-8080/8081/8082 would collide with other servers on this machine).
+joblib file, and MLServer's defaults otherwise: adaptive batching off, REST and gRPC both on. Only the ports,
+the host (its defaults 8080/8081/8082 would collide with other servers on this machine) and the number of
+parallel inference worker processes beside the server process are set: as many as our service has workers
+(issue 25), so both spread the model's work over the same number of processes.
 """
 
 from __future__ import annotations
@@ -82,10 +83,18 @@ def _install(venv: Path, pins: Path) -> None:
 
 
 def write_model_repository(
-    folder: Path, model, name: str, version: int, http_port: int, grpc_port: int, metrics_port: int
+    folder: Path,
+    model,
+    name: str,
+    version: int,
+    http_port: int,
+    grpc_port: int,
+    metrics_port: int,
+    parallel_workers: int = 1,
 ) -> Path:
-    """MLServer's model repository for one model: `settings.json` (server) at the root and
-    `<name>/model-settings.json` beside `<name>/model.joblib`, the pipeline as loaded from the registry."""
+    """MLServer's model repository for one model: `settings.json` (server, with `parallel_workers`
+    inference processes) at the root and `<name>/model-settings.json` beside `<name>/model.joblib`, the
+    pipeline as loaded from the registry."""
     import joblib
 
     shutil.rmtree(folder, ignore_errors=True)
@@ -97,6 +106,7 @@ def write_model_repository(
         "http_port": http_port,
         "grpc_port": grpc_port,
         "metrics_port": metrics_port,
+        "parallel_workers": parallel_workers,
     }
     model_settings = {
         "name": name,
@@ -114,15 +124,28 @@ def default_venv(settings: Settings) -> Path:
 
 
 def start_champion_mlserver(
-    settings: Settings, model, version: int, workdir: Path, venv: Path | None = None
+    settings: Settings,
+    model,
+    version: int,
+    workdir: Path,
+    venv: Path | None = None,
+    parallel_workers: int = 1,
 ) -> Server:
     """MLServer serving `model` (registry `version`) under the registered model's name on free ports, from
-    the venv at `venv` (default: `default_venv`; installed on first use)."""
+    the venv at `venv` (default: `default_venv`; installed on first use), with `parallel_workers`
+    inference processes (the bench gives it as many as our service has workers)."""
     mlserver = ensure_mlserver_venv(venv or default_venv(settings))
     http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
     name = settings.registered_model_name
     repository = write_model_repository(
-        workdir / "mlserver-models", model, name, version, http_port, grpc_port, metrics_port
+        workdir / "mlserver-models",
+        model,
+        name,
+        version,
+        http_port,
+        grpc_port,
+        metrics_port,
+        parallel_workers,
     )
     return start_mlserver(mlserver, repository, name, http_port, grpc_port, workdir / "logs")
 

@@ -1,5 +1,5 @@
-"""The benchmark's one table, as text (the log), markdown, JSON and a PNG chart under `BURNOUT_HOME/bench/`,
-and the page docs/benchmarks.md after a full run."""
+"""The benchmark's one table, as text (the log), markdown and JSON, and its cost curves as JSON and PNG, under
+`BURNOUT_HOME/bench/`; after a full run, the page docs/benchmarks.md and the curves in docs/benchmarks/."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import logging
 import math
 from pathlib import Path
 
+from benchmarks.plots import LATENCY_PNG, THROUGHPUT_PNG, plot_curves
 from benchmarks.shadow_cost import describe_shadow_cost
 from benchmarks.tuning_spread import describe_tuning_spread
 
 log = logging.getLogger(__name__)
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+CURVES_FOLDER = PAGE.with_suffix("")  # docs/benchmarks/: the plots the README and the page show
+CURVES_JSON = "curves.json"
 # Above this line the page is make bench's; below it, notes written by hand, kept as they are on every run.
 NOTES_MARKER = "<!-- make bench writes above this line; the notes below it are written by hand and kept. -->"
 HEADERS = (
@@ -151,15 +154,17 @@ def render_page(result: dict, notes: str = "") -> str:
             [
                 "# Benchmarks",
                 "",
-                "This page is written by `make bench` (`python -m benchmarks`, ~22 minutes on two cores; it",
+                "This page is written by `make bench` (`python -m benchmarks`, ~25 minutes on two cores; it",
                 "needs `wrk` and `h2load`, which `make bench` installs, and installs MLServer once into",
                 "`BURNOUT_HOME/bench/mlserver/`). Run it on a quiet machine to reproduce these figures; the",
-                "JSON, the same tables and a PNG chart of every run stay under `BURNOUT_HOME/bench/`",
-                "(`latest.json`, `latest.md`, `latest.png`). How each figure is measured is in the notes",
+                "JSON, the same tables and the cost curves of every run stay under `BURNOUT_HOME/bench/`",
+                "(`latest.json`, `latest.md`, `curves.json` and its plots), and the last full run's curves",
+                "in [docs/benchmarks/](benchmarks/). How each figure is measured is in the notes",
                 "[below the tables](#how-it-is-measured).",
                 "",
                 describe_machine(result),
                 "",
+                *describe_curves(result, "benchmarks/"),
                 "## The last run",
                 "",
                 render_markdown(result, machine=False).rstrip("\n"),
@@ -170,6 +175,27 @@ def render_page(result: dict, notes: str = "") -> str:
         ).rstrip("\n")
         + "\n"
     )
+
+
+def describe_curves(result: dict, image_folder: str) -> list[str]:
+    """The cost curves' section of a page: how long each point ran, then both plots (in `image_folder`,
+    relative to the page)."""
+    curves = result.get("curves")
+    if not curves:
+        return []
+    return [
+        "## Cost curves",
+        "",
+        f"Short runs swept over one dimension each: {curves['point_seconds']:g} s per point "
+        f"({curves['mlserver_point_seconds']:g} s for MLServer, about 90 requests/s), against "
+        f"{result['seconds_per_setting']:g} s for each row of the table below; points with errors are left "
+        f"out. Points: [{CURVES_JSON}]({image_folder}{CURVES_JSON}).",
+        "",
+        f"![latency per record against batch size]({image_folder}{LATENCY_PNG})",
+        "",
+        f"![throughput against concurrency]({image_folder}{THROUGHPUT_PNG})",
+        "",
+    ]
 
 
 def kept_notes(page: Path) -> str:
@@ -196,46 +222,28 @@ def _describe_records(records: dict | None) -> list[str]:
     ]
 
 
-def plot_chart(rows: list[dict], path: Path) -> Path:
-    """Grouped bars per setting: req/s and p50 latency (log scales), one bar per server."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers and in CI
-    import matplotlib.pyplot as plt
-
-    settings = list(dict.fromkeys(r["setting"] for r in rows))
-    servers = list(dict.fromkeys(r["server"] for r in rows))
-    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
-    width = 0.8 / max(1, len(servers))
-    for ax, key, label in (
-        (axes[0], "rps", "requests / s (log)"),
-        (axes[1], "p50_ms", "p50 latency ms (log)"),
-    ):
-        for i, server in enumerate(servers):
-            values = [
-                next((r[key] for r in rows if r["setting"] == s and r["server"] == server), 0)
-                for s in settings
-            ]
-            ax.bar([x + i * width for x in range(len(settings))], values, width, label=server)
-        ax.set_xticks([x + width * (len(servers) - 1) / 2 for x in range(len(settings))])
-        ax.set_xticklabels(settings, rotation=30, ha="right", fontsize=8)
-        ax.set_yscale("log")
-        ax.set_ylabel(label)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].legend()
-    fig.suptitle(
-        "make bench: our service vs MLflow's scoring server and MLServer (same model version, same run)"
+def curves_subtitle(result: dict) -> str:
+    """Under each plot's title: what was measured, when, and how long each point ran."""
+    curves = result["curves"]
+    return (
+        f"model version {result['model_version']} ({result.get('family', '?')}), {result['finished_at']}; "
+        f"{curves['point_seconds']:g} s per point, MLServer's {curves['mlserver_point_seconds']:g} s"
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
-def save_report(result: dict, folder: Path, page: Path = PAGE) -> dict:
-    """Write latest.json (and a timestamped copy), latest.md and latest.png; after a full run, also `page`
-    (docs/benchmarks.md), keeping its hand-written notes. Return the paths written."""
+def save_curves(result: dict, folder: Path) -> dict[str, Path]:
+    """curves.json (the points, with the run they belong to) and the two plots into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    context = {key: result.get(key) for key in ("finished_at", "model_version", "family", "machine")}
+    path = folder / CURVES_JSON
+    path.write_text(json.dumps({**context, **result["curves"]}, indent=2, default=str))
+    return {"curves": path, **plot_curves(result["curves"]["points"], folder, curves_subtitle(result))}
+
+
+def save_report(result: dict, folder: Path, page: Path = PAGE, curves_folder: Path = CURVES_FOLDER) -> dict:
+    """Write latest.json (and a timestamped copy), latest.md, and the cost curves (curves.json and their
+    plots, when the run measured them); after a full run, also `page` (docs/benchmarks.md), keeping its
+    hand-written notes, and the curves into `curves_folder` (docs/benchmarks/). Return the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = result["finished_at"].replace(":", "").replace("-", "")
     text = json.dumps(result, indent=2, default=str)
@@ -243,16 +251,18 @@ def save_report(result: dict, folder: Path, page: Path = PAGE) -> dict:
         "json": folder / "latest.json",
         "history": folder / f"bench-{stamp}.json",
         "markdown": folder / "latest.md",
-        "chart": folder / "latest.png",
     }
     paths["json"].write_text(text)
     paths["history"].write_text(text)
     paths["markdown"].write_text(render_markdown(result))
-    plot_chart(result["rows"], paths["chart"])
+    if result.get("curves"):
+        paths |= save_curves(result, folder)
     log.info("benchmark report written to %s", folder)
     if is_full_run(result):
         page.write_text(render_page(result, kept_notes(page)))
         paths["page"] = page
+        if result.get("curves"):
+            paths |= {f"published_{name}": path for name, path in save_curves(result, curves_folder).items()}
         log.info("benchmark page written to %s", page)
     else:
         # A partial run (--no-pipeline, --no-etl, the smoke test) would replace the page with half a report.

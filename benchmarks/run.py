@@ -1,6 +1,6 @@
 """`make bench`: our service against MLflow's scoring server and MLServer on the champion, side by side in one
 run, the fixed-response ceiling of our stack, the in-process reference, optionally the pipeline's times; one
-table saved under BURNOUT_HOME/bench/."""
+table saved under BURNOUT_HOME/bench/, and the cost curves (benchmarks/curves.py) plotted beside it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from benchmarks.balancer_cost import measure_balancer_cost
 from benchmarks.cases import BATCH_ROWS, add_ratios, evaluate_targets
 from benchmarks.champion import ensure_champion
+from benchmarks.curves import BATCH_SIZES, MLSERVER_POINT_S, point_seconds
 from benchmarks.etl_memory import memory_targets, run_etl_memory_bench
 from benchmarks.explain_latency import load_registered_lightgbm, measure_explanation_latency
 from benchmarks.h2load import find_h2load
@@ -23,13 +24,20 @@ from benchmarks.prediction_log_cost import measure_prediction_log_cost
 from benchmarks.records import SINGLE_RECORDS, load_sample_records, missing_share
 from benchmarks.report import format_table, save_report
 from benchmarks.score_memory import run_score_memory_bench, score_memory_targets
-from benchmarks.serving import measure_servers, warmup_seconds
+from benchmarks.serving import measure_servers, service_workers, warmup_seconds
 from benchmarks.shadow_cost import measure_shadow_cost, shadow_targets
 from benchmarks.tuning_spread import run_tuning_spread_bench
 from burnout_base.settings import Settings
 from etl.errors import InputError
 
 log = logging.getLogger(__name__)
+
+# HOOK (issue 25): API workers' scaling rows come from benchmarks/worker_scaling.py, written alongside this
+# change; until that module is in, the section is skipped and its target reads "not measured".
+try:
+    from benchmarks.worker_scaling import measure_worker_scaling
+except ImportError:
+    measure_worker_scaling = None
 
 
 def run_bench(
@@ -46,7 +54,7 @@ def run_bench(
     time and peak memory on that dataset and on a 100 times larger copy (a minute), and `burnout score`'s on
     1 M and 2 M rows against the previous whole-file read (minutes). `mlserver_venv`: where
     MLServer's virtualenv is kept (default BURNOUT_HOME/bench/mlserver/venv, installed on first use).
-    Returns the result written to `<home>/bench/latest.json` (also latest.md and latest.png)."""
+    Returns the result written to `<home>/bench/latest.json` (also latest.md, curves.json and its plots)."""
     if not seconds > 0:
         raise InputError(f"seconds must be positive, got {seconds}")
     if find_wrk() is None or find_h2load() is None:
@@ -58,9 +66,9 @@ def run_bench(
     machine, started_at = describe_machine(), _now()
     champion = ensure_champion(settings, folder, dataset)
     log.info("benchmarking model version %s (%s)", champion["version"], champion["family"])
-    records, source = load_sample_records(settings, champion["dataset_version"], BATCH_ROWS)
+    records, source = load_sample_records(settings, champion["dataset_version"], max(BATCH_SIZES))
     model = _load_pipeline(settings, champion["version"])
-    measurements, checks = measure_servers(
+    measurements, checks, curve_points = measure_servers(
         settings, champion["version"], records, seconds, folder / "work", model, mlserver_venv
     )
     measurements += measure_prediction_log_cost(
@@ -76,6 +84,11 @@ def run_bench(
         log.warning("the registry has no lightgbm alias: explanation latency not measured")
     else:
         measurements += measure_explanation_latency(lightgbm, records, settings)
+    workers = service_workers(settings)
+    if measure_worker_scaling is not None:
+        measurements += measure_worker_scaling(
+            settings, records, seconds, warmup_seconds(seconds), folder / "work"
+        )
     rows = add_ratios([m.to_dict() for m in measurements])
     pipeline_figures = run_pipeline_bench(settings, folder, dataset) if pipeline else None
     # Training figures, like the pipeline's: minutes, so they come with it.
@@ -94,10 +107,16 @@ def run_bench(
             "missing_share_batch": missing_share(records.iloc[:BATCH_ROWS]),
         },
         "seconds_per_setting": seconds,
+        "api_workers": workers,  # our service's processes in the serving rows; MLServer's inference workers
+        "curves": {
+            "point_seconds": point_seconds(seconds),
+            "mlserver_point_seconds": MLSERVER_POINT_S,
+            "points": curve_points,
+        },
         "answers": checks,
         "rows": rows,
         "targets": (memory_targets(etl_figures) + score_memory_targets(score_figures) if etl else [])
-        + evaluate_targets(rows, pipeline_figures)
+        + evaluate_targets(rows, pipeline_figures, workers)
         + shadow_targets(shadow_figures),
         "pipeline": pipeline_figures,
         "shadow_cost": shadow_figures,

@@ -12,18 +12,21 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
-from benchmarks import cases
-from benchmarks.ceiling import measure_ceiling
+from benchmarks import cases, curves
+from benchmarks.ceiling import measure_ceiling, start_ceiling_server
+from benchmarks.curves import Endpoint, measure_latency_curve, measure_throughput_curve, point_seconds
 from benchmarks.grpc_check import call_unary, check_ok, checked_call
 from benchmarks.grpc_load import build_requests, measure_grpc_stream, measure_grpc_unary
-from benchmarks.h2load import measure_grpc_h2load
+from benchmarks.h2load import GrpcCall, measure_grpc_h2load
 from benchmarks.load import measure_http, write_load_files
 from benchmarks.measurement import Measurement
 from benchmarks.mlserver import start_champion_mlserver
 from benchmarks.prediction_log_cost import remove_throwaway_log_lake, throwaway_log_lake
 from benchmarks.records import class_name, mlflow_body, service_body, single_record_bodies
 from benchmarks.servers import Server, count_service_errors, start_mlflow_server, start_service, stop_server
-from benchmarks.serving_v2 import check_v2_answers, measure_v2
+from benchmarks.serving_v2 import GRPC_INFER_PATH, check_v2_answers, infer_path, measure_v2
+from benchmarks.v2_messages import grpc_request, rest_body
+from burnout_base.cpus import available_cpus
 from burnout_base.settings import Settings
 from burnout_dev.processes import free_port
 
@@ -37,6 +40,13 @@ def warmup_seconds(seconds: float) -> float:
     """A short warm-up before each measured run: a quarter of it, between 1 and 5 s (wrk counts whole
     seconds)."""
     return float(min(5, max(1, round(seconds / 4))))
+
+
+def service_workers(settings: Settings) -> int:
+    """The worker processes `burnout serve` starts with `settings`: BURNOUT_API_WORKERS, else the CPUs it
+    may use. MLServer gets as many inference workers (issue 25: the same work spread over as many
+    processes)."""
+    return settings.api_workers or available_cpus()
 
 
 def check_answers(ours: Server, mlflow: Server, records: pd.DataFrame, version: int, reference) -> dict:
@@ -85,8 +95,9 @@ def measure_servers(
     workdir: Path,
     reference,
     mlserver_venv: Path | None = None,
-) -> tuple[list[Measurement], dict]:
-    """Start the three servers, check them, run every serving setting; the servers are always stopped."""
+) -> tuple[list[Measurement], dict, list[dict]]:
+    """Start the three servers, check them, run every serving setting, then the cost curves (their points,
+    see benchmarks/curves.py); the servers are always stopped."""
     warmup = warmup_seconds(seconds)
     batch = records.iloc[: cases.BATCH_ROWS]
     files = {
@@ -103,7 +114,9 @@ def measure_servers(
             settings, free_port(), free_port(), workdir / "logs", **throwaway_log_lake(workdir)
         )
         mlflow = start_mlflow_server(settings, version, free_port(), workdir / "logs")
-        mlserver = start_champion_mlserver(settings, reference, version, workdir, mlserver_venv)
+        mlserver = start_champion_mlserver(
+            settings, reference, version, workdir, mlserver_venv, parallel_workers=service_workers(settings)
+        )
         v2_servers = {cases.OURS: ours, cases.MLSERVER: mlserver}
         checks = check_answers(ours, mlflow, batch, version, reference)
         checks |= check_v2_answers(v2_servers, settings.registered_model_name, batch, reference)
@@ -132,8 +145,18 @@ def measure_servers(
                     )
                 )
         results += measure_own_grpc(settings, ours, records, files["ours_single"], seconds, warmup, workdir)
-        v2 = measure_v2(v2_servers, settings.registered_model_name, records, seconds, warmup, workdir)
-        return results + v2, checks
+        results += measure_v2(v2_servers, settings.registered_model_name, records, seconds, warmup, workdir)
+        curves = measure_cost_curves(
+            settings,
+            ours,
+            mlserver,
+            records,
+            files["ours_single"],
+            point_seconds(seconds),
+            workdir,
+            reference,
+        )
+        return results, checks, curves
     finally:
         for server in (ours, mlflow, mlserver):
             if server is not None:
@@ -173,14 +196,125 @@ def measure_own_grpc(
         measure_grpc_unary(cases.GRPC_UNARY_C8_PYTHON, target, records, 8, seconds, warmup, ours.pid),
         measure_grpc_stream(cases.GRPC_STREAM_W8, target, records, 8, seconds, warmup, ours.pid),
     ]
-    # The ceiling answers what ours answers to the first record, so both stacks move the same bytes.
+    rest_answer, grpc_answer = fixed_answers(ours, single_bodies, call)
+    return results + measure_ceiling(
+        settings, rest_answer, single_bodies, call, grpc_answer, seconds, warmup, workdir
+    )
+
+
+def fixed_answers(ours: Server, single_bodies: Path, call: GrpcCall) -> tuple[bytes, bytes]:
+    """What the fixed-response ceiling answers: ours to the first single record on REST and to `call` on
+    gRPC, so both stacks move the same bytes."""
     rest_answer = httpx.post(
         ours.url + PREDICT_PATH,
         content=single_bodies.read_text().splitlines()[0],
         headers={"Content-Type": "application/json"},
         timeout=30,
     ).content
-    grpc_answer = call_unary(target, call.path, call.request)
-    return results + measure_ceiling(
-        settings, rest_answer, single_bodies, call, grpc_answer, seconds, warmup, workdir
+    return rest_answer, call_unary(f"127.0.0.1:{ours.grpc_port}", call.path, call.request)
+
+
+def measure_cost_curves(
+    settings: Settings,
+    ours: Server,
+    mlserver: Server,
+    records: pd.DataFrame,
+    single_bodies: Path,
+    point_s: float,
+    workdir: Path,
+    reference,
+) -> list[dict]:
+    """Throughput against concurrency (ours and MLServer on both protocols, beside a fixed-response ceiling
+    started for it), then latency per record against batch size (ours and the in-process floors, whose
+    model is `reference`): `point_s` per point."""
+    model_name = settings.registered_model_name
+    own_call = checked_call(f"127.0.0.1:{ours.grpc_port}", GRPC_PREDICT_PATH, build_requests(records, 1)[0])
+    rest_answer, grpc_answer = fixed_answers(ours, single_bodies, own_call)
+    ceiling_call = GrpcCall(own_call.path, own_call.request, len(grpc_answer))
+    ceiling = start_ceiling_server(settings, rest_answer, grpc_answer, workdir)
+    try:
+        endpoints = single_record_endpoints(
+            ours, mlserver, ceiling, model_name, records, single_bodies, (own_call, ceiling_call), workdir
+        )
+        throughput = measure_throughput_curve(endpoints, point_s, workdir)
+    finally:
+        stop_server(ceiling)
+    batch_endpoints_for = partial(batch_endpoints, ours, model_name, workdir)
+    return throughput + measure_latency_curve(
+        batch_endpoints_for, reference, records, point_s, workdir, settings
     )
+
+
+def single_record_endpoints(
+    ours: Server,
+    mlserver: Server,
+    ceiling: Server,
+    model_name: str,
+    records: pd.DataFrame,
+    single_bodies: Path,
+    calls: tuple[GrpcCall, GrpcCall],
+    workdir: Path,
+) -> list[Endpoint]:
+    """The throughput curve's series: on each protocol ours (own and V2), MLServer's V2 and the ceiling;
+    `calls`: our BurnoutRisk call and the ceiling's (the same request, its fixed answer's size)."""
+    own_call, ceiling_call = calls
+    v2_singles = write_load_files(workdir, "v2_single", single_record_bodies(records, rest_body))
+    v2_request = grpc_request(records.iloc[[0]], model_name)
+    v2_calls = {
+        server.name: checked_call(f"127.0.0.1:{server.grpc_port}", GRPC_INFER_PATH, v2_request)
+        for server in (ours, mlserver)
+    }
+    errors = partial(count_service_errors, ours)
+    mlserver_s = curves.MLSERVER_POINT_S
+    rest, grpc = curves.REST, curves.GRPC
+    return [
+        Endpoint(
+            "REST /predict, ours", rest, cases.OURS, ours, url=ours.url + PREDICT_PATH, bodies=single_bodies
+        ),
+        Endpoint(
+            "V2 REST, ours", rest, cases.OURS, ours, url=ours.url + infer_path(model_name), bodies=v2_singles
+        ),
+        Endpoint(
+            "V2 REST, MLServer",
+            rest,
+            cases.MLSERVER,
+            mlserver,
+            url=mlserver.url + infer_path(model_name),
+            bodies=v2_singles,
+            seconds=mlserver_s,
+        ),
+        Endpoint(
+            "REST fixed-response ceiling",
+            rest,
+            cases.CEILING,
+            ceiling,
+            url=ceiling.url + PREDICT_PATH,
+            bodies=single_bodies,
+        ),
+        Endpoint("gRPC BurnoutRisk, ours", grpc, cases.OURS, ours, call=own_call, count_errors=errors),
+        Endpoint("V2 gRPC, ours", grpc, cases.OURS, ours, call=v2_calls[ours.name], count_errors=errors),
+        Endpoint(
+            "V2 gRPC, MLServer",
+            grpc,
+            cases.MLSERVER,
+            mlserver,
+            call=v2_calls[mlserver.name],
+            seconds=mlserver_s,
+        ),
+        Endpoint("gRPC fixed-response ceiling", grpc, cases.CEILING, ceiling, call=ceiling_call),
+    ]
+
+
+def batch_endpoints(ours: Server, model_name: str, workdir: Path, batch: pd.DataFrame) -> list[Endpoint]:
+    """The latency curve's series at one batch size: our REST /predict, V2 REST and V2 gRPC."""
+    size = len(batch)
+    rest_bodies = write_load_files(workdir, f"curve_rest_{size}", [service_body(batch)])
+    v2_bodies = write_load_files(workdir, f"curve_v2_rest_{size}", [rest_body(batch)])
+    v2_call = checked_call(f"127.0.0.1:{ours.grpc_port}", GRPC_INFER_PATH, grpc_request(batch, model_name))
+    errors = partial(count_service_errors, ours)
+    rest, grpc = curves.REST, curves.GRPC
+    return [
+        Endpoint("REST /predict", rest, cases.OURS, ours, size, ours.url + PREDICT_PATH, rest_bodies),
+        Endpoint("V2 REST", rest, cases.OURS, ours, size, ours.url + infer_path(model_name), v2_bodies),
+        Endpoint("V2 gRPC", grpc, cases.OURS, ours, size, call=v2_call, count_errors=errors),
+    ]

@@ -37,9 +37,15 @@ def test_pins_are_exact_and_match_the_project_lock_for_the_model_libraries():
 
 def test_write_model_repository_lays_out_server_and_model_settings(tmp_path):
     model = {"a fitted pipeline": [1, 2, 3]}
-    folder = write_model_repository(tmp_path / "repo", model, "burnout-risk", 7, 8100, 8101, 8102)
+    folder = write_model_repository(tmp_path / "repo", model, "burnout-risk", 7, 8100, 8101, 8102, 2)
     server = json.loads((folder / "settings.json").read_text())
-    assert server == {"host": "127.0.0.1", "http_port": 8100, "grpc_port": 8101, "metrics_port": 8102}
+    assert server == {
+        "host": "127.0.0.1",
+        "http_port": 8100,
+        "grpc_port": 8101,
+        "metrics_port": 8102,
+        "parallel_workers": 2,  # as many inference processes as our service has workers
+    }
     settings = json.loads((folder / "burnout-risk" / "model-settings.json").read_text())
     assert settings["implementation"] == "mlserver_sklearn.SKLearnModel"
     assert (settings["name"], settings["parameters"]["version"]) == ("burnout-risk", "7")

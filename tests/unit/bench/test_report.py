@@ -13,6 +13,7 @@ from benchmarks.cases import (
     add_ratios,
     evaluate_targets,
 )
+from benchmarks.curves import GRPC, IN_PROCESS, LATENCY_BY_BATCH, MODEL_ALONE, REST, THROUGHPUT_BY_CONCURRENCY
 from benchmarks.report import NOTES_MARKER, format_table, render_markdown, render_page, save_report
 
 MACHINE = {
@@ -156,11 +157,67 @@ def test_save_report_leaves_the_page_alone_after_a_partial_run(tmp_path):
     assert "page" not in paths
 
 
-def test_save_report_writes_json_markdown_and_png(tmp_path):
-    result = make_result()
-    paths = save_report(result, tmp_path / "bench", page=tmp_path / "benchmarks.md")
+def curve_points():
+    """Two series of each curve, as benchmarks/curves.py measures them (one point with errors)."""
+    points = []
+    for series, protocol, scale in (("REST /predict", REST, 1.0), (MODEL_ALONE, IN_PROCESS, 0.1)):
+        for size in (1, 10, 100):
+            point = {"rps": 100.0 / size, "p50_ms": scale * (1 + size / 10), "errors": 0, "requests": 50}
+            points.append(
+                {"curve": LATENCY_BY_BATCH, "series": series, "protocol": protocol, "x": size, **point}
+            )
+    for series, protocol, rps in (("REST /predict, ours", REST, 2000.0), ("V2 gRPC, MLServer", GRPC, 90.0)):
+        for concurrency in (1, 2, 4):
+            point = {"rps": rps * concurrency**0.5, "p50_ms": 1.0, "errors": 0, "requests": 100}
+            points.append(
+                {"curve": THROUGHPUT_BY_CONCURRENCY, "series": series, "protocol": protocol, "x": concurrency}
+                | point
+            )
+    points[-1]["errors"] = 3
+    return points
+
+
+def with_curves(result):
+    return {
+        **result,
+        "curves": {"point_seconds": 2.0, "mlserver_point_seconds": 1.0, "points": curve_points()},
+    }
+
+
+def test_save_report_writes_json_markdown_and_the_curves(tmp_path):
+    result = with_curves(make_result())
+    paths = save_report(
+        result, tmp_path / "bench", page=tmp_path / "benchmarks.md", curves_folder=tmp_path / "c"
+    )
     assert json.loads((tmp_path / "bench" / "latest.json").read_text())["rows"][0]["rps"] == 1234.5
     assert (tmp_path / "bench" / "bench-20260102T030405.json").exists()
     assert (tmp_path / "bench" / "latest.md").read_text() == render_markdown(result)
-    assert (tmp_path / "bench" / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert set(paths) == {"json", "history", "markdown", "chart"}
+    assert set(paths) == {"json", "history", "markdown", "curves", "latency_plot", "throughput_plot"}
+    for name in ("latency-per-record.png", "throughput-by-concurrency.png"):
+        assert (tmp_path / "bench" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((tmp_path / "bench" / "curves.json").read_text())
+    assert (saved["model_version"], saved["point_seconds"]) == (3, 2.0)
+    assert saved["points"] == result["curves"]["points"]
+    assert not (tmp_path / "c").exists()  # a partial run leaves docs/benchmarks/ as it was
+
+
+def test_save_report_publishes_the_curves_beside_the_page_after_a_full_run(tmp_path):
+    page, published = tmp_path / "benchmarks.md", tmp_path / "benchmarks"
+
+    save_report(with_curves(full_result()), tmp_path / "bench", page=page, curves_folder=published)
+
+    assert {p.name for p in published.iterdir()} == {
+        "curves.json",
+        "latency-per-record.png",
+        "throughput-by-concurrency.png",
+    }
+    text = page.read_text()
+    assert "![latency per record against batch size](benchmarks/latency-per-record.png)" in text
+    assert "2 s per point (1 s for MLServer" in text and "20 s for each row" in text
+    assert text.index("## Cost curves") < text.index("## The last run")
+
+
+def test_save_report_without_curves_writes_no_plot(tmp_path):
+    paths = save_report(make_result(), tmp_path / "bench", page=tmp_path / "benchmarks.md")
+    assert set(paths) == {"json", "history", "markdown"}
+    assert not list((tmp_path / "bench").glob("*.png"))
