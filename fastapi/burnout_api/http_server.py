@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -243,6 +244,17 @@ class DrainingServer(uvicorn.Server):
 
 
 REPLICA_HEADER = "x-burnout-replica"
+
+
+def shared_listener(host: str, port: int) -> socket.socket:
+    """A listening socket on `host:port` that the service's other workers bind too (SO_REUSEPORT): the kernel
+    spreads new connections across them. grpc binds its port the same way by default (`grpc.so_reuseport`)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
 
 
 def build_http_server(

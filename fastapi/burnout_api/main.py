@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING
 
 from starlette.requests import ClientDisconnect
 
@@ -17,7 +18,7 @@ from burnout_api.core.model_store import MLFLOW_CLIENT_ENV
 from burnout_api.feedback import FeedbackStore
 from burnout_api.graphql_api.ide import mount_graphiql_assets
 from burnout_api.graphql_api.schema import build_graphql_router
-from burnout_api.http_server import build_http_server, client_gone
+from burnout_api.http_server import build_http_server, client_gone, shared_listener
 from burnout_api.rest import aliases, feedback, health, models, predict, predict_stream, reload
 from burnout_api.rest import metrics as metrics_route
 from burnout_api.rest.body_limit import BodySizeLimit
@@ -27,6 +28,9 @@ from burnout_api.rest.request_id import RequestId
 from burnout_api.v2 import rest as v2_rest
 from burnout_base.settings import Settings
 from fastapi import FastAPI
+
+if TYPE_CHECKING:
+    from burnout_api.workers import WorkerLink
 
 log = logging.getLogger(__name__)
 GIL_SWITCH_INTERVAL_S = 0.001
@@ -80,12 +84,26 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
 def serve(settings: Settings) -> None:
     """REST + GraphQL on `api_port` and gRPC on `grpc_port` until SIGINT/SIGTERM, then a drain: not ready but
     still serving for `drain_delay_s`, then the listeners close and calls in flight get `shutdown_grace_s`.
-    After a signal the process exits within both plus 5 s, so call this last."""
+    After a signal the process exits within both plus 5 s, so call this last. With more than one worker
+    (BURNOUT_API_WORKERS, default the CPUs this process may use), as that many processes sharing both ports
+    (burnout_api.workers)."""
+    from burnout_api.workers import run_workers, worker_count
+
+    settings.check_serving()  # fail closed: no reload token, no service
+    count = worker_count(settings)
+    if count > 1:
+        run_workers(settings, count)
+    else:
+        serve_process(settings)
+
+
+def serve_process(settings: Settings, worker: WorkerLink | None = None) -> None:
+    """The whole service in this process; as one of several `worker`s, bound to ports the others share."""
     from threadpoolctl import threadpool_limits
 
     from burnout_api.grpc_api.server import start_grpc_server
 
-    settings.check_serving()  # fail closed: no reload token, no service
+    settings.check_serving()
     for name, value in MLFLOW_CLIENT_ENV.items():
         os.environ.setdefault(name, value)
     # Concurrency comes from requests, not from threads inside one prediction: BLAS/OpenMP pools oversubscribe
@@ -97,9 +115,13 @@ def serve(settings: Settings) -> None:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     grace = settings.shutdown_grace_s
     core = InferenceCore(settings)
+    if worker is not None:
+        worker.attach(core)
     core.start()
     grpc_server = None
     try:
+        # gRPC binds with SO_REUSEPORT by default; HTTP does when it shares its port with other workers.
+        sockets = None if worker is None else [shared_listener(settings.api_host, settings.api_port)]
         grpc_server, _ = start_grpc_server(core, settings.api_host, settings.grpc_port)
 
         def close_grpc() -> None:  # when the HTTP listener closes, after the drain delay
@@ -110,7 +132,8 @@ def serve(settings: Settings) -> None:
         # while both listeners still serve for BURNOUT_DRAIN_DELAY_S.
         app = create_app(settings, core)
         with _signals_logged():
-            build_http_server(app, settings, on_drain=core.begin_drain, on_close=close_grpc).run()
+            server = build_http_server(app, settings, on_drain=core.begin_drain, on_close=close_grpc)
+            server.run(sockets=sockets)
     finally:
         if grpc_server is not None:
             grpc_server.stop(grace)  # already stopping if the drain began: this waits for it

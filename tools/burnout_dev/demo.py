@@ -70,7 +70,8 @@ def run_demo(settings: Settings, serve: bool = True, verbose: bool = False) -> d
         terminal_out.write(describe_stream(settings) + "\n")
         terminal_out.write(describe_usage(settings) + "\n")
         terminal_out.flush()
-        serve_api(settings)
+        # One worker unless told otherwise: the demo shares the machine with the person trying it.
+        serve_api(settings if settings.api_workers else settings.model_copy(update={"api_workers": 1}))
     return summary
 
 

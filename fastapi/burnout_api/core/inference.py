@@ -81,6 +81,9 @@ class InferenceCore:
         self._draining = False
         self.prediction_log: PredictionLogWriter | None = None  # made at start() when enabled
         self.shadow: ShadowScorer | None = None  # made at start() when a shadow alias is set (and the log on)
+        # With several workers (burnout_api.workers) each holds its own models: set to tell the others that an
+        # operator asked for a refresh, which they then run at once.
+        self.announce_refresh: Callable[[], None] | None = None
 
     # Lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -318,6 +321,20 @@ class InferenceCore:
         if loaded:
             _settle_heap()
         return snapshot
+
+    def refresh_everywhere(self) -> Snapshot:
+        """`refresh()` here, then ask the service's other workers to refresh too (POST /reload, the alias
+        routes): a request reaches one worker, and each worker serves its own copy of the models. This one
+        answers once its own refresh is done; the others follow within their own load time."""
+        snapshot = self.refresh()
+        if self.announce_refresh is not None:
+            self.announce_refresh()
+        return snapshot
+
+    def refresh_soon(self) -> None:
+        """Have the poller refresh now (another worker announced a refresh); a no-op before start()."""
+        if self._poller is not None:
+            self._poller.poke()
 
     def _refresh_locked(self) -> tuple[Snapshot, bool]:
         self._last_refresh = time.monotonic()

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# Set by burnout_api.workers for its workers: prometheus_client then keeps every value in files of this folder
+# (its multiprocess mode), and /metrics, whichever worker answers it, adds up all of them.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Multiprocess mode cannot call a gauge's function at scrape time (the function lives in another worker):
+# each worker copies its own values into the gauge this often instead.
+SAMPLE_EVERY_S = 1.0
 
 # Single-record answers take tens of microseconds: the buckets start there.
 LATENCY_BUCKETS = (
@@ -33,6 +43,9 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.multiprocess = MULTIPROCESS_DIR_ENV in os.environ
+        self._sampled: list[tuple[Gauge, Callable[[], int]]] = []
+        self._loaded_labels: set[tuple[str, str, str]] = set()
         labels = ("protocol", "alias", "version")
         self._requests = Counter(
             "burnout_predict_requests_total", "Prediction requests answered.", labels, registry=self.registry
@@ -58,9 +71,13 @@ class ServiceMetrics:
             "1 for the version each alias serves.",
             ("alias", "version", "family"),
             registry=self.registry,
+            multiprocess_mode="livemax",  # served by any worker
         )
         self._mlflow_up = Gauge(
-            "burnout_mlflow_reachable", "1 when the last registry poll succeeded.", registry=self.registry
+            "burnout_mlflow_reachable",
+            "1 when the last registry poll succeeded.",
+            registry=self.registry,
+            multiprocess_mode="livemin",  # 0 when any worker's last poll failed
         )
         self._children: dict[tuple[str, str, int], tuple] = {}
         self._add_prediction_log_metrics()
@@ -85,7 +102,10 @@ class ServiceMetrics:
         for reason in ("queue_full", "not_loaded", "failed"):  # shown at 0 from the start
             self._shadow_dropped.labels(reason)
         self._shadow_queue = Gauge(
-            "burnout_shadow_queue_records", "Records waiting for the shadow model.", registry=self.registry
+            "burnout_shadow_queue_records",
+            "Records waiting for the shadow model.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
 
     def _add_prediction_log_metrics(self) -> None:
@@ -107,7 +127,10 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self._log_queue = Gauge(
-            "burnout_prediction_log_queue_rows", "Rows queued or being written.", registry=self.registry
+            "burnout_prediction_log_queue_rows",
+            "Rows queued or being written.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
 
     def observe_success(self, protocol: str, alias: str, version: int, records: int, seconds: float) -> None:
@@ -131,9 +154,17 @@ class ServiceMetrics:
 
     def set_models(self, served: dict[str, tuple[int, str | None]]) -> None:
         """Alias -> (version, family) now served."""
-        self._loaded.clear()
-        for alias, (version, family) in served.items():
-            self._loaded.labels(alias, str(version), family or "").set(1)
+        current = {(alias, str(version), family or "") for alias, (version, family) in served.items()}
+        for labels in self._loaded_labels - current:
+            if (
+                self.multiprocess
+            ):  # the worker's file keeps the series: 0 says this worker no longer serves it
+                self._loaded.labels(*labels).set(0)
+            else:
+                self._loaded.remove(*labels)
+        for labels in current:
+            self._loaded.labels(*labels).set(1)
+        self._loaded_labels = current
 
     def set_mlflow_reachable(self, reachable: bool) -> None:
         self._mlflow_up.set(1 if reachable else 0)
@@ -149,7 +180,7 @@ class ServiceMetrics:
 
     def watch_prediction_log_queue(self, rows: Callable[[], int]) -> None:
         """The queue gauge reads `rows()` when scraped: nothing to update on the hot path."""
-        self._log_queue.set_function(rows)
+        self._watch(self._log_queue, rows)
 
     def observe_shadow_scored(self, alias: str, version: int, records: int) -> None:
         self._shadow_scored.labels(alias, str(version)).inc(records)
@@ -158,7 +189,27 @@ class ServiceMetrics:
         self._shadow_dropped.labels(reason).inc(records)
 
     def watch_shadow_queue(self, records: Callable[[], int]) -> None:
-        self._shadow_queue.set_function(records)
+        self._watch(self._shadow_queue, records)
+
+    def _watch(self, gauge: Gauge, value: Callable[[], int]) -> None:
+        if not self.multiprocess:
+            gauge.set_function(value)
+            return
+        self._sampled.append((gauge, value))
+        if len(self._sampled) == 1:
+            threading.Thread(target=self._sample, name="metrics-sampler", daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            for gauge, value in list(self._sampled):
+                gauge.set(value())
+            time.sleep(SAMPLE_EVERY_S)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        every_worker = CollectorRegistry()
+        multiprocess.MultiProcessCollector(every_worker)
+        return generate_latest(every_worker)

@@ -127,7 +127,7 @@ def _changed(core: InferenceCore, change) -> dict:
         raise ModelUnavailable(
             f"alias {CHALLENGER} unchanged: the registry could not be reached (the service log says why)"
         ) from None
-    core.refresh()
+    core.refresh_everywhere()
     return {
         "alias": CHALLENGER,
         "version": aliases.get(CHALLENGER),

@@ -36,7 +36,7 @@ def require_token(
     dependencies=[Depends(require_token)],
 )
 def reload(core: InferenceCore = Depends(get_core)) -> dict:
-    snapshot = core.refresh()
+    snapshot = core.refresh_everywhere()
     if snapshot.mlflow != "reachable":
         raise ModelUnavailable(f"MLflow unreachable, still serving the loaded models: {snapshot.last_error}")
     return {"readiness": core.readiness(), "models": core.list_models()}
