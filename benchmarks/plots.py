@@ -83,7 +83,8 @@ def plot_throughput_by_concurrency(points: list[dict], path: Path, subtitle: str
         ax.set_xlabel(f"concurrent connections, one request in flight each ({client})")
         ax.set_title(f"{protocol}, one record per request", fontsize=10)
         ax.grid(which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a run without this protocol's points draws an empty panel
+            ax.legend(fontsize=8)
     axes[0].set_ylabel("requests / s (log)")
     fig.suptitle(f"Throughput as the clients grow\n{subtitle}", fontsize=10)
     return _save(fig, plt, path)
