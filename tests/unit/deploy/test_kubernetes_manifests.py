@@ -38,6 +38,12 @@ def routes(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     return {route.path for route in app.routes}
 
 
+@pytest.fixture(scope="module")
+def generated() -> set[tuple[str, str]]:
+    """What the example generator makes (it runs kubectl a dozen times: once for the module)."""
+    return checks.generated_secrets(GENERATOR_CREDENTIALS)
+
+
 def objects_of(directory: Path) -> list[dict]:
     return list(checks.rendered(directory))
 
@@ -90,11 +96,10 @@ def test_the_manifests_agree_with_the_code(directory: Path, routes: set[str]) ->
     assert checks.reference_problems(objects) == []
 
 
-def test_the_example_generator_makes_every_secret_the_manifests_read() -> None:
-    made = checks.generated_secrets(GENERATOR_CREDENTIALS)
+def test_the_example_generator_makes_every_secret_the_manifests_read(generated: set[tuple[str, str]]) -> None:
     values = checks.airflow_values()
     for directory in ALL_RENDERED:
-        missing = checks.secret_references(objects_of(directory), values) - made
+        missing = checks.secret_references(objects_of(directory), values) - generated
         assert missing == set(), f"{directory.name} reads Secrets the generator does not make"
 
 
@@ -283,7 +288,7 @@ def test_the_reference_check_fails_on_a_configmap_kustomize_did_not_rename() -> 
     ]
 
 
-def test_the_generator_check_fails_on_a_secret_it_does_not_make() -> None:
+def test_the_generator_check_fails_on_a_secret_it_does_not_make(generated: set[tuple[str, str]]) -> None:
     objects = checks.broken(checks.rendered(BASE))
     first_container(objects, "Deployment", "mlflow")["env"].append(
         {
@@ -291,5 +296,6 @@ def test_the_generator_check_fails_on_a_secret_it_does_not_make() -> None:
             "valueFrom": {"secretKeyRef": {"name": "mlflow-auth", "key": "password"}},
         }
     )
-    made = checks.generated_secrets(GENERATOR_CREDENTIALS)
-    assert checks.secret_references(objects, checks.airflow_values()) - made == {("mlflow-auth", "password")}
+    assert checks.secret_references(objects, checks.airflow_values()) - generated == {
+        ("mlflow-auth", "password")
+    }
