@@ -399,7 +399,11 @@ def generated_secrets(environment: dict[str, str]) -> set[tuple[str, str]]:
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "KUBECTL": str(kubectl()), **environment},
+        env={
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "KUBECTL": str(kubectl()),
+            **environment,
+        },
     )
     if done.returncode != 0:
         raise RuntimeError(f"{SECRETS_GENERATOR.name} failed: {done.stderr.strip()}")
