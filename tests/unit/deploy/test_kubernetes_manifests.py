@@ -5,6 +5,7 @@ copy, to prove it fails and names the object and the field."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,8 +68,6 @@ def test_every_kustomization_renders(directory: Path) -> None:
 
 
 def test_a_broken_kustomization_does_not_render(tmp_path: Path) -> None:
-    import shutil
-
     copy = tmp_path / "kubernetes"
     shutil.copytree(checks.KUSTOMIZE_ROOT, copy)
     (copy / "base" / "mlflow.yaml").unlink()
@@ -284,6 +283,21 @@ def test_the_reference_check_fails_on_a_configmap_kustomize_did_not_rename() -> 
         "burnout-config"
     )
     assert checks.reference_problems(objects) == [
+        "InferenceService/burnout-api: ConfigMap burnout-config is not rendered"
+    ]
+
+
+def test_the_reference_check_catches_kustomize_without_the_kserve_name_reference(tmp_path: Path) -> None:
+    """What happened while the overlay was written: kustomize does not know the InferenceService's fields, so
+    without name-references.yaml it left the ConfigMap's name without its hash suffix."""
+    copy = tmp_path / "kubernetes"
+    shutil.copytree(checks.KUSTOMIZE_ROOT, copy)
+    kustomization = copy / "overlays" / "kserve" / "kustomization.yaml"
+    text = kustomization.read_text(encoding="utf-8")
+    kustomization.write_text(
+        text.replace("configurations:\n  - name-references.yaml\n", ""), encoding="utf-8"
+    )
+    assert checks.reference_problems(checks.render(copy / "overlays" / "kserve")) == [
         "InferenceService/burnout-api: ConfigMap burnout-config is not rendered"
     ]
 
