@@ -22,6 +22,11 @@ def series_points(points: list[dict], curve: str) -> dict[str, list[dict]]:
     return {series: sorted(found, key=lambda p: p["x"]) for series, found in grouped.items()}
 
 
+def microseconds_per_record(point: dict) -> float:
+    """A latency point's p50 shared among the records of its request."""
+    return 1e3 * point["p50_ms"] / point["x"]
+
+
 def _line_style(series: str, protocol: str) -> str:
     if "ceiling" in series:
         return LINE_STYLES["ceiling"]
@@ -44,7 +49,7 @@ def plot_latency_per_record(points: list[dict], path: Path, subtitle: str) -> Pa
     for series, found in series_points(points, LATENCY_BY_BATCH).items():
         ax.plot(
             [p["x"] for p in found],
-            [1e3 * p["p50_ms"] / p["x"] for p in found],
+            [microseconds_per_record(p) for p in found],
             _line_style(series, found[0]["protocol"]),
             marker="o",
             label=series,
