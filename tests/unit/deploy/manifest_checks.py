@@ -277,20 +277,24 @@ def port_problems(objects: list[dict]) -> list[str]:
 def compose_images() -> dict[str, str]:
     """{image name: tag} of every image docker-compose.yaml runs: the tags the project builds and tests."""
     compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text(encoding="utf-8"))
-    images = dict(
+    return dict(
         split_image(service["image"]) for service in compose["services"].values() if "image" in service
     )
-    return images
 
 
-def image_problems(objects: list[dict], allowed: dict[str, str]) -> list[str]:
+def image_problems(objects: list[dict], values: dict, allowed: dict[str, str]) -> list[str]:
     """Our images name what dockerfiles/ builds, at the tag compose gives them; any other image is pinned to
-    the tag compose runs (the allow-list); none is `latest` or untagged."""
+    the tag compose runs (the allow-list); none is `latest` or untagged. The Airflow values' image too."""
+    airflow = values.get("images", {}).get("airflow", {})
+    images = [(where, container["image"]) for where, container in containers(objects)]
+    images.append(
+        ("deploy/airflow/values.yaml images.airflow", f"{airflow.get('repository')}:{airflow.get('tag')}")
+    )
     problems = []
-    for where, container in containers(objects):
-        name, tag = split_image(container["image"])
+    for where, image in images:
+        name, tag = split_image(image)
         if tag is None or tag == "latest":
-            problems.append(f"{where} image {container['image']}: needs a pinned tag")
+            problems.append(f"{where} image {image}: needs a pinned tag")
             continue
         if name.startswith(OUR_IMAGE_PREFIX):
             dockerfile = REPO / "dockerfiles" / name.removeprefix(OUR_IMAGE_PREFIX) / "Dockerfile"
@@ -298,9 +302,7 @@ def image_problems(objects: list[dict], allowed: dict[str, str]) -> list[str]:
                 problems.append(f"{where} image {name}: no {dockerfile.relative_to(REPO)} builds it")
                 continue
         if allowed.get(name) != tag:
-            problems.append(
-                f"{where} image {container['image']}: not in the allow-list {sorted(allowed.items())}"
-            )
+            problems.append(f"{where} image {image}: not in the allow-list {sorted(allowed.items())}")
     return problems
 
 

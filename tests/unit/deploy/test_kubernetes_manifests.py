@@ -90,7 +90,7 @@ def test_the_manifests_agree_with_the_code(directory: Path, routes: set[str]) ->
     assert checks.settings_problems(objects, values) == []
     assert checks.probe_problems(objects, routes) == []
     assert checks.port_problems(objects) == []
-    assert checks.image_problems(objects, checks.compose_images()) == []
+    assert checks.image_problems(objects, values, checks.compose_images()) == []
     assert checks.secret_problems(objects, values) == []
     assert checks.reference_problems(objects) == []
 
@@ -249,9 +249,18 @@ def test_the_image_check_fails_on_an_image_we_do_not_build_or_pin(
 ) -> None:
     objects = checks.broken(checks.rendered(TEST_CLUSTER))
     first_container(objects, kind, name)["image"] = image
-    problems = checks.image_problems(objects, checks.compose_images())
+    problems = checks.image_problems(objects, checks.airflow_values(), checks.compose_images())
     assert (
         len(problems) == 1 and problems[0].startswith(f"{kind}/{name} container") and expected in problems[0]
+    )
+
+
+def test_the_image_check_fails_on_an_airflow_image_we_do_not_build() -> None:
+    values = checks.airflow_values()
+    values["images"]["airflow"]["repository"] = "apache/airflow"
+    problems = checks.image_problems([], values, checks.compose_images())
+    assert len(problems) == 1 and problems[0].startswith(
+        "deploy/airflow/values.yaml images.airflow image apache/airflow:0.1.0: not in the allow-list"
     )
 
 
