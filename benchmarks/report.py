@@ -84,9 +84,15 @@ def format_table(rows: list[dict]) -> str:
 
 def render_markdown(result: dict, machine: bool = True) -> str:
     """The report: the table, the targets, the pipeline times and (with `machine`) the machine it ran on."""
+    workers = result.get("api_workers")
     out = [
         f"Measured {result['finished_at']} on model version {result['model_version']} "
-        f"({result.get('family', '?')}), {result['seconds_per_setting']:g} s per setting after a warm-up.",
+        f"({result.get('family', '?')}), {result['seconds_per_setting']:g} s per setting after a warm-up"
+        + (
+            "."
+            if workers is None
+            else f"; our service with {workers} worker process(es), MLServer with as many inference workers."
+        ),
         "",
     ]
     out += [

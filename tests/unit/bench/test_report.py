@@ -113,6 +113,13 @@ def test_render_markdown_has_table_targets_and_machine():
     assert "Test CPU, 2 logical cores" in text and "load average 1.5 before and 1.9 after" in text
 
 
+def test_render_markdown_names_the_worker_processes_of_both_servers():
+    assert "; our service with 2 worker process(es), MLServer with as many inference workers." in (
+        render_markdown({**make_result(), "api_workers": 2})
+    )
+    assert "after a warm-up.\n" in render_markdown(make_result())  # older results say nothing of workers
+
+
 def test_render_markdown_includes_pipeline_times():
     text = render_markdown(make_result(pipeline=PIPELINE))
     assert "ETL 12.5 s, end to end 480 s" in text
