@@ -5,29 +5,37 @@ It is exact because it performs the same float64 operations in the same order: i
 missing cells, with the fitted statistics (SimpleImputer) or with IterativeImputer's own rounds (the initial
 fill, then each fitted per-feature regressor's prediction on the rows missing that feature, clipped as
 sklearn clips); StandardScaler subtracts `mean_` then divides by `scale_`; one-hot writes 1.0 at the fitted
-category's column. Anything it does not know how to replay exactly makes `compile_fast_path` return None and
-the model answers through its pipeline; `modeling.scoring` also checks every fast path against the pipeline on
-probe records (complete and with missing values) before using it. The service and batch scoring both score
-through it.
+category's column (each combination of the contract's categories is encoded once, when the fast path is
+made: a record's one-hot columns cost one dict lookup and a row copy, not a lookup per categorical feature).
+Anything it does not know how to replay exactly makes `compile_fast_path` return None and the model answers
+through its pipeline; `modeling.scoring` also checks every fast path against the pipeline on probe records
+(complete and with missing values) before using it. The service and batch scoring both score through it.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import itertools
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from etl.contract import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from burnout_base.cpus import available_cpus
+from etl.contract import BY_NAME, CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 log = logging.getLogger(__name__)
-# Below this many rows a single thread beats LightGBM's OpenMP start-up; above it, use every core (explicitly:
-# `burnout serve` limits OpenMP's default to one thread).
+# Below this many rows a single thread beats LightGBM's OpenMP start-up; above it, use every core this process
+# may use (explicitly: `burnout serve` limits OpenMP's default to one thread).
 _SINGLE_THREAD_ROWS = 256
-_CORES = os.cpu_count() or 1
+
+
+@functools.cache
+def batch_threads() -> int:
+    """Threads for a large batch: the CPUs this process may use (read once: it reads the cgroup's files)."""
+    return available_cpus()
 
 
 class Unsupported(Exception):
@@ -50,7 +58,8 @@ class _OneHotColumn:
 
 class FastPath:
     """Scores records given as arrays: numeric features in the contract's order (NaN = missing) and a tuple of
-    categorical values per record; probabilities in the estimator's class order."""
+    categorical values per record; probabilities in the estimator's class order. `predictor` names what
+    scores the preprocessed matrix (the estimator's own predict, or its compiled trees)."""
 
     def __init__(
         self,
@@ -59,16 +68,31 @@ class FastPath:
         onehot: list[_OneHotColumn],
         predict_proba: Callable[[np.ndarray], np.ndarray],
         classes: np.ndarray,
+        predictor: str = "estimator",
     ):
         self.width = width
         self.classes = classes
+        self.predictor = predictor
         self._numeric = numeric
         self._onehot = onehot
         self._predict_proba = predict_proba
+        # Every combination of the contract's categories (8 today) -> its row of one-hot columns; the extra
+        # last row, all zeros, is what code -1 (a combination outside the contract) picks before
+        # `_encode_one` fills it.
+        combinations = list(itertools.product(*(BY_NAME[name].categories for name in CATEGORICAL_FEATURES)))
+        self._codes = {values: code for code, values in enumerate(combinations)}
+        self._encoded = np.zeros((len(combinations) + 1, width))
+        for values, row in zip(combinations, self._encoded, strict=False):
+            self._encode_one(row, values)
 
     def transform(self, numeric: np.ndarray, categorical: list[tuple[str, ...]]) -> np.ndarray:
         """The preprocessor's output."""
-        out = np.zeros((numeric.shape[0], self.width))
+        codes = np.fromiter(
+            map(self._codes.get, categorical, itertools.repeat(-1)), dtype=np.intp, count=len(categorical)
+        )
+        out = self._encoded[codes]  # a new matrix: the one-hot columns set, the numeric ones zero
+        for row in np.flatnonzero(codes < 0).tolist():
+            self._encode_one(out[row], categorical[row])
         for block in self._numeric:
             values = numeric[:, block.source]  # a copy: the ops work in place
             for op, argument in block.ops:
@@ -79,17 +103,23 @@ class FastPath:
                 else:
                     argument(values)
             out[:, block.target] = values
-        rows = np.arange(len(categorical))
-        for column in self._onehot:
-            lookup, source = column.columns, column.source
-            # Unknown categories encode as all zeros (handle_unknown="ignore"): position -1, skipped.
-            positions = np.array([lookup.get(values[source], -1) for values in categorical], dtype=np.intp)
-            known = positions >= 0
-            out[rows[known], positions[known]] = 1.0
         return out
 
     def predict_proba(self, numeric: np.ndarray, categorical: list[tuple[str, ...]]) -> np.ndarray:
         return self._predict_proba(self.transform(numeric, categorical))
+
+    def with_predictor(self, predict_proba: Callable[[np.ndarray], np.ndarray], predictor: str) -> FastPath:
+        """The same replay feeding another predictor of the same estimator (its compiled trees)."""
+        swapped = copy.copy(self)
+        swapped._predict_proba, swapped.predictor = predict_proba, predictor
+        return swapped
+
+    def _encode_one(self, row: np.ndarray, values: tuple[str, ...]) -> None:
+        for column in self._onehot:
+            # Unknown categories encode as all zeros (handle_unknown="ignore").
+            position = column.columns.get(values[column.source])
+            if position is not None:
+                row[position] = 1.0
 
 
 def compile_fast_path(pipeline) -> FastPath | None:
@@ -126,7 +156,8 @@ def _compile(pipeline) -> FastPath:
             raise Unsupported(f"transformer {name!r} mixes or names unknown columns {columns}")
     if getattr(estimator, "n_features_in_", width) != width:
         raise Unsupported("the estimator does not take the preprocessor's output")
-    return FastPath(width, numeric, onehot, _estimator_proba(estimator), np.asarray(estimator.classes_))
+    classes = np.asarray(estimator.classes_)
+    return FastPath(width, numeric, onehot, _estimator_proba(estimator), classes, _name_of(estimator))
 
 
 def _numeric_ops(transformer) -> tuple[tuple[str, object], ...]:
@@ -257,7 +288,7 @@ def _estimator_proba(estimator) -> Callable[[np.ndarray], np.ndarray]:
         booster = estimator.booster_
 
         def predict_lightgbm(matrix: np.ndarray) -> np.ndarray:
-            threads = 1 if matrix.shape[0] <= _SINGLE_THREAD_ROWS else _CORES
+            threads = 1 if matrix.shape[0] <= _SINGLE_THREAD_ROWS else batch_threads()
             result = booster.predict(matrix, num_threads=threads)
             return result if result.ndim == 2 else np.column_stack((1.0 - result, result))
 
@@ -269,3 +300,7 @@ def _estimator_proba(estimator) -> Callable[[np.ndarray], np.ndarray]:
         estimator = copy.copy(estimator)
         del estimator.feature_names_in_
     return estimator.predict_proba
+
+
+def _name_of(estimator) -> str:
+    return "lightgbm" if type(estimator).__name__ == "LGBMClassifier" else type(estimator).__name__
