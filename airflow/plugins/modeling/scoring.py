@@ -7,6 +7,7 @@ through the pipeline; answers are class names and the probabilities of `CLASSES`
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 
@@ -45,6 +46,20 @@ class Scorer:
         if self.fast is not None:
             return self.fast.predict_proba(numeric, categorical)
         return self.pipeline.predict_proba(frame_of(numeric, categorical))
+
+    def swap_predictor(self, predict_proba: Callable[[np.ndarray], np.ndarray], predictor: str) -> bool:
+        """Score the fast path's matrix with another predictor of the same estimator (its compiled trees) if
+        it gives the pipeline's probabilities on the probe records; False (and a warning) when it does not or
+        there is no fast path. One reference changes: a call scores wholly on the old or the new predictor."""
+        if self.fast is None:
+            return False
+        candidate = self.fast.with_predictor(predict_proba, predictor)
+        error = measure_fast_path_error(candidate, self.pipeline, *build_probe_records())
+        if not error <= FAST_PATH_TOLERANCE:
+            log.warning("%s disagrees with the pipeline by %.3g: not used", predictor, error)
+            return False
+        self.fast = candidate
+        return True
 
 
 def frame_of(numeric: np.ndarray, categorical: list[tuple[str, ...]]):

@@ -95,6 +95,8 @@ class ModelStore:
         )
         background = (lambda: load_background(run_id)) if run_id else None
         loaded = LoadedModel(pipeline, metadata, load_background=background)
+        if self.settings.compiled_trees:
+            loaded.compile_trees_in_background(self.settings.compiled_cache_dir)
         log.info(
             "loaded %s version %s (%s, fast path: %s, explainer: %s)",
             self.name,
