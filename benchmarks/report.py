@@ -32,7 +32,7 @@ HEADERS = (
 LEFT_ALIGNED = 2  # setting and server; the numbers are right-aligned
 
 
-def _number(value: float | None, digits: int = 3) -> str:
+def format_number(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if abs(value) >= 100:
@@ -44,29 +44,29 @@ def table_cells(rows: list[dict]) -> list[tuple[str, ...]]:
     """One tuple of display strings per row; `!` marks a row whose requests had errors."""
     cells = []
     for row in rows:
-        rps = _number(row["rps"]) + (f" ({row['errors']} errors!)" if row["errors"] else "")
+        rps = format_number(row["rps"]) + (f" ({row['errors']} errors!)" if row["errors"] else "")
         generator = row.get("load_generator")
         generator_cpu = (
-            "-" if generator is None else f"{_number(row.get('client_cpu_percent'))} ({generator})"
+            "-" if generator is None else f"{format_number(row.get('client_cpu_percent'))} ({generator})"
         )
         cells.append(
             (
                 row["setting"],
                 row["server"],
                 rps,
-                _number(row["p50_ms"]),
-                _number(row["p99_ms"]),
-                _number(row.get("cpu_percent")),
+                format_number(row["p50_ms"]),
+                format_number(row["p99_ms"]),
+                format_number(row.get("cpu_percent")),
                 generator_cpu,
-                _ratio_cell(row.get("ratio_vs_mlflow")),
-                _ratio_cell(row.get("ratio_vs_mlserver")),
+                format_ratio(row.get("ratio_vs_mlflow")),
+                format_ratio(row.get("ratio_vs_mlserver")),
             )
         )
     return cells
 
 
-def _ratio_cell(ratio: float | None) -> str:
-    return "-" if ratio is None else f"{_number(ratio)}x"
+def format_ratio(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{format_number(ratio)}x"
 
 
 def format_table(rows: list[dict]) -> str:
@@ -116,7 +116,7 @@ def render_markdown(result: dict, machine: bool = True) -> str:
     for t in result["targets"]:
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
         note = f" ({t['note']})" if t["note"] else ""
-        out.append(f"| {t['target']} | {t['goal']} | {_number(t['measured'])} | {met}{note} |")
+        out.append(f"| {t['target']} | {t['goal']} | {format_number(t['measured'])} | {met}{note} |")
     if result.get("shadow_cost"):
         out += describe_shadow_cost(result["shadow_cost"])
     pipeline = result.get("pipeline")
@@ -124,15 +124,16 @@ def render_markdown(result: dict, machine: bool = True) -> str:
         out += [
             "",
             f"Pipeline on {pipeline['data']} data ({pipeline['rows']} rows, {pipeline['budget']}): "
-            f"ETL {_number(pipeline['etl_s'])} s, end to end {_number(pipeline['end_to_end_s'])} s, "
+            f"ETL {format_number(pipeline['etl_s'])} s, "
+            f"end to end {format_number(pipeline['end_to_end_s'])} s, "
             f"champion {pipeline.get('champion_family')} test macro-F1 "
-            f"{_number(pipeline.get('champion_test_macro_f1'), 4)}.",
+            f"{format_number(pipeline.get('champion_test_macro_f1'), 4)}.",
             "",
             "| family | tuning + fit s | test macro-F1 |",
             "|---|---:|---:|",
         ]
         out += [
-            f"| {f['family']} | {_number(f['seconds'])} | {_number(f.get('test_macro_f1'), 4)} |"
+            f"| {f['family']} | {format_number(f['seconds'])} | {format_number(f.get('test_macro_f1'), 4)} |"
             for f in pipeline["families"]
         ]
     if result.get("tuning_spread"):

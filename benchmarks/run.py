@@ -21,8 +21,9 @@ from benchmarks.load import find_wrk
 from benchmarks.machine import describe_machine
 from benchmarks.pipeline_bench import run_pipeline_bench
 from benchmarks.prediction_log_cost import measure_prediction_log_cost
+from benchmarks.readme_summary import README, update_readme
 from benchmarks.records import SINGLE_RECORDS, load_sample_records, missing_share
-from benchmarks.report import format_table, save_report
+from benchmarks.report import format_table, is_full_run, save_report
 from benchmarks.score_memory import run_score_memory_bench, score_memory_targets
 from benchmarks.serving import measure_servers, service_workers, warmup_seconds
 from benchmarks.shadow_cost import measure_shadow_cost, shadow_targets
@@ -127,6 +128,8 @@ def run_bench(
         "load_average_after": round(os.getloadavg()[0], 2),
     }
     result["files"] = save_report(result, folder)
+    if is_full_run(result) and update_readme(README, result):
+        result["files"]["readme"] = str(README)
     log.info("benchmark results:\n%s", format_table(rows))
     for target in result["targets"]:
         if target["met"] is not True:
