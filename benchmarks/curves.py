@@ -134,14 +134,18 @@ def measure_latency_curve(
     for size in BATCH_SIZES:
         batch = records.iloc[:size]
         for endpoint in endpoints_for(batch):
-            setting = f"{endpoint.series}, {size:,} records"
+            setting = f"{endpoint.series}, {records_label(size)}"
             measured = measure_point(endpoint, setting, 1, seconds, 0, workdir)
             points.append(curve_point(LATENCY_BY_BATCH, endpoint.series, endpoint.protocol, size, measured))
         validated, body = as_record_batch(batch), service_body(batch).encode()
         for series, call in ((MODEL_ALONE, partial(model, validated)), (FULL_CORE, partial(answer, body))):
-            measured = time_calls(f"{series}, {size:,} records", "ours", call, seconds, size)
+            measured = time_calls(f"{series}, {records_label(size)}", "ours", call, seconds, size)
             points.append(curve_point(LATENCY_BY_BATCH, series, IN_PROCESS, size, measured))
     return points
+
+
+def records_label(size: int) -> str:
+    return "1 record" if size == 1 else f"{size:,} records"
 
 
 def in_process_floors(pipeline, core_settings) -> tuple[Callable, Callable]:

@@ -55,6 +55,8 @@ def plot_latency_per_record(points: list[dict], path: Path, subtitle: str) -> Pa
             label=series,
         )
     ax.set_xscale("log")
+    ax.set_xticks(sorted({p["x"] for p in points if p["curve"] == LATENCY_BY_BATCH}))
+    ax.get_xaxis().set_major_formatter("{x:,.0f}")
     ax.set_yscale("log")
     ax.set_xlabel("records per request (one client, c=1)")
     ax.set_ylabel("p50 latency per record, µs (log)")
