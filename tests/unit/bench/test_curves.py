@@ -76,7 +76,8 @@ def small_pipeline() -> Pipeline:
     return pipeline.fit(frame[list(FEATURES)], frame[TARGET].map(burn_rate_to_class))
 
 
-def test_latency_curve_times_the_in_process_floors_at_every_batch_size(settings, tmp_path, monkeypatch):
+def test_latency_curve_times_the_in_process_floors_at_every_batch_size(make_settings, tmp_path, monkeypatch):
+    settings = make_settings(compiled_trees=False)  # compiling is tested with the service's core
     monkeypatch.setattr(curves, "BATCH_SIZES", (1, 10))
     records = generate_synthetic(rows=10, seed=1)[list(FEATURES)]
     asked = []
