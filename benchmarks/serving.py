@@ -26,7 +26,6 @@ from benchmarks.records import class_name, mlflow_body, service_body, single_rec
 from benchmarks.servers import Server, count_service_errors, start_mlflow_server, start_service, stop_server
 from benchmarks.serving_v2 import GRPC_INFER_PATH, check_v2_answers, infer_path, measure_v2
 from benchmarks.v2_messages import grpc_request, rest_body
-from burnout_base.cpus import available_cpus
 from burnout_base.settings import Settings
 from burnout_dev.processes import free_port
 
@@ -43,10 +42,11 @@ def warmup_seconds(seconds: float) -> float:
 
 
 def service_workers(settings: Settings) -> int:
-    """The worker processes `burnout serve` starts with `settings`: BURNOUT_API_WORKERS, else the CPUs it
-    may use. MLServer gets as many inference workers (issue 25: the same work spread over as many
-    processes)."""
-    return settings.api_workers or available_cpus()
+    """The worker processes `burnout serve` starts with `settings` (burnout_api.workers decides). MLServer
+    gets as many inference workers (issue 25: the same work spread over as many processes)."""
+    from burnout_api.workers import worker_count
+
+    return worker_count(settings)
 
 
 def check_answers(ours: Server, mlflow: Server, records: pd.DataFrame, version: int, reference) -> dict:
