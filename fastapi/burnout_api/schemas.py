@@ -178,6 +178,7 @@ class ModelInfo(BaseModel):
     test_metrics: dict[str, float] = {}
     loaded_at: str | None = None
     fast_path: bool = False
+    compiled: bool = Field(default=False, description="Its LightGBM trees answer compiled to native code.")
     explainer: Explainer | None = Field(default=None, description="null: ?explain=true answers 409.")
     links: ModelLinks | None = Field(default=None, description="null: no MLflow UI to link to.")
 

@@ -150,6 +150,9 @@ class ModelInfo:
     test_metrics: JSON | None = None
     loaded_at: str | None = None
     fast_path: bool = False
+    compiled: bool = strawberry.field(
+        default=False, description="Its LightGBM trees answer compiled to native code."
+    )
     explainer: Explainer | None = None
     links: ModelLinks | None = None
 

@@ -66,6 +66,7 @@ def test_every_alias_is_served_and_shared_versions_load_once(make_core, make_sto
         "test_metrics": {"macro_f1": 0.52},
         "loaded_at": None,
         "fast_path": True,
+        "compiled": False,  # only LightGBM versions compile their trees
         "explainer": None,  # a KNN is explained against a background sample, which this store has none of
         "links": None,
         "loaded": True,
