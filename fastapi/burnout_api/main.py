@@ -120,8 +120,14 @@ def serve_process(settings: Settings, worker: WorkerLink | None = None) -> None:
     core.start()
     grpc_server = None
     try:
-        # gRPC binds with SO_REUSEPORT by default; HTTP does when it shares its port with other workers.
-        sockets = None if worker is None else [shared_listener(settings.api_host, settings.api_port)]
+        sockets = None
+        if worker is not None:
+            # A worker joins the shared ports once its first registry read is over, the champion loaded: until
+            # then the kernel sends every connection to the workers already serving, so no client or probe
+            # meets a worker still loading. (Alone, the process listens at once and /ready says "starting".)
+            core.wait_first_refresh()
+            # gRPC binds with SO_REUSEPORT by default; HTTP shares its port the same way.
+            sockets = [shared_listener(settings.api_host, settings.api_port)]
         grpc_server, _ = start_grpc_server(core, settings.api_host, settings.grpc_port)
 
         def close_grpc() -> None:  # when the HTTP listener closes, after the drain delay

@@ -87,7 +87,8 @@ def start_service(mlflow_server, tmp_path):
         settings = isolated(base, api_host="127.0.0.1", **ports, **overrides)
         register_synthetic_model(settings, aliases=("champion",))
         env = {f"BURNOUT_{k.upper()}": str(v) for k, v in settings.model_dump().items() if k in PASSED}
-        env |= {"BURNOUT_RELOAD_TOKEN": "shutdown-test-token"}
+        # One process: its drain is what these tests time (several workers: tests/unit/api/test_workers.py).
+        env |= {"BURNOUT_RELOAD_TOKEN": "shutdown-test-token", "BURNOUT_API_WORKERS": "1"}
         log = home / "serve.log"
         with open(log, "w") as out:
             process = subprocess.Popen(

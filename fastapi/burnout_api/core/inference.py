@@ -331,6 +331,11 @@ class InferenceCore:
             self.announce_refresh()
         return snapshot
 
+    def wait_first_refresh(self) -> None:
+        """Block until the first registry read is over (what it names loaded, or the reason it was not)."""
+        with self._refreshed:
+            self._refreshed.wait_for(lambda: self._generation > 0)
+
     def refresh_soon(self) -> None:
         """Have the poller refresh now (another worker announced a refresh); a no-op before start()."""
         if self._poller is not None:
