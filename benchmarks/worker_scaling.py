@@ -1,6 +1,6 @@
 """What more workers buy: REST single records at c=16 on two services serving the same champion, one with a
 single worker and one with a worker per CPU this machine lets us use (BURNOUT_API_WORKERS), in alternating
-rounds so that the machine's drift falls on both. Both log into a throwaway lake, as a deployed service logs."""
+rounds so that the machine's drift falls on both. Both log into a throwaway lake."""
 
 from __future__ import annotations
 
