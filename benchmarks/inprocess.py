@@ -1,13 +1,16 @@
-"""The reference: the same model called in this process, without any server, for 1 and 1,000 rows."""
+"""The reference: the same model called in this process, without any server, for 1 and 1,000 rows; for a
+LightGBM model also its compiled trees against LightGBM's own predict (see `modeling.compiled_trees`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import psutil
@@ -16,6 +19,9 @@ from benchmarks.cases import BATCH_ROWS, FAST_PATH, INPROC_1, INPROC_1000, PIPEL
 from benchmarks.measurement import Measurement, summarize_latencies
 
 log = logging.getLogger(__name__)
+# One thread each: the service runs a process per core, and the compiled trees predict 1,000 rows on one.
+LIGHTGBM_PREDICT, COMPILED_TREES = "LightGBM predict, 1 thread", "compiled trees, 1 thread"
+FAST_PATH_COMPILED = "fast path, compiled trees"
 
 
 def time_calls(
@@ -40,10 +46,13 @@ def time_calls(
     return result
 
 
-def measure_in_process(pipeline, records: pd.DataFrame, seconds: float) -> list[Measurement]:
+def measure_in_process(
+    pipeline, records: pd.DataFrame, seconds: float, cache_dir: Path | None = None
+) -> list[Measurement]:
     """Probabilities for 1 row and for 1,000 rows, already in memory: through the model's own `predict_proba`
     on a DataFrame, and through our service's fast path on validated arrays when the model has one (records
-    with missing values included, as in the service)."""
+    with missing values included, as in the service); for a LightGBM model, then with its compiled trees
+    (from `cache_dir`, the service's cache, else compiled here: a minute)."""
     one, batch = records.iloc[[0]], records.iloc[:BATCH_ROWS]
     if len(batch) != BATCH_ROWS:
         raise ValueError(f"need {BATCH_ROWS} records, got {len(batch)}")
@@ -62,7 +71,41 @@ def measure_in_process(pipeline, records: pd.DataFrame, seconds: float) -> list[
             INPROC_1000, FAST_PATH, lambda: loaded.predict_model_proba(big_batch), seconds, BATCH_ROWS
         ),
     ]
-    return results
+    return results + measure_compiled_trees(loaded, one_batch, big_batch, seconds, cache_dir)
+
+
+def measure_compiled_trees(loaded, one_batch, big_batch, seconds: float, cache_dir: Path | None) -> list:
+    """A LightGBM model's compiled trees against LightGBM's predict on the same preprocessed 1,000 rows, then
+    the service's core scoring through them (replay and compiled trees) for 1 and 1,000 rows."""
+    from modeling.compiled_trees import lightgbm_booster, load_compiled_trees
+
+    booster = lightgbm_booster(loaded.pipeline)
+    if booster is None:
+        return []
+    with tempfile.TemporaryDirectory() as scratch:  # the loaded code outlives its file
+        compiled = load_compiled_trees(booster.model_to_string(), cache_dir or Path(scratch), version=0)
+    matrix = loaded.fast.transform(big_batch.numeric, big_batch.categorical)
+    error = float(abs(compiled.predict_proba(matrix) - booster.predict(matrix, num_threads=1)).max())
+    log.info("compiled trees against LightGBM on %d rows: largest difference %.3g", len(matrix), error)
+    results = [
+        time_calls(
+            INPROC_1000, LIGHTGBM_PREDICT, lambda: booster.predict(matrix, num_threads=1), seconds, BATCH_ROWS
+        ),
+        time_calls(INPROC_1000, COMPILED_TREES, lambda: compiled.predict_proba(matrix), seconds, BATCH_ROWS),
+    ]
+    if not loaded.use_compiled_trees(compiled):
+        log.warning("the compiled trees disagree with the pipeline: the core is not measured with them")
+        return results
+    return results + [
+        time_calls(INPROC_1, FAST_PATH_COMPILED, lambda: loaded.predict_model_proba(one_batch), seconds, 1),
+        time_calls(
+            INPROC_1000,
+            FAST_PATH_COMPILED,
+            lambda: loaded.predict_model_proba(big_batch),
+            seconds,
+            BATCH_ROWS,
+        ),
+    ]
 
 
 def load_core_model(pipeline):
