@@ -15,6 +15,7 @@ the others wait for its file, and the file appears whole (written aside, then re
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -110,14 +111,24 @@ def load_compiled_trees(model_text: str, cache_dir: Path, version: int) -> Compi
 
 
 def _compile_in_child(model_text: str, path: Path) -> None:
+    # The work folder sits in the cache folder: the child's object file is renamed into place, never copied.
     with tempfile.TemporaryDirectory(dir=path.parent) as work:
         model_file = Path(work) / "model.txt"
         model_file.write_text(model_text)
         log.info("compiling the trees of %s in a child process", path.name)
         command = [sys.executable, "-m", "modeling.compiled_trees", str(model_file), str(path)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
-    if done.returncode != 0:
-        raise RuntimeError(f"compiling failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        atexit.register(child.kill)  # a service (or test) that stops meanwhile leaves no compiler running
+        try:
+            _, errors = child.communicate(timeout=COMPILE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            raise RuntimeError(f"compiling took over {COMPILE_TIMEOUT_S:.0f} s: stopped") from None
+        finally:
+            atexit.unregister(child.kill)
+    if child.returncode != 0:
+        raise RuntimeError(f"compiling failed (exit {child.returncode}): {errors.strip()[-2000:]}")
 
 
 def _load(model_text: str, path: Path) -> CompiledTrees:
@@ -133,15 +144,13 @@ def _load(model_text: str, path: Path) -> CompiledTrees:
 
 
 def compile_to_cache(model_file: Path, path: Path) -> None:
-    """Compile a LightGBM model file and put its object code at `path`, whole or not at all."""
+    """Compile a LightGBM model file and put its object code at `path`, whole or not at all (written beside
+    the model file, in the same file system as `path`, then renamed)."""
     import lleaves
 
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    try:
-        lleaves.Model(model_file=str(model_file)).compile(cache=str(partial), **COMPILE_OPTIONS)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    partial = model_file.with_name(f"{path.name}.partial")
+    lleaves.Model(model_file=str(model_file)).compile(cache=str(partial), **COMPILE_OPTIONS)
+    os.replace(partial, path)
 
 
 if __name__ == "__main__":  # the child process of `_compile_in_child`: python -m modeling.compiled_trees
