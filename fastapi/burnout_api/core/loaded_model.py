@@ -178,13 +178,12 @@ class LoadedModel:
 def _compile_and_swap(ref: weakref.ref[LoadedModel], model_text: str, cache_dir: Path, version: int) -> None:
     try:
         compiled = load_compiled_trees(model_text, cache_dir, version)
-    except Exception as exc:
-        log.warning("version %s answers through LightGBM: its trees could not be compiled: %s", version, exc)
-        return
-    loaded = ref()
-    if loaded is None:
-        log.info("version %s was unloaded before its compiled trees were ready (they stay cached)", version)
-    elif loaded.use_compiled_trees(compiled):
-        log.info("version %s now answers through its compiled trees (%s)", version, compiled.path.name)
-    else:
-        log.warning("version %s answers through LightGBM: its compiled trees disagree with it", version)
+        loaded = ref()
+        if loaded is None:
+            log.info("version %s was unloaded before its compiled trees were ready (now cached)", version)
+        elif loaded.use_compiled_trees(compiled):
+            log.info("version %s now answers through its compiled trees (%s)", version, compiled.path.name)
+        else:
+            log.warning("version %s answers through LightGBM: its compiled trees disagree with it", version)
+    except Exception as exc:  # a thread's exception would only reach stderr: the warning says what it costs
+        log.warning("version %s answers through LightGBM: compiling its trees failed: %s", version, exc)

@@ -84,7 +84,7 @@ def test_a_failed_compile_keeps_lightgbm(monkeypatch, caplog, lightgbm_pipeline,
     with caplog.at_level(logging.WARNING):
         loaded.compile_trees_in_background(tmp_path).join(JOIN_S)
     assert loaded.metadata.compiled is False and loaded.fast.predictor == "lightgbm"
-    assert "could not be compiled: compiling failed" in caplog.text
+    assert "compiling its trees failed: compiling failed (exit 1)" in caplog.text
 
 
 def test_a_version_unloaded_while_compiling_is_freed(monkeypatch, caplog, lightgbm_pipeline, cache_dir):
