@@ -174,6 +174,16 @@ def test_issue_25_targets_say_not_measured_without_their_rows():
         assert targets[name]["met"] is None and targets[name]["measured"] is None, name
 
 
+def test_compiled_target_finds_a_row_that_names_the_compiled_trees():
+    rows = [r for r in rows_for() if r["server"] != COMPILED] + [
+        row(INPROC_1000, "fast path, compiled trees", 1000)
+    ]
+    target = by_name(evaluate_targets(rows, None))[
+        "in process 1,000 rows: compiled trees vs LightGBM (throughput)"
+    ]
+    assert (target["measured"], target["met"]) == (pytest.approx(5.0), True)
+
+
 def test_mlserver_targets_name_the_inference_workers_both_had():
     targets = by_name(evaluate_targets(rows_for(), None, workers=2))
     assert targets["V2 gRPC 1 record c=8: throughput vs MLServer"]["note"] == "2 inference worker(s) each"
