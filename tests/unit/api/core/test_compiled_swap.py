@@ -108,3 +108,20 @@ def test_a_version_unloaded_while_compiling_is_freed(monkeypatch, caplog, lightg
         finish.set()
         thread.join(JOIN_S)
     assert not thread.is_alive() and "unloaded before its compiled trees were ready" in caplog.text
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_store_compiles_what_it_loads_when_the_setting_is_on(
+    monkeypatch, make_settings, lightgbm_pipeline, enabled
+):
+    from burnout_api.core.model_store import ModelStore
+
+    described = {"model_version": 6, "family": "lightgbm", "run_id": None, "dataset_version": None}
+    monkeypatch.setattr("modeling.model_io.describe_version", lambda *a: {**described, "test_metrics": {}})
+    started = []
+    monkeypatch.setattr(LoadedModel, "compile_trees_in_background", lambda self, cache: started.append(cache))
+    settings = make_settings(compiled_trees=enabled)
+    store = ModelStore(settings, loader=lambda uri: lightgbm_pipeline)
+    store._client = object()  # describe_version is replaced: no registry is read
+    assert store.load_version(6).metadata.version == 6
+    assert started == ([settings.compiled_cache_dir] if enabled else [])
