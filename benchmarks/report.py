@@ -161,7 +161,7 @@ def render_page(result: dict, notes: str = "") -> str:
             [
                 "# Benchmarks",
                 "",
-                "This page is written by `make bench` (`python -m benchmarks`, ~25 minutes on two cores; it",
+                "This page is written by `make bench` (`python -m benchmarks`, ~26 minutes on two cores; it",
                 "needs `wrk` and `h2load`, which `make bench` installs, and installs MLServer once into",
                 "`BURNOUT_HOME/bench/mlserver/`). Run it on a quiet machine to reproduce these figures; the",
                 "JSON, the same tables and the cost curves of every run stay under `BURNOUT_HOME/bench/`",

@@ -28,17 +28,11 @@ from benchmarks.score_memory import run_score_memory_bench, score_memory_targets
 from benchmarks.serving import measure_servers, service_workers, warmup_seconds
 from benchmarks.shadow_cost import measure_shadow_cost, shadow_targets
 from benchmarks.tuning_spread import run_tuning_spread_bench
+from benchmarks.worker_scaling import measure_worker_scaling
 from burnout_base.settings import Settings
 from etl.errors import InputError
 
 log = logging.getLogger(__name__)
-
-# HOOK (issue 25): API workers' scaling rows come from benchmarks/worker_scaling.py, written alongside this
-# change; until that module is in, the section is skipped and its target reads "not measured".
-try:
-    from benchmarks.worker_scaling import measure_worker_scaling
-except ImportError:
-    measure_worker_scaling = None
 
 
 def run_bench(
@@ -79,17 +73,17 @@ def run_bench(
         settings, records, seconds, warmup_seconds(seconds), folder / "work"
     )
     shadow_figures = measure_shadow_cost(settings, records, seconds, warmup_seconds(seconds), folder / "work")
-    measurements += measure_in_process(model, records, seconds / 4)
+    # The service's compiled cache: the compiled trees are built once, not on every run.
+    measurements += measure_in_process(model, records, seconds / 4, settings.compiled_cache_dir)
     lightgbm = model if champion["family"] == "lightgbm" else load_registered_lightgbm(settings)
     if lightgbm is None:
         log.warning("the registry has no lightgbm alias: explanation latency not measured")
     else:
         measurements += measure_explanation_latency(lightgbm, records, settings)
     workers = service_workers(settings)
-    if measure_worker_scaling is not None:
-        measurements += measure_worker_scaling(
-            settings, records, seconds, warmup_seconds(seconds), folder / "work"
-        )
+    measurements += measure_worker_scaling(
+        settings, records, seconds, warmup_seconds(seconds), folder / "work"
+    )
     rows = add_ratios([m.to_dict() for m in measurements])
     pipeline_figures = run_pipeline_bench(settings, folder, dataset) if pipeline else None
     # Training figures, like the pipeline's: minutes, so they come with it.

@@ -8,11 +8,11 @@ from benchmarks.cases import (
     CEILING,
     CEILING_GRPC_C8,
     CEILING_REST_C8,
-    COMPILED,
-    FAST_PATH,
+    COMPILED_TREES,
     GRPC_UNARY_C8,
     INPROC_1,
     INPROC_1000,
+    LIGHTGBM_PREDICT,
     MLFLOW,
     MLSERVER,
     OURS,
@@ -64,8 +64,8 @@ def rows_for(
             row(CEILING_GRPC_C8, CEILING, ceiling_grpc),
             row("REST 1 record, c=16, 1 worker", OURS, workers[0]),
             row("REST 1 record, c=16, 2 workers", OURS, workers[1]),
-            row(INPROC_1000, FAST_PATH, compiled[0]),
-            row(INPROC_1000, COMPILED, compiled[1]),
+            row(INPROC_1000, LIGHTGBM_PREDICT, compiled[0]),
+            row(INPROC_1000, COMPILED_TREES, compiled[1]),
             row(REST_SINGLE_C1, OURS, 600, ours_c1_p50),
             row(REST_SINGLE_C1, MLFLOW, 90, 10.0),
             row(REST_SINGLE_C8, OURS, ours_c8),
@@ -162,7 +162,7 @@ def test_issue_25_targets_say_not_measured_without_their_rows():
     rows = [
         r
         for r in rows_for()
-        if r["server"] != COMPILED and "c=16" not in r["setting"] and r["setting"] != CEILING_GRPC_C8
+        if r["server"] != COMPILED_TREES and "c=16" not in r["setting"] and r["setting"] != CEILING_GRPC_C8
     ]
     targets = by_name(evaluate_targets(rows, None))  # worker count unknown too
     for name in (
@@ -172,16 +172,6 @@ def test_issue_25_targets_say_not_measured_without_their_rows():
         "REST 1 record c=8 per worker: throughput vs the fixed-response ceiling",
     ):
         assert targets[name]["met"] is None and targets[name]["measured"] is None, name
-
-
-def test_compiled_target_finds_a_row_that_names_the_compiled_trees():
-    rows = [r for r in rows_for() if r["server"] != COMPILED] + [
-        row(INPROC_1000, "fast path, compiled trees", 1000)
-    ]
-    target = by_name(evaluate_targets(rows, None))[
-        "in process 1,000 rows: compiled trees vs LightGBM (throughput)"
-    ]
-    assert (target["measured"], target["met"]) == (pytest.approx(5.0), True)
 
 
 def test_mlserver_targets_name_the_inference_workers_both_had():

@@ -41,7 +41,7 @@ def sections(monkeypatch):
             calls[name] = args
             return value
 
-        monkeypatch.setattr(run, name, section, raising=name != "measure_worker_scaling")
+        monkeypatch.setattr(run, name, section)
 
     monkeypatch.setattr(run, "find_wrk", lambda: "/usr/bin/wrk")
     monkeypatch.setattr(run, "find_h2load", lambda: "/usr/bin/h2load")
@@ -88,6 +88,7 @@ def test_run_bench_puts_every_section_in_one_report(settings, sections):
     # The batch sweep reaches 10,000 records: the sections get that many, the servers the champion's version.
     assert len(sections["measure_servers"][2]) == max(BATCH_SIZES)
     assert sections["measure_servers"][1] == 3 and sections["measure_servers"][3] == 20.0
+    assert sections["measure_in_process"][3] == settings.compiled_cache_dir  # compiled once, not every run
     targets = {t["target"]: t for t in result["targets"]}
     per_worker = targets["REST 1 record c=8 per worker: throughput vs the fixed-response ceiling"]
     assert per_worker["measured"] == pytest.approx(3000 / 6000 / WORKERS)
