@@ -79,6 +79,20 @@ def test_a_second_load_reuses_the_cached_object_code(tmp_path, tiny_model_text, 
     assert np.array_equal(again.predict_proba(matrix), first.predict_proba(matrix))
 
 
+def test_a_large_batch_split_over_threads_gets_the_same_answers(tmp_path, tiny_model_text, monkeypatch):
+    compiled = load_compiled_trees(tiny_model_text, tmp_path, version=4)
+    calls = []
+    real_predict = compiled._model.predict
+    monkeypatch.setattr(
+        compiled._model, "predict", lambda m, n_jobs: calls.append(n_jobs) or real_predict(m, n_jobs)
+    )
+    monkeypatch.setattr(compiled_trees, "batch_threads", lambda: 3)
+    matrix = np.random.default_rng(1).normal(size=(7_000, compiled.features))
+    split, small = compiled.predict_proba(matrix), compiled.predict_proba(matrix[:1_000])
+    assert calls == [3, 1]
+    assert np.array_equal(split, real_predict(matrix, n_jobs=1)) and np.array_equal(small, split[:1_000])
+
+
 def test_workers_loading_one_version_at_once_compile_it_once(tmp_path, tiny_model_text):
     (tmp_path / "model.txt").write_text(tiny_model_text)
     worker = textwrap.dedent(
