@@ -40,7 +40,8 @@ COMPILE_OPTIONS = {"fblocksize": 34, "finline": True, "fcodemodel": "large"}  # 
 COMPILE_TIMEOUT_S = 1800.0
 # Each thread predicts at least this many rows (1,000 take ~2 ms on one): the service runs a process per core,
 # so a thread more takes another worker's core; only a large batch is split over this process's CPUs, to
-# bound its latency (10,000 rows on a busy 2-core machine: 36 ms on two threads, 41 ms on one).
+# bound its latency (10,000 rows on this shared 2-core machine: 33 to 36 ms on two threads, 33 to 41 ms on
+# one, as the neighbours' load varied).
 _ROWS_PER_THREAD = 2_000
 # One compile at a time in a process: champion, challenger and shadow loaded together would otherwise compile
 # at once on the same cores that answer requests.
