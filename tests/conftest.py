@@ -38,7 +38,8 @@ def make_settings(tmp_path: Path):
     """Build isolated embedded-mode settings under a temporary BURNOUT_HOME (no .env is read)."""
 
     def build(**overrides) -> Settings:
-        values = {"home": tmp_path / "home", "tuning_trials": 2, "cv_folds": 2, **overrides}
+        # One service worker: the suite shares two cores (tests/unit/api/test_workers.py starts several).
+        values = {"home": tmp_path / "home", "tuning_trials": 2, "cv_folds": 2, "api_workers": 1, **overrides}
         settings = Settings(_env_file=None, **values)
         settings.ensure_home()
         return settings
