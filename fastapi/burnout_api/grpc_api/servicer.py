@@ -47,31 +47,17 @@ def replica_trailer(settings: Settings) -> Metadata:
     return ((REPLICA_TRAILER_KEY, settings.replica_name),) if settings.replica_header else ()
 
 
-def with_trailer(method, trailer: Metadata, streams_responses: bool):
-    """`method` setting `trailer` as its call's trailing metadata first, so that every answer carries it,
-    an abort's too (grpc sends what was set when abort() is given none)."""
+def guarded(method, trailer: Metadata, checks_request: bool, streams_responses: bool):
+    """`method` in the one wrapper every served method gets: it sets `trailer` as the call's trailing metadata
+    first, so that every answer carries it, an abort's too (grpc sends what was set when abort() is given
+    none); with `checks_request`, it refuses a request that is not a message (`grpc_api.errors.Malformed`)
+    before `method` runs. One wrapper rather than one per concern: each layer is a coroutine more per call."""
     if streams_responses:
 
         async def streaming(request, context: grpc.aio.ServicerContext):
-            context.set_trailing_metadata(trailer)
-            async for response in method(request, context):
-                yield response
-
-        return streaming
-
-    async def unary(request, context: grpc.aio.ServicerContext):
-        context.set_trailing_metadata(trailer)
-        return await method(request, context)
-
-    return unary
-
-
-def refusing_malformed(method, streams_responses: bool):
-    """`method` behind the one check of its request's bytes (see `grpc_api.errors.refuse_malformed`)."""
-    if streams_responses:
-
-        async def streaming(request, context: grpc.aio.ServicerContext):
-            if isinstance(request, Malformed):
+            if trailer:
+                context.set_trailing_metadata(trailer)
+            if checks_request and isinstance(request, Malformed):
                 await abort_for(context, request.refusal())
             async for response in method(request, context):
                 yield response
@@ -79,7 +65,9 @@ def refusing_malformed(method, streams_responses: bool):
         return streaming
 
     async def unary(request, context: grpc.aio.ServicerContext):
-        if isinstance(request, Malformed):
+        if trailer:
+            context.set_trailing_metadata(trailer)
+        if checks_request and isinstance(request, Malformed):
             await abort_for(context, request.refusal())
         return await method(request, context)
 
@@ -105,10 +93,10 @@ def add_service(
             continue
         kind = HANDLER_KINDS[(method.client_streaming, method.server_streaming)]
         behaviour = getattr(servicer, method.name)
-        if not method.client_streaming:  # a stream's messages are checked one by one, as they come
-            behaviour = refusing_malformed(behaviour, method.server_streaming)
-        if trailer:
-            behaviour = with_trailer(behaviour, trailer, method.server_streaming)
+        # A stream's messages are checked one by one, as they come, by the method itself.
+        checks_request = not method.client_streaming
+        if trailer or checks_request:
+            behaviour = guarded(behaviour, trailer, checks_request, method.server_streaming)
         handlers[method.name] = kind(
             behaviour,
             request_deserializer=lenient(getattr(messages, method.input_type.name)),
