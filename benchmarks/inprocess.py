@@ -15,13 +15,19 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from benchmarks.cases import BATCH_ROWS, FAST_PATH, INPROC_1, INPROC_1000, PIPELINE
+from benchmarks.cases import (
+    BATCH_ROWS,
+    COMPILED_TREES,
+    FAST_PATH,
+    INPROC_1,
+    INPROC_1000,
+    LIGHTGBM_PREDICT,
+    PIPELINE,
+)
 from benchmarks.measurement import Measurement, summarize_latencies
 
 log = logging.getLogger(__name__)
-# One thread each: the service runs a process per core, and the compiled trees predict 1,000 rows on one.
-LIGHTGBM_PREDICT, COMPILED_TREES = "LightGBM predict, 1 thread", "compiled trees, 1 thread"
-FAST_PATH_COMPILED = "fast path, compiled trees"
+FAST_PATH_COMPILED = "fast path, compiled trees"  # the service's core scoring through the compiled trees
 
 
 def time_calls(
