@@ -121,7 +121,9 @@ def _compile_in_child(model_text: str, path: Path) -> None:
         log.info("compiling the trees of %s in a child process", path.name)
         command = [sys.executable, "-m", "modeling.compiled_trees", str(model_file), str(path)]
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        atexit.register(child.kill)  # a service (or test) that stops meanwhile leaves no compiler running
+        # A process ending normally meanwhile stops its compiler; a service worker, which skips the
+        # interpreter's teardown, leaves it to finish: it only fills the cache, niced, and then exits.
+        atexit.register(child.kill)
         try:
             _, errors = child.communicate(timeout=COMPILE_TIMEOUT_S)
         except subprocess.TimeoutExpired:
