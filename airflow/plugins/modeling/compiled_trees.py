@@ -38,10 +38,10 @@ from modeling.fast_path import batch_threads
 log = logging.getLogger(__name__)
 COMPILE_OPTIONS = {"fblocksize": 34, "finline": True, "fcodemodel": "large"}  # lleaves' defaults (see above)
 COMPILE_TIMEOUT_S = 1800.0
-# Each thread predicts at least this many rows (1,000 take ~2 ms on one): the service runs a process per core,
-# so a thread more takes another worker's core; only a large batch is split over this process's CPUs, to
-# bound its latency (10,000 rows on this shared 2-core machine: 33 to 36 ms on two threads, 33 to 41 ms on
-# one, as the neighbours' load varied).
+# Each thread predicts at least this many rows (1,000 take 2 to 4 ms on one): the service runs a process per
+# core, so a thread more takes another worker's core; only a large batch is split over this process's CPUs,
+# to bound its latency (10,000 rows on this shared 2-core machine: 33 to 36 ms on two threads, 33 to 41 ms
+# on one, as the neighbours' load varied).
 _ROWS_PER_THREAD = 2_000
 # One compile at a time in a process: champion, challenger and shadow loaded together would otherwise compile
 # at once on the same cores that answer requests.
@@ -140,7 +140,7 @@ def _load(model_text: str, path: Path) -> CompiledTrees:
     import lleaves
 
     # lleaves reads the model's shape from a file; the native code itself comes from the cache.
-    with tempfile.NamedTemporaryFile("w", suffix=".txt") as model_file:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=path.parent) as model_file:
         model_file.write(model_text)
         model_file.flush()
         model = lleaves.Model(model_file=model_file.name)
