@@ -20,6 +20,7 @@ by themselves when this parent is gone (their pipe from it closes).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import multiprocessing
@@ -187,6 +188,8 @@ def _worker_main(settings: Settings, link: WorkerLink) -> None:
 
     serve_process(settings, link)
     # Everything is written (the prediction log flushed, the listeners closed): skip the interpreter's
-    # teardown, which took 2-5 s here after a drain and would count against the parent's exit bound.
+    # teardown, which took 2-5 s here after a drain and would count against the parent's exit bound, but
+    # run the exit handlers (they stop a compile of the trees still under way).
+    atexit._run_exitfuncs()
     logging.shutdown()
     os._exit(0)
