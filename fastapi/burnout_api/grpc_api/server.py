@@ -1,8 +1,11 @@
 """Start the gRPC server beside the HTTP one, in the same process and over the same core.
 
-It is grpc.aio on an event loop of its own, in a thread: a single-record call is answered on that loop
-without the thread-pool hand-offs of grpc's synchronous server (which answered a third of REST's rate here);
-calls that may load a model or score a large batch go to worker threads, as REST's do.
+It is grpc.aio on an event loop of its own, in a thread: a single-record call is answered on that loop, and
+any number of open PredictStreams cost no thread. grpc's synchronous server spends less CPU on a call only
+with a pool of 2 to 4 threads, which two open streams would fill; with 16 threads the threads fight over the
+GIL and it answers a fifth (BurnoutRisk) to a third (V2) fewer calls than grpc.aio. docs/grpc-performance.md
+has the alternatives measured; no server option or poller moves grpc.aio beyond the noise. Calls that may
+load a model or score a large batch go to worker threads, as REST's do.
 """
 
 from __future__ import annotations
