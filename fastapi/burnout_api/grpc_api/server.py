@@ -18,11 +18,12 @@ import threading
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from burnout_api.core import InferenceCore
 from burnout_api.grpc_api.servicer import (
     SERVICE_NAME,
+    GenericHandlersOnly,
     add_burnout_risk,
     add_service,
     replica_trailer,
@@ -90,7 +91,7 @@ async def _start(
     add_burnout_risk(core, server, trailer)
     add_service(server, v2.SERVICE, v2.v2, v2.InferenceServicer(core), v2.SERVED_METHODS, trailer)
     health = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health, GenericHandlersOnly(server))
 
     def publish_health(ready: bool) -> None:  # called from whichever thread changed readiness
         status = (
@@ -106,7 +107,10 @@ async def _start(
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
     )
-    reflection.enable_server_reflection(services, server)
+    # What reflection.enable_server_reflection does for a grpc.aio server, its handlers generic only.
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        reflection.aio.ReflectionServicer(services), GenericHandlersOnly(server)
+    )
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
     except RuntimeError:

@@ -137,6 +137,16 @@ def test_health_follows_readiness(served):
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE and "burnout_pipeline" in caught.value.details()
 
 
+def test_health_watch_streams_the_status_then_its_change(served):
+    core, store, channel = served
+    watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+    del store.aliases["champion"]
+    core.refresh()
+    assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+    watch.cancel()
+
+
 def test_reflection_lists_the_services(served):
     _, _, channel = served
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
