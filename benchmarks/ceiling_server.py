@@ -61,11 +61,10 @@ def start_fixed_grpc(settings: Settings, answer: bytes) -> GrpcServer:
             return answer
 
         server = grpc.aio.server(options=[("grpc.max_receive_message_length", settings.max_body_bytes)])
-        # Registered as grpc_api.servicer.add_service registers the service's methods: also by name, so
-        # grpc matches the method without asking the generic handler.
+        # A generic handler only, as grpc_api.servicer.add_service adds the service's (no method registered
+        # by name: grpc.aio would wait on one more pending call for every call it accepts).
         handlers = {GRPC_METHOD: grpc.unary_unary_rpc_method_handler(fixed)}
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(GRPC_SERVICE, handlers)])
-        server.add_registered_method_handlers(GRPC_SERVICE, handlers)
         if server.add_insecure_port(f"{settings.api_host}:{settings.grpc_port}") == 0:
             raise OSError(f"gRPC could not bind {settings.api_host}:{settings.grpc_port}")
         await server.start()
