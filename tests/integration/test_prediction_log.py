@@ -46,6 +46,7 @@ PASSED = (
     "predictions_bucket",
     "prediction_log_flush_rows",
     "prediction_log_flush_s",
+    "api_workers",
 )
 
 
@@ -165,11 +166,13 @@ def serve_settings(mlflow_server, tmp_path) -> Settings:
         shutdown_grace_s=3.0,
         prediction_log_flush_rows=7,
         prediction_log_flush_s=60.0,
+        api_workers=1,
     )
 
 
 def test_every_answer_over_every_protocol_is_in_the_local_lake_after_sigterm(serve_settings, records):
-    answered = run_and_stop(serve_settings, records)
+    # Two workers, each writing its own parts and flushing them at SIGTERM: together they hold every answer.
+    answered = run_and_stop(serve_settings.model_copy(update={"api_workers": 2}), records)
     assert len(answered) == 14 + 6 + 12
     logged = read_predictions(
         lake_from_settings(serve_settings), serve_settings.predictions_bucket, date.min, date.max

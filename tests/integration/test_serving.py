@@ -88,6 +88,9 @@ def service(mlflow_server, tmp_path_factory):
         # Answers are compared whole across calls: none may straddle the swap to the compiled trees, whose
         # probabilities differ from LightGBM's in the last bits (tests/unit: modeling and api/core).
         "BURNOUT_COMPILED_TREES": "false",
+        # One process: a moved champion is checked on /ready, then on every protocol, all from the same
+        # worker's view (several workers: tests/unit/api/test_workers.py).
+        "BURNOUT_API_WORKERS": "1",
     }
     log = home / "serve.log"
     with open(log, "w") as out:
