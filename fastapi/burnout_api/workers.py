@@ -86,9 +86,8 @@ def run_workers(settings: Settings, count: int) -> None:
     exits by itself (then the others drain and this raises SystemExit(1))."""
     _prepare_registry(settings)
     metrics_dir = tempfile.mkdtemp(prefix="burnout-metrics-")
-    os.environ[MULTIPROCESS_DIR_ENV] = (
-        metrics_dir  # inherited by the workers only: this process counts nothing
-    )
+    # Inherited by the workers, which import prometheus_client after it is set; this process counts nothing.
+    os.environ[MULTIPROCESS_DIR_ENV] = metrics_dir
     context = multiprocessing.get_context("spawn")
     announcements, announcing = context.Pipe(duplex=False)
     level = logging.getLogger().getEffectiveLevel()
