@@ -52,30 +52,39 @@ def measure_prediction_log_cost(
                 prediction_log_enabled=enabled,
                 **throwaway_log_lake(workdir),
             )
-        runs: dict[str, list[Measurement]] = {setting: [] for setting in servers}
-        for round_ in range(ROUNDS):
-            order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
-            for setting in order:
-                server = servers[setting]
-                warmup = warmup_s if round_ == 0 else 0.0
-                runs[setting].append(
-                    measure_http(
-                        setting,
-                        cases.OURS,
-                        server.pid,
-                        server.url + PREDICT_PATH,
-                        bodies,
-                        8,
-                        seconds / ROUNDS,
-                        warmup,
-                        1,
-                    )  # fmt: skip
-                )
-        return [combine_runs(measured) for measured in runs.values()]
+        return measure_in_alternating_rounds(servers, bodies, 8, seconds, warmup_s, ROUNDS)
     finally:
         for server in servers.values():
             stop_server(server)
         remove_throwaway_log_lake(workdir)
+
+
+def measure_in_alternating_rounds(
+    servers: dict[str, Server], bodies: Path, connections: int, seconds: float, warmup_s: float, rounds: int
+) -> list[Measurement]:
+    """One row per setting (the keys of `servers`): REST single records at `connections`, over `seconds` in
+    all per setting, in `rounds` runs that alternate the settings' order (a, b, b, a, ...), so that the
+    machine's drift falls on every setting; the first round of each is warmed up."""
+    runs: dict[str, list[Measurement]] = {setting: [] for setting in servers}
+    for round_ in range(rounds):
+        order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
+        for setting in order:
+            server = servers[setting]
+            warmup = warmup_s if round_ == 0 else 0.0
+            runs[setting].append(
+                measure_http(
+                    setting,
+                    cases.OURS,
+                    server.pid,
+                    server.url + PREDICT_PATH,
+                    bodies,
+                    connections,
+                    seconds / rounds,
+                    warmup,
+                    1,
+                )  # fmt: skip
+            )
+    return [combine_runs(measured) for measured in runs.values()]
 
 
 def combine_runs(runs: list[Measurement]) -> Measurement:

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.load import measure_http, write_load_files
+from benchmarks.load import write_load_files
 from benchmarks.measurement import Measurement
 from benchmarks.prediction_log_cost import (
-    PREDICT_PATH,
-    combine_runs,
+    measure_in_alternating_rounds,
     remove_throwaway_log_lake,
     throwaway_log_lake,
 )
@@ -41,10 +40,10 @@ def measure_worker_scaling(
     if counts == [1]:
         log.warning("one CPU available: worker scaling measured with 1 worker only")
     bodies = write_load_files(workdir, "ours_single", single_record_bodies(records, service_body))
-    servers: dict[int, Server] = {}
+    servers: dict[str, Server] = {}
     try:
         for workers in counts:
-            servers[workers] = start_service(
+            servers[scaling_setting(workers)] = start_service(
                 settings,
                 free_port(),
                 free_port(),
@@ -53,25 +52,7 @@ def measure_worker_scaling(
                 api_workers=workers,
                 **throwaway_log_lake(workdir),
             )
-        runs: dict[int, list[Measurement]] = {workers: [] for workers in servers}
-        for round_ in range(ROUNDS):
-            order = counts if round_ % 2 == 0 else counts[::-1]
-            for workers in order:
-                server = servers[workers]
-                runs[workers].append(
-                    measure_http(
-                        scaling_setting(workers),
-                        "ours",
-                        server.pid,
-                        server.url + PREDICT_PATH,
-                        bodies,
-                        CONCURRENCY,
-                        seconds / ROUNDS,
-                        warmup_s if round_ == 0 else 0.0,
-                        1,
-                    )  # fmt: skip
-                )
-        return [combine_runs(measured) for measured in runs.values()]
+        return measure_in_alternating_rounds(servers, bodies, CONCURRENCY, seconds, warmup_s, ROUNDS)
     finally:
         for server in servers.values():
             stop_server(server)
